@@ -1,0 +1,33 @@
+"""Selinon's trace events for any Celery application.
+
+>>> import selinon_celery_trace
+>>> selinon_celery_trace.Trace.event2str(selinon_celery_trace.Trace.TASK_START)
+'TASK_START'
+
+The Celery adapters (``install``, ``uninstall``, ``Dispatcher``) are imported on first use, so the trace
+core can be used (and imported) without loading Celery.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .trace import Trace
+
+if TYPE_CHECKING:
+    from .dispatcher import Dispatcher
+    from .install import install, uninstall
+
+__all__ = ["Dispatcher", "Trace", "install", "uninstall"]
+__version__ = "0.1.0"
+
+_LAZY = {"install": "install", "uninstall": "install", "Dispatcher": "dispatcher"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'selinon_celery_trace' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f".{module}", __name__), name)

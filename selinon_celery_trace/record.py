@@ -1,0 +1,125 @@
+"""One trace event as a JSON line, and the encoder that never drops an event.
+
+The line has the reference's four keys: ``event`` (name), ``time`` (timezone-aware UTC ISO-8601),
+``details`` and ``node`` (the host name, computed once per process). orjson is used when installed (the
+``fast`` extra); the standard library otherwise. Whatever the details hold, the result is exactly one
+line of valid JSON: values the fast path cannot encode (cycles, odd keys, NaN, huge integers, objects
+whose ``__repr__`` raises) go through :func:`selinon_celery_trace.redact.sanitize` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Final
+
+from .catalogue import NAMES
+from .redact import Policy, sanitize
+
+__all__ = ["HOST", "current_exception", "dumps", "event_name", "exception_scope", "json_line", "utc_now"]
+
+HOST: Final[str] = platform.node()
+"""This machine's host name, computed once per process (fork keeps it, as it should)."""
+
+_UTC = timezone.utc
+# Encoding is not the place to redact (the Celery adapters did that with the user's policy); the
+# fallback only makes the value encodable, so it must not mask what the caller chose to log.
+_ENCODABLE = Policy(redact=(), max_length=1 << 20, max_items=10_000, max_depth=64)
+
+
+def utc_now() -> datetime:
+    """Return the current time as a timezone-aware UTC datetime."""
+    return datetime.now(_UTC)
+
+
+def event_name(event: int) -> str:
+    """Return the name of ``event``; unknown numbers get a readable stand-in, never an exception."""
+    try:
+        return NAMES[event]
+    except (IndexError, TypeError):
+        return f"UNKNOWN_EVENT_{event}"
+
+
+def _default(value: Any) -> Any:
+    # Called by the encoders for types they do not know. Simple, common types keep their meaning;
+    # everything else becomes its repr (guarded) through sanitize().
+    if isinstance(value, (set, frozenset)):
+        return sanitize(value, _ENCODABLE)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return sanitize(value, _ENCODABLE)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return sanitize(value, _ENCODABLE)
+
+
+def _stdlib_dumps(value: Any) -> bytes:
+    return json.dumps(
+        value, default=_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode("utf-8", "backslashreplace")
+
+
+_fast_dumps: Callable[[Any], bytes]
+try:
+    import orjson
+
+    _OPTIONS: Final = orjson.OPT_NON_STR_KEYS
+
+    def _orjson_dumps(value: Any) -> bytes:
+        return orjson.dumps(value, default=_default, option=_OPTIONS)
+
+    _fast_dumps = _orjson_dumps
+    ENCODER: Final[str] = "orjson"
+except ImportError:  # pragma: no cover - exercised in the no-orjson tox env
+    _fast_dumps = _stdlib_dumps
+    ENCODER = "json"  # type: ignore[misc]
+
+
+def dumps(value: Any) -> bytes:
+    """Encode ``value`` as one line of JSON (UTF-8 bytes, no trailing newline); never raises."""
+    try:
+        return _fast_dumps(value)
+    except Exception:
+        # Cycles, tuple keys, NaN, integers past 64 bits, ... : make it encodable and try again.
+        try:
+            return _stdlib_dumps(sanitize(value, _ENCODABLE))
+        except Exception as exc:  # pragma: no cover - sanitize() output is always encodable
+            return _stdlib_dumps(f"<unencodable details: {type(exc).__name__}>")
+
+
+def json_line(event: int, details: Any, now: datetime | None = None) -> bytes:
+    """Return the reference's JSON record for one event, as one ``\\n``-terminated line."""
+    record = {
+        "event": event_name(event),
+        "time": (now or datetime.now(_UTC)).isoformat(),
+        "details": details,
+        "node": HOST,
+    }
+    return dumps(record) + b"\n"
+
+
+_exception: ContextVar[BaseException | None] = ContextVar("selinon_trace_exception", default=None)
+
+
+@contextmanager
+def exception_scope(exc: BaseException | None) -> Iterator[None]:
+    """Make ``exc`` the exception of the events logged inside the block (for sinks such as Sentry).
+
+    Details stay JSON-safe data; the live exception object travels beside them this way.
+    """
+    token = _exception.set(exc)
+    try:
+        yield
+    finally:
+        _exception.reset(token)
+
+
+def current_exception() -> BaseException | None:
+    """Return the exception of the event being logged: the one set by :func:`exception_scope`, if any."""
+    return _exception.get()
