@@ -81,14 +81,23 @@ except ImportError:  # pragma: no cover - exercised in the no-orjson tox env
     ENCODER = "json"  # type: ignore[misc]
 
 
+def _one_line(data: bytes) -> bytes:
+    # JSON escapes \n, but U+2028, U+2029 and U+0085 pass raw, and str.splitlines() (and some log
+    # shippers) split on them. They can only occur inside JSON strings, so escaping them is safe.
+    if b"\xe2\x80\xa8" in data or b"\xe2\x80\xa9" in data or b"\xc2\x85" in data:
+        data = data.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+        data = data.replace(b"\xc2\x85", b"\\u0085")
+    return data
+
+
 def dumps(value: Any) -> bytes:
     """Encode ``value`` as one line of JSON (UTF-8 bytes, no trailing newline); never raises."""
     try:
-        return _fast_dumps(value)
+        return _one_line(_fast_dumps(value))
     except Exception:
         # Cycles, tuple keys, NaN, integers past 64 bits, ... : make it encodable and try again.
         try:
-            return _stdlib_dumps(sanitize(value, _ENCODABLE))
+            return _one_line(_stdlib_dumps(sanitize(value, _ENCODABLE)))
         except Exception as exc:  # pragma: no cover - sanitize() output is always encodable
             return _stdlib_dumps(f"<unencodable details: {type(exc).__name__}>")
 

@@ -38,7 +38,7 @@ class _State:
     ``sinks`` is an immutable tuple swapped whole under ``lock``, so ``log()`` reads it without locking.
     """
 
-    __slots__ = ("errors", "lock", "muted", "reported", "sinks")
+    __slots__ = ("errors", "lock", "muted", "reported", "sinks", "watchers")
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -46,6 +46,15 @@ class _State:
         self.muted: frozenset[int] = frozenset()
         self.errors: dict[str, int] = {}
         self.reported: set[tuple[str, str]] = set()
+        self.watchers: tuple[Callable[[], None], ...] = ()
+
+    def changed(self) -> None:
+        # Adapters (the Celery receivers) connect only what the current sinks need; tell them.
+        for watcher in self.watchers:
+            try:
+                watcher()
+            except Exception as exc:
+                report_internal_error(f"watcher {watcher!r}", exc)
 
 
 _state: Final = _State()
@@ -245,6 +254,7 @@ class Trace:
                 if _key(existing) == key:
                     return existing
             _state.sinks = (*_state.sinks, sink)
+        _state.changed()
         return sink
 
     @classmethod
@@ -260,6 +270,8 @@ class Trace:
             _state.sinks = kept
         for old in removed:
             _close(old)
+        if removed:
+            _state.changed()
         return bool(removed)
 
     @classmethod
@@ -271,6 +283,7 @@ class Trace:
     def mute(cls, events: Iterable[int]) -> None:
         """Drop these events before any sink sees them (replaces any earlier muted set)."""
         _state.muted = frozenset(events)
+        _state.changed()
 
     @classmethod
     def wants(cls, event: int) -> bool:
@@ -293,6 +306,20 @@ class Trace:
             _state.reported.clear()
         for sink in old:
             _close(sink)
+        _state.changed()
+
+    @classmethod
+    def watch(cls, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` whenever the sinks or muted events change (used by the adapters)."""
+        with _state.lock:
+            if callback not in _state.watchers:
+                _state.watchers = (*_state.watchers, callback)
+
+    @classmethod
+    def unwatch(cls, callback: Callable[[], None]) -> None:
+        """Stop calling ``callback`` on changes."""
+        with _state.lock:
+            _state.watchers = tuple(w for w in _state.watchers if w != callback)
 
 
 def _close(sink: Sink) -> None:

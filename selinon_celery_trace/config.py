@@ -1,0 +1,223 @@
+"""Celery configuration -> validated tracing settings, with errors that name the offending entry.
+
+Read from ``app.conf`` (so Django's ``CELERY_`` namespace works too)::
+
+    app.conf.selinon_trace = [
+        {"logging": True},                                  # or {"logging": {"logger": "myapp.trace"}}
+        {"json": True},                                     # or {"json": {"path": "/var/log/trace.jsonl"}}
+        {"sentry": {"dsn": "{SENTRY_DSN}"}},
+        {"function": {"import": "myapp.trace", "name": "on_event"}},
+    ]
+    app.conf.selinon_trace_redact = ["password", "token", "ssn"]   # replaces the default list
+    app.conf.selinon_trace_events = {"exclude": ["TASK_SCHEDULE"]}  # or {"include": [...]}, or a list
+    app.conf.selinon_trace_max_value_length = 2048
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import catalogue
+from .redact import DEFAULT_REDACT, Policy
+from .sinks.jsonl import JsonFileSink, JsonStreamSink
+from .sinks.stdlib import LoggingSink
+from .trace import Sink
+
+__all__ = ["KEYS", "TraceConfigError", "TraceSettings", "load_settings"]
+
+SINKS_KEY = "selinon_trace"
+REDACT_KEY = "selinon_trace_redact"
+EVENTS_KEY = "selinon_trace_events"
+MAX_LENGTH_KEY = "selinon_trace_max_value_length"
+KEYS = (SINKS_KEY, REDACT_KEY, EVENTS_KEY, MAX_LENGTH_KEY)
+
+
+class TraceConfigError(ValueError):
+    """A tracing setting is wrong; the message names the setting and the entry."""
+
+
+@dataclass(frozen=True)
+class TraceSettings:
+    """What ``install`` needs: the sinks to register, the events to mute and the details policy."""
+
+    sinks: tuple[Sink, ...]
+    muted: frozenset[int]
+    policy: Policy
+
+
+def _lookup(conf: Any, key: str) -> Any:
+    # Plain key first; then the upper-case and Django-namespaced spellings, which Celery keeps
+    # verbatim for settings it does not know.
+    for name in (key, key.upper(), f"CELERY_{key.upper()}"):
+        try:
+            value = conf.get(name)
+        except Exception:
+            value = None
+        if value is not None:
+            return value
+    return None
+
+
+def _options(where: str, value: Any, allowed: set[str]) -> dict[str, Any]:
+    if value is True:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TraceConfigError(f"{where}: expected true or a mapping of options, got {value!r}")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise TraceConfigError(
+            f"{where}: unknown option {unknown[0]!r} (allowed: {', '.join(sorted(allowed)) or 'none'})"
+        )
+    return dict(value)
+
+
+def _import_function(where: str, options: Mapping[str, Any]) -> Sink:
+    module_name, func_name = options.get("import"), options.get("name")
+    if not isinstance(module_name, str) or not isinstance(func_name, str):
+        raise TraceConfigError(f"{where}: needs 'import' (a module) and 'name' (a function in it) as strings")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise TraceConfigError(f"{where}: cannot import module {module_name!r}: {exc}") from exc
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise TraceConfigError(f"{where}: module {module_name!r} has no callable {func_name!r}")
+    return func  # type: ignore[no-any-return]
+
+
+def _sentry(where: str, options: Mapping[str, Any]) -> Sink:
+    from .sinks.sentry import SentrySink
+
+    dsn = options.get("dsn")
+    if dsn is not None and not isinstance(dsn, str):
+        raise TraceConfigError(f"{where}: 'dsn' must be a string")
+    try:
+        return SentrySink(dsn)
+    except ImportError as exc:
+        raise TraceConfigError(f"{where}: {exc}") from exc
+    except ValueError as exc:  # a {PLACEHOLDER} that is not set
+        raise TraceConfigError(f"{where}: 'dsn': {exc}") from exc
+
+
+def _json(where: str, options: Mapping[str, Any]) -> Sink:
+    path = options.get("path")
+    if path is None:
+        return JsonStreamSink()
+    if not isinstance(path, str) or not path:
+        raise TraceConfigError(f"{where}: 'path' must be a file path string")
+    try:
+        return JsonFileSink(path)
+    except OSError as exc:
+        raise TraceConfigError(f"{where}: cannot open {path!r} for appending: {exc}") from exc
+
+
+def _logging(where: str, options: Mapping[str, Any]) -> Sink:
+    logger = options.get("logger")
+    if logger is not None and not isinstance(logger, str):
+        raise TraceConfigError(f"{where}: 'logger' must be a logger name")
+    return LoggingSink(logger)
+
+
+_BUILDERS: dict[str, tuple[set[str], Callable[[str, Mapping[str, Any]], Sink]]] = {
+    "logging": ({"logger"}, _logging),
+    "json": ({"path"}, _json),
+    "sentry": ({"dsn"}, _sentry),
+    "function": ({"import", "name"}, _import_function),
+}
+
+
+def _sink_entries(value: Any) -> list[tuple[str, Any]]:
+    # Selinon's form is a list of one-key mappings; a single mapping of several sinks is accepted too.
+    if isinstance(value, Mapping):
+        return [(f"{SINKS_KEY}.{name}", {name: options}) for name, options in value.items()]
+    if isinstance(value, (list, tuple)):
+        return [(f"{SINKS_KEY}[{index}]", entry) for index, entry in enumerate(value)]
+    raise TraceConfigError(
+        f"{SINKS_KEY}: expected a list of sinks such as [{{'logging': True}}], got {value!r}"
+    )
+
+
+def build_sinks(value: Any) -> tuple[Sink, ...]:
+    """Build the sinks of a ``selinon_trace`` value (Selinon's ``global.trace`` form)."""
+    if value is None:
+        return ()
+    sinks: list[Sink] = []
+    for where, entry in _sink_entries(value):
+        if not isinstance(entry, Mapping) or len(entry) != 1:
+            raise TraceConfigError(f"{where}: each sink is a mapping with one key, such as {{'json': True}}")
+        ((name, options),) = entry.items()
+        builder = _BUILDERS.get(name)
+        if builder is None:
+            raise TraceConfigError(f"{where}: unknown sink {name!r} (known: {', '.join(sorted(_BUILDERS))})")
+        if options is False or options is None:
+            continue  # {"logging": False} switches a sink off, as in Selinon
+        allowed, build = builder
+        sinks.append(build(f"{where}.{name}", _options(f"{where}.{name}", options, allowed)))
+    return tuple(sinks)
+
+
+def _event_numbers(where: str, names: Any) -> set[int]:
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise TraceConfigError(f"{where}: expected a list of event names")
+    numbers = set()
+    for name in names:
+        spec = catalogue.BY_NAME.get(name) if isinstance(name, str) else None
+        if spec is None:
+            raise TraceConfigError(f"{where}: unknown event {name!r}")
+        numbers.add(spec.number)
+    return numbers
+
+
+def muted_events(value: Any) -> frozenset[int]:
+    """Return the events to drop for a ``selinon_trace_events`` value."""
+    if value is None:
+        return frozenset()
+    every = {spec.number for spec in catalogue.EVENTS}
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - {"include", "exclude"})
+        if unknown:
+            raise TraceConfigError(f"{EVENTS_KEY}: unknown key {unknown[0]!r} (allowed: exclude, include)")
+        included = _event_numbers(f"{EVENTS_KEY}.include", value["include"]) if "include" in value else every
+        excluded = _event_numbers(f"{EVENTS_KEY}.exclude", value.get("exclude", ()))
+        return frozenset(every - (included - excluded))
+    return frozenset(every - _event_numbers(EVENTS_KEY, value))
+
+
+def load_settings(conf: Any) -> TraceSettings:
+    """Validate the tracing settings of ``conf`` (an ``app.conf``) and build the sinks.
+
+    Raises :class:`TraceConfigError` naming the offending setting and entry.
+    """
+    unknown = sorted(
+        key
+        for key in _keys(conf)
+        if key.lower().removeprefix("celery_").startswith("selinon_trace")
+        and key.lower().removeprefix("celery_") not in KEYS
+    )
+    if unknown:
+        raise TraceConfigError(f"{unknown[0]}: unknown setting (known: {', '.join(KEYS)})")
+
+    redact = _lookup(conf, REDACT_KEY)
+    if redact is None:
+        redact = DEFAULT_REDACT
+    elif isinstance(redact, str) or not all(isinstance(k, str) for k in redact):
+        raise TraceConfigError(f"{REDACT_KEY}: expected a list of key names, got {redact!r}")
+    max_length = _lookup(conf, MAX_LENGTH_KEY)
+    if max_length is None:
+        max_length = Policy().max_length
+    elif isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 16:
+        raise TraceConfigError(f"{MAX_LENGTH_KEY}: expected an integer of at least 16, got {max_length!r}")
+    policy = Policy(redact=tuple(redact), max_length=max_length)
+    muted = muted_events(_lookup(conf, EVENTS_KEY))
+    sinks = build_sinks(_lookup(conf, SINKS_KEY))
+    return TraceSettings(sinks=sinks, muted=muted, policy=policy)
+
+
+def _keys(conf: Any) -> list[str]:
+    try:
+        return [key for key in conf if isinstance(key, str)]
+    except Exception:
+        return []

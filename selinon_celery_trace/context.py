@@ -1,0 +1,43 @@
+"""Flow context carried in task message headers (pure functions).
+
+One header, ``selinon_trace``, holds a small JSON-safe mapping: ``flow_name`` and ``dispatcher_id`` when
+the task runs in a flow, ``node_name`` when a dispatcher scheduled it as a named node, and ``parent``
+when the message is a task's own retry (Celery then sets the task itself as ``parent_id``). Celery turns
+message headers into attributes of ``task.request``, so the worker reads it back from there.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+__all__ = ["HEADER", "read", "true_parent"]
+
+HEADER: Final = "selinon_trace"
+_FIELDS: Final = ("flow_name", "dispatcher_id", "node_name", "parent", "parent_dispatcher_id")
+
+
+def read(carrier: Any) -> dict[str, Any]:
+    """Return the flow context of a request (or a headers mapping); ``{}`` when there is none.
+
+    Only known fields with string (or None) values are kept: a header set by someone else, or
+    mangled in transit, never breaks a task.
+    """
+    if isinstance(carrier, dict):
+        raw = carrier.get(HEADER)
+    else:
+        raw = getattr(carrier, HEADER, None)
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        key: raw[key] for key in _FIELDS if key in raw and (raw[key] is None or isinstance(raw[key], str))
+    }
+
+
+def true_parent(request: Any, context: dict[str, Any]) -> str | None:
+    """Return the id of the task that published this one; never the task itself."""
+    if "parent" in context:
+        return context["parent"]  # type: ignore[no-any-return]
+    parent = getattr(request, "parent_id", None)
+    if parent is not None and parent == getattr(request, "id", None):
+        return None  # a retry of a top-level task: Celery names the task as its own parent
+    return parent if isinstance(parent, str) else None

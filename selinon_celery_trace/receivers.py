@@ -1,0 +1,488 @@
+"""One receiver per Celery signal, translating it into trace events; one table to connect them all.
+
+Why each hook exists:
+
+- ``before_task_publish`` (any process): TASK_SCHEDULE / SUBFLOW_SCHEDULE, and the flow context put
+  into the outgoing message's headers, so the next task (on any host) knows its flow.
+- ``task_prerun`` (the process running the task): TASK_START; remembers the attempt on the request.
+- ``task_success`` / ``task_retry`` / ``task_failure``: the attempt's one terminal event.
+- ``task_postrun``: the catch-all that makes "exactly one terminal event per attempt" true for the
+  outcomes that send no signal (``Ignore``, ``Reject``).
+- ``task_received`` (the worker's main process): keeps a weak reference to each request, so failures
+  reported from the main process (hard time limit, lost worker, ``Reject``), where no prerun ran, still
+  get their queue, parent and flow, and the two signals of a hard time limit report once.
+
+Every receiver catches its own errors at the boundary: the user's task never sees them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from datetime import datetime, timezone
+from time import perf_counter
+from typing import Any, Final
+
+from celery import signals
+from celery._state import get_current_task
+from celery.backends.base import DisabledBackend
+from celery.states import FAILURE, IGNORED, REJECTED, RETRY, SUCCESS
+
+from . import context
+from .record import exception_scope
+from .redact import Policy, sanitize
+from .trace import Trace, report_internal_error
+
+__all__ = ["Runtime", "runtime"]
+
+TASK_EVENTS: Final = frozenset(
+    {Trace.TASK_START, Trace.TASK_END, Trace.TASK_DISCARD_RESULT, Trace.TASK_FAILURE, Trace.TASK_RETRY}
+)
+_ATTEMPT = "_selinon_trace_attempt"  # attribute on the task's request Context: dies with the attempt
+_REPORTED = "_selinon_trace_failure_reported"  # attribute on the worker's Request (main process)
+_EMPTY_ARGS: Final[dict[str, Any]] = {"args": [], "kwargs": {}}
+_UTC = timezone.utc
+
+_pid = os.getpid()
+
+
+def _refresh_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_refresh_pid)
+
+
+class _Attempt:
+    """What prerun learnt about one execution attempt, kept on its request until the attempt ends."""
+
+    __slots__ = ("details", "done", "start")
+
+    def __init__(self, details: dict[str, Any]) -> None:
+        self.start = perf_counter()
+        self.details = details
+        self.done = False
+
+
+class Runtime:
+    """Per-process state of the Celery adapter (one instance: :data:`runtime`)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.app: Any = None
+        self.hostname: str | None = None  # the worker's node name (celery@host), once a worker starts
+        self.policy = Policy()
+        self.received: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+        self._queues: dict[tuple[Any, ...], str | None] = {}
+
+    def queue_of(self, app: Any, exchange: Any, routing_key: Any, consuming: bool) -> str | None:
+        """Resolve (and memoise, bounded) the queue a message went to; ``None`` when unsure."""
+        from .queues import resolve_queue
+
+        try:
+            queues = app.amqp.queues
+            key = (id(queues), len(queues), exchange, routing_key, consuming)
+        except Exception:
+            return None
+        cache = self._queues
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable exchange object
+            return resolve_queue(queues, exchange, routing_key, consuming)
+        name = resolve_queue(queues, exchange, routing_key, consuming)
+        if len(cache) > 1024:
+            cache.clear()
+        cache[key] = name
+        return name
+
+    def node_args(self, args: Any, kwargs: Any) -> Any:
+        if not args and not kwargs:
+            return _EMPTY_ARGS
+        return sanitize({"args": args or [], "kwargs": kwargs or {}}, self.policy)
+
+    def text(self, value: Any) -> Any:
+        return sanitize(value, self.policy)
+
+    def traceback(self, text: Any) -> str | None:
+        # The end of a traceback says what failed: keep the tail when it is too long.
+        if not isinstance(text, str):
+            return None if text is None else self.text(str(text))
+        limit = self.policy.max_length * 4
+        if len(text) <= limit:
+            return text
+        return f"...[truncated {len(text) - limit} chars]{text[-limit:]}"
+
+
+runtime: Final = Runtime()
+
+
+def is_dispatcher(task: Any) -> bool:
+    """True for tasks built on :class:`selinon_celery_trace.Dispatcher` (they trace themselves)."""
+    return getattr(task, "selinon_dispatcher", False) is True
+
+
+def _flow_of(task: Any, request: Any) -> dict[str, Any]:
+    """The flow context of the running task: a dispatcher's own flow, else the one it was given."""
+    if is_dispatcher(task):
+        return {"flow_name": task.flow_name, "dispatcher_id": request.id}
+    ctx = context.read(request)
+    return {key: ctx[key] for key in ("flow_name", "dispatcher_id") if ctx.get(key)}
+
+
+def task_details(task: Any, request: Any, args: Any, kwargs: Any) -> dict[str, Any]:
+    """The details every TASK_* event of this attempt carries (SPEC section 4)."""
+    ctx = context.read(request)
+    delivery = getattr(request, "delivery_info", None) or {}
+    if getattr(request, "is_eager", False) or not isinstance(delivery, dict):
+        queue = None
+    else:
+        queue = runtime.queue_of(task.app, delivery.get("exchange"), delivery.get("routing_key"), True)
+    details = {
+        "task_name": task.name,
+        "task_id": request.id,
+        "queue": queue,
+        "parent": context.true_parent(request, ctx),
+        "dispatcher_id": ctx.get("dispatcher_id"),
+        "flow_name": ctx.get("flow_name"),
+        "node_args": runtime.node_args(args, kwargs),
+        "retried_count": getattr(request, "retries", 0) or 0,
+        # Celery's own request.hostname is the node name in prefork but the bare machine name in the
+        # solo and threads pools; the worker's node name is what identifies it.
+        "hostname": runtime.hostname or getattr(request, "hostname", None),
+        "pid": _pid,
+    }
+    if ctx.get("node_name"):
+        details["node_name"] = ctx["node_name"]
+    return details
+
+
+# -- publish -------------------------------------------------------------------------------------
+
+
+def on_before_task_publish(
+    sender: Any = None,
+    body: Any = None,
+    exchange: Any = None,
+    routing_key: Any = None,
+    headers: Any = None,
+    **_: Any,
+) -> None:
+    """TASK_SCHEDULE / SUBFLOW_SCHEDULE, and the flow context written into the message headers."""
+    try:
+        _publish(sender, body, exchange, routing_key, headers)
+    except Exception as exc:
+        report_internal_error("before_task_publish receiver", exc)
+
+
+def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: Any) -> None:
+    if not isinstance(headers, dict):
+        return
+    if isinstance(body, dict):  # message protocol 1
+        task_id, name, args, kwargs = body.get("id"), body.get("task"), body.get("args"), body.get("kwargs")
+    else:
+        task_id, name = headers.get("id"), headers.get("task") or sender
+        args, kwargs = (
+            (body[0], body[1]) if isinstance(body, (tuple, list)) and len(body) >= 2 else (None, None)
+        )
+    current = get_current_task()
+    request = current.request if current is not None else None
+    current_id = getattr(request, "id", None)
+    own_retry = current_id is not None and task_id == current_id
+
+    outgoing = context.read(headers)
+    if context.HEADER not in headers and current_id is not None:
+        # Never overwrite a context someone set (the Dispatcher's helpers do, per node).
+        outgoing = _flow_of(current, request)
+        if own_retry:
+            # Celery names a retried top-level task as its own parent; carry the real one.
+            outgoing["parent"] = context.true_parent(request, context.read(request))
+            if not is_dispatcher(current):
+                outgoing.update({k: v for k, v in context.read(request).items() if k == "node_name"})
+        if outgoing:
+            headers[context.HEADER] = outgoing
+    if own_retry:
+        return  # the retry is reported by TASK_RETRY / DISPATCHER_RETRY, not as a new schedule
+
+    app = runtime.app if runtime.app is not None else getattr(current, "app", None)
+    target = _registered(app, name)
+    if is_dispatcher(target):
+        if not (current is not None and is_dispatcher(current)):
+            return  # a flow started from outside a flow: its FLOW_START says so
+        event = Trace.SUBFLOW_SCHEDULE
+    else:
+        event = Trace.TASK_SCHEDULE
+    if not Trace.wants(event):
+        return
+
+    eta = headers.get("eta")
+    details = {
+        "task_name": name,
+        "task_id": task_id,
+        "queue": runtime.queue_of(app, exchange, routing_key, False) if app is not None else None,
+        "countdown": _countdown(eta),
+        "eta": eta if isinstance(eta, str) else None,
+        "parent": headers.get("parent_id"),
+        "dispatcher_id": outgoing.get("dispatcher_id"),
+        "flow_name": outgoing.get("flow_name"),
+        "node_args": runtime.node_args(args, kwargs),
+        "condition_str": None,
+        "foreach_str": None,
+        "selective": False,
+        "selective_edge": False,
+    }
+    if outgoing.get("node_name"):
+        details["node_name"] = outgoing["node_name"]
+    if event == Trace.SUBFLOW_SCHEDULE:
+        details["flow_name"] = getattr(target, "flow_name", name)
+        details["dispatcher_id"] = task_id
+        details["parent_dispatcher_id"] = current_id
+    Trace.log(event, details)
+
+
+def _registered(app: Any, name: Any) -> Any:
+    if app is None or not isinstance(name, str):
+        return None
+    try:
+        return app.tasks.get(name)
+    except Exception:
+        return None
+
+
+def _countdown(eta: Any) -> float | None:
+    if not isinstance(eta, str):
+        return None
+    try:
+        when = datetime.fromisoformat(eta)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_UTC)
+    return round((when - datetime.now(_UTC)).total_seconds(), 3)
+
+
+# -- execution (the process that runs the task) --------------------------------------------------
+
+
+def on_task_prerun(sender: Any = None, task_id: Any = None, task: Any = None, **named: Any) -> None:
+    """TASK_START; the attempt is remembered on ``task.request`` for its terminal event."""
+    try:
+        if task is None or is_dispatcher(task):
+            return
+        request = task.request
+        details = task_details(task, request, named.get("args"), named.get("kwargs"))
+        setattr(request, _ATTEMPT, _Attempt(details))
+        if Trace.wants(Trace.TASK_START):
+            Trace.log(Trace.TASK_START, details)
+    except Exception as exc:
+        report_internal_error("task_prerun receiver", exc)
+
+
+def _finish(task: Any) -> _Attempt | None:
+    """Return the running attempt of ``task`` and mark it finished; None when already finished."""
+    attempt: _Attempt | None = getattr(task.request, _ATTEMPT, None)
+    if attempt is None or attempt.done:
+        return None
+    attempt.done = True
+    return attempt
+
+
+def _discards_result(task: Any) -> bool:
+    request = task.request
+    if getattr(request, "is_eager", False):
+        return False
+    if task.ignore_result or getattr(request, "ignore_result", False):
+        return True
+    return isinstance(task.backend, DisabledBackend)
+
+
+def on_task_success(sender: Any = None, result: Any = None, **_: Any) -> None:
+    """TASK_END (preceded by TASK_DISCARD_RESULT when a non-None result is not stored)."""
+    try:
+        attempt = _finish(sender)
+        if attempt is None:
+            return
+        details = {**attempt.details, "runtime": round(perf_counter() - attempt.start, 6)}
+        if result is not None and Trace.wants(Trace.TASK_DISCARD_RESULT) and _discards_result(sender):
+            Trace.log(Trace.TASK_DISCARD_RESULT, {**details, "result": runtime.text(result)})
+        Trace.log(Trace.TASK_END, details)
+    except Exception as exc:
+        report_internal_error("task_success receiver", exc)
+
+
+def on_task_retry(
+    sender: Any = None, request: Any = None, reason: Any = None, einfo: Any = None, **_: Any
+) -> None:
+    """TASK_RETRY, for ``self.retry()`` and ``autoretry_for``."""
+    try:
+        attempt = _finish(sender)
+        if attempt is None:
+            return
+        cause = getattr(reason, "exc", None)
+        when = getattr(reason, "when", None)
+        details = {
+            **attempt.details,
+            "runtime": round(perf_counter() - attempt.start, 6),
+            "what": runtime.traceback(getattr(einfo, "traceback", None)),
+            "reason": runtime.text(str(reason)),
+            "exc_type": type(cause).__name__ if cause is not None else None,
+            "retry_countdown": when.isoformat() if isinstance(when, datetime) else when,
+            "max_retry": sender.max_retries,
+        }
+        with exception_scope(cause if isinstance(cause, BaseException) else None):
+            Trace.log(Trace.TASK_RETRY, details)
+    except Exception as exc:
+        report_internal_error("task_retry receiver", exc)
+
+
+def on_task_failure(
+    sender: Any = None,
+    task_id: Any = None,
+    exception: Any = None,
+    args: Any = None,
+    kwargs: Any = None,
+    einfo: Any = None,
+    **_: Any,
+) -> None:
+    """TASK_FAILURE, from the task's own process or from the worker's main process."""
+    try:
+        if sender is None or is_dispatcher(sender):
+            return
+        request = sender.request
+        attempt = getattr(request, _ATTEMPT, None) if getattr(request, "id", None) == task_id else None
+        if attempt is not None:
+            if attempt.done:
+                return
+            attempt.done = True
+            details = {**attempt.details, "runtime": round(perf_counter() - attempt.start, 6)}
+        else:
+            found = _main_process_details(sender, task_id, request, args, kwargs)
+            if found is None:
+                return  # already reported (a hard time limit signals twice)
+            details = found
+        details["what"] = runtime.traceback(getattr(einfo, "traceback", None))
+        details["exc_type"] = type(exception).__name__ if exception is not None else None
+        details["max_retry"] = sender.max_retries
+        with exception_scope(exception if isinstance(exception, BaseException) else None):
+            Trace.log(Trace.TASK_FAILURE, details)
+    except Exception as exc:
+        report_internal_error("task_failure receiver", exc)
+
+
+def _main_process_details(
+    sender: Any, task_id: Any, request: Any, args: Any, kwargs: Any
+) -> dict[str, Any] | None:
+    received = runtime.received.get(task_id) if isinstance(task_id, str) else None
+    if received is not None:
+        if getattr(received, _REPORTED, False):
+            return None
+        setattr(received, _REPORTED, True)
+        try:
+            request = received._context  # the Context Celery would give the task: headers included
+        except Exception:
+            pass
+    if getattr(request, "id", None) != task_id:
+        request = _BareRequest(task_id)
+    return task_details(sender, request, args, kwargs)
+
+
+class _BareRequest:
+    """The little known about a task failing where neither its request nor its prerun is at hand."""
+
+    def __init__(self, task_id: Any) -> None:
+        self.id = task_id
+
+
+def on_task_postrun(
+    sender: Any = None, task_id: Any = None, task: Any = None, retval: Any = None, state: Any = None, **_: Any
+) -> None:
+    """The catch-all terminal event for outcomes with no signal of their own (Ignore, Reject)."""
+    try:
+        if task is None:
+            return
+        attempt = _finish(task)
+        if attempt is None:
+            return
+        details = {**attempt.details, "runtime": round(perf_counter() - attempt.start, 6)}
+        if state in (IGNORED, SUCCESS):
+            # Ignore is control flow (Task.replace raises it): the attempt ended as the task chose.
+            details["state"] = state
+            Trace.log(Trace.TASK_END, details)
+        elif state == REJECTED:
+            if getattr(retval, "requeue", False):
+                details.update(reason=runtime.text(f"rejected and requeued: {retval!r}"), exc_type="Reject")
+                details.update(what=None, retry_countdown=None, max_retry=task.max_retries)
+                Trace.log(Trace.TASK_RETRY, details)
+            # Reject without requeue: the worker's main process reports the failure (task_failure).
+        elif state in (FAILURE, RETRY):
+            details.update(
+                what=runtime.text(repr(retval)), exc_type=type(retval).__name__, max_retry=task.max_retries
+            )
+            Trace.log(Trace.TASK_FAILURE if state == FAILURE else Trace.TASK_RETRY, details)
+    except Exception as exc:
+        report_internal_error("task_postrun receiver", exc)
+
+
+# -- the worker's main process -------------------------------------------------------------------
+
+
+def on_task_received(sender: Any = None, request: Any = None, **_: Any) -> None:
+    """Remember the request weakly: main-process failures need its context, and it dies with the task."""
+    try:
+        task_id = getattr(request, "id", None)
+        if isinstance(task_id, str):
+            runtime.received[task_id] = request
+    except Exception as exc:
+        report_internal_error("task_received receiver", exc)
+
+
+def on_worker_init(sender: Any = None, **_: Any) -> None:
+    """Remember this worker's node name (``celery@host``) for the ``hostname`` of every event."""
+    hostname = getattr(sender, "hostname", None)
+    if isinstance(hostname, str):
+        runtime.hostname = hostname
+
+
+# -- the table -----------------------------------------------------------------------------------
+
+Receiver = Callable[..., None]
+ALWAYS: Final[tuple[tuple[Any, Receiver], ...]] = (
+    (signals.before_task_publish, on_before_task_publish),
+    (signals.worker_init, on_worker_init),
+)
+WORKER: Final[tuple[tuple[Any, Receiver], ...]] = (
+    (signals.task_prerun, on_task_prerun),
+    (signals.task_success, on_task_success),
+    (signals.task_retry, on_task_retry),
+    (signals.task_failure, on_task_failure),
+    (signals.task_postrun, on_task_postrun),
+    (signals.task_received, on_task_received),
+)
+
+
+def _uid(receiver: Receiver) -> str:
+    return f"selinon_celery_trace.{receiver.__name__}"
+
+
+def connect(table: tuple[tuple[Any, Receiver], ...]) -> None:
+    """Connect every receiver of ``table`` strongly; connecting again is harmless (``dispatch_uid``)."""
+    for signal, receiver in table:
+        signal.connect(receiver, weak=False, dispatch_uid=_uid(receiver))
+
+
+def disconnect(table: tuple[tuple[Any, Receiver], ...]) -> None:
+    """Disconnect every receiver of ``table``."""
+    for signal, receiver in table:
+        signal.disconnect(receiver, dispatch_uid=_uid(receiver))
+
+
+def sync() -> None:
+    """Connect the worker receivers only while a sink wants a TASK_* event (so tracing off costs nothing)."""
+    if any(Trace.wants(event) for event in TASK_EVENTS):
+        connect(WORKER)
+    else:
+        disconnect(WORKER)

@@ -1,0 +1,212 @@
+"""Enabling tracing: install twice, uninstall, configuration from app.conf, auto-install."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery, signals
+
+import selinon_celery_trace
+from selinon_celery_trace import Trace
+from selinon_celery_trace.testing import capture_events
+
+
+def _app(**conf: Any) -> Celery:
+    app = Celery("install-tests", broker="memory://", set_as_current=False)
+    app.conf.update(task_always_eager=False, **conf)
+
+    @app.task(name="install.add", shared=False)
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    return app
+
+
+def test_install_twice_gives_one_event_per_occurrence(tmp_path: Path) -> None:
+    """Two installs (and a repeated connect) still write each event once."""
+    path = tmp_path / "t.jsonl"
+    app = _app(selinon_trace=[{"json": {"path": str(path)}}])
+    selinon_celery_trace.install(app)
+    selinon_celery_trace.install(app)
+    try:
+        app.tasks["install.add"].apply((1, 2))
+    finally:
+        selinon_celery_trace.uninstall(app)
+    assert [json.loads(line)["event"] for line in path.read_text().splitlines()] == ["TASK_START", "TASK_END"]
+
+
+def test_uninstall_disconnects_everything(tmp_path: Path) -> None:
+    """After uninstall no receiver is connected and the configured sinks are gone."""
+    app = _app(selinon_trace=[{"json": {"path": str(tmp_path / "t.jsonl")}}])
+    before = {len(s.receivers) for s in (signals.task_prerun, signals.before_task_publish)}
+    selinon_celery_trace.install(app)
+    assert len(Trace.sinks()) == 1
+    selinon_celery_trace.uninstall(app)
+    assert Trace.sinks() == ()
+    assert {len(s.receivers) for s in (signals.task_prerun, signals.before_task_publish)} == before
+    with capture_events() as events:
+        app.tasks["install.add"].apply((1, 2))
+    assert events == []
+
+
+def test_no_sink_connects_no_worker_receiver() -> None:
+    """Installed with no sink, the worker's hot path has no receiver at all; adding a sink connects them."""
+    app = _app()
+    selinon_celery_trace.install(app)
+    try:
+        assert not signals.task_prerun.receivers and not signals.task_success.receivers
+        with capture_events() as events:
+            assert signals.task_prerun.receivers
+            app.tasks["install.add"].apply((1, 2))
+        assert events.names() == ["TASK_START", "TASK_END"]
+        assert not signals.task_prerun.receivers
+    finally:
+        selinon_celery_trace.uninstall(app)
+
+
+def test_receivers_survive_garbage_collection() -> None:
+    """Receivers are connected strongly: a gc.collect() does not silently stop tracing."""
+    import gc
+
+    app = _app()
+    selinon_celery_trace.install(app)
+    try:
+        with capture_events() as events:
+            gc.collect()
+            app.tasks["install.add"].apply((1, 2))
+        assert events.names() == ["TASK_START", "TASK_END"]
+    finally:
+        selinon_celery_trace.uninstall(app)
+
+
+def test_event_filter_from_configuration(tmp_path: Path) -> None:
+    """selinon_trace_events include/exclude decide what reaches the sinks."""
+    path = tmp_path / "t.jsonl"
+    app = _app(
+        selinon_trace=[{"json": {"path": str(path)}}], selinon_trace_events={"exclude": ["TASK_START"]}
+    )
+    selinon_celery_trace.install(app)
+    try:
+        app.tasks["install.add"].apply((1, 2))
+    finally:
+        selinon_celery_trace.uninstall(app)
+    assert [json.loads(line)["event"] for line in path.read_text().splitlines()] == ["TASK_END"]
+
+
+def test_django_style_namespace(tmp_path: Path) -> None:
+    """Settings loaded with namespace='CELERY' (Django) are found under their CELERY_ names."""
+
+    class Settings:
+        CELERY_BROKER_URL = "memory://"
+        CELERY_SELINON_TRACE = [{"json": {"path": str(tmp_path / "django.jsonl")}}]
+        CELERY_SELINON_TRACE_REDACT = ["ssn"]
+
+    app = Celery("django-like", set_as_current=False)
+    app.config_from_object(Settings, namespace="CELERY")
+
+    @app.task(name="django.task", shared=False)
+    def task(ssn: str, password: str) -> None:
+        return None
+
+    selinon_celery_trace.install(app)
+    try:
+        task.apply(kwargs={"ssn": "123", "password": "visible"})
+    finally:
+        selinon_celery_trace.uninstall(app)
+    start = json.loads((tmp_path / "django.jsonl").read_text().splitlines()[0])
+    assert start["details"]["node_args"]["kwargs"] == {"ssn": "[redacted]", "password": "visible"}
+
+
+def test_auto_module_installs_from_imports(tmp_path: Path) -> None:
+    """Listing selinon_celery_trace.auto in `imports` installs tracing when the worker loads its modules."""
+    path = tmp_path / "auto.jsonl"
+    code = textwrap.dedent(
+        f"""
+        from celery import Celery
+        app = Celery("auto", broker="memory://")
+        app.conf.imports = ["selinon_celery_trace.auto"]
+        app.conf.selinon_trace = [{{"json": {{"path": {str(path)!r}}}}}]
+
+        @app.task(name="auto.add")
+        def add(x, y):
+            return x + y
+
+        app.loader.import_default_modules()  # what the worker does at start
+        add.apply((1, 2))
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=60)
+    assert [json.loads(line)["event"] for line in path.read_text().splitlines()] == ["TASK_START", "TASK_END"]
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        ({"selinon_trace": [{"jsonn": True}]}, r"selinon_trace\[0\]: unknown sink 'jsonn'"),
+        ({"selinon_trace": [{"json": {"file": "x"}}]}, r"selinon_trace\[0\]\.json: unknown option 'file'"),
+        (
+            {"selinon_trace": [{"logging": True, "json": True}]},
+            r"selinon_trace\[0\]: each sink is a mapping with one key",
+        ),
+        ({"selinon_trace": "json"}, r"selinon_trace: expected a list of sinks"),
+        (
+            {"selinon_trace": [{"function": {"import": "no.such.module", "name": "f"}}]},
+            r"selinon_trace\[0\]\.function: cannot import module 'no.such.module'",
+        ),
+        (
+            {"selinon_trace": [{"function": {"import": "json", "name": "nope"}}]},
+            r"selinon_trace\[0\]\.function: module 'json' has no callable 'nope'",
+        ),
+        (
+            {"selinon_trace": [{"json": {"path": "/no/such/dir/t.jsonl"}}]},
+            r"selinon_trace\[0\]\.json: cannot open",
+        ),
+        ({"selinon_trace_events": ["TASK_BEGIN"]}, r"selinon_trace_events: unknown event 'TASK_BEGIN'"),
+        ({"selinon_trace_events": {"only": ["TASK_START"]}}, r"selinon_trace_events: unknown key 'only'"),
+        ({"selinon_trace_redact": "password"}, r"selinon_trace_redact: expected a list of key names"),
+        ({"selinon_trace_max_value_length": "big"}, r"selinon_trace_max_value_length: expected an integer"),
+        ({"selinon_trace_sinks": []}, r"selinon_trace_sinks: unknown setting"),
+    ],
+)
+def test_bad_configuration_names_the_entry(conf: dict[str, Any], message: str) -> None:
+    """Each bad setting fails install with an error naming it, and installs nothing."""
+    app = _app(**conf)
+    with pytest.raises(selinon_celery_trace.installer.TraceConfigError, match=message):
+        selinon_celery_trace.install(app)
+    assert Trace.sinks() == () and not signals.before_task_publish.receivers
+
+
+def test_function_sink_from_configuration() -> None:
+    """A {'function': {'import', 'name'}} sink receives (event, details)."""
+    app = _app(selinon_trace=[{"function": {"import": "tests.integration.sink_target", "name": "record"}}])
+    from tests.integration import sink_target
+
+    sink_target.received.clear()
+    selinon_celery_trace.install(app)
+    try:
+        app.tasks["install.add"].apply((1, 2))
+    finally:
+        selinon_celery_trace.uninstall(app)
+    assert [Trace.event2str(e) for e, _ in sink_target.received] == ["TASK_START", "TASK_END"]
+
+
+def test_sentry_sink_without_sentry_sdk_fails_at_install() -> None:
+    """A sentry sink with sentry-sdk missing fails at install, naming the entry and the extra."""
+    code = (
+        "import sys; sys.modules['sentry_sdk'] = None\n"
+        "from celery import Celery\nimport selinon_celery_trace\n"
+        "app = Celery('s', broker='memory://')\n"
+        "app.conf.selinon_trace = [{'logging': True}, {'sentry': {'dsn': 'https://k@localhost/1'}}]\n"
+        "try:\n    selinon_celery_trace.install(app)\n"
+        "except ValueError as exc:\n    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert "selinon_trace[1].sentry:" in out and "selinon-celery-trace[sentry]" in out

@@ -1,0 +1,84 @@
+"""Sanitizing details: JSON-safe, redacted, bounded, whatever the input."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from decimal import Decimal
+from uuid import UUID
+
+from selinon_celery_trace.redact import REDACTED, Policy, sanitize
+
+
+class Hostile:
+    """An object whose repr raises."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr for you")
+
+
+def test_secrets_are_masked_at_any_depth_and_case() -> None:
+    """Keys containing a configured fragment are masked in nested dicts and lists, case-insensitively."""
+    value = {"user": "ann", "Password": "p1", "nested": [{"db_password": "p2", "X-Api-Key": "k"}]}
+    safe = sanitize(value, Policy())
+    assert safe == {
+        "user": "ann",
+        "Password": REDACTED,
+        "nested": [{"db_password": REDACTED, "X-Api-Key": REDACTED}],
+    }
+
+
+def test_custom_redaction_list_replaces_the_default() -> None:
+    """A policy's own key list is used instead of the defaults."""
+    safe = sanitize({"ssn": "1", "password": "2"}, Policy(redact=("ssn",)))
+    assert safe == {"ssn": REDACTED, "password": "2"}
+
+
+def test_long_strings_and_bytes_are_truncated_saying_so() -> None:
+    """Strings and bytes past max_length are cut and say how much was dropped."""
+    safe = sanitize({"s": "x" * 100, "b": b"y" * 100}, Policy(max_length=10))
+    assert safe["s"] == "x" * 10 + "...[truncated 90 chars]"
+    assert safe["b"] == "y" * 10 + "...[truncated 90 bytes]"
+
+
+def test_containers_are_bounded() -> None:
+    """Lists and dicts past max_items keep their head and say how many items were dropped."""
+    safe = sanitize({"l": list(range(10)), "d": {str(i): i for i in range(10)}}, Policy(max_items=3))
+    assert safe["l"] == [0, 1, 2, "[7 more items]"]
+    assert safe["d"] == {"0": 0, "1": 1, "2": 2, "...": "[7 more items]"}
+
+
+def test_odd_values_become_json() -> None:
+    """Cycles, non-string keys, NaN, sets, Decimals, UUIDs, datetimes and hostile objects all encode."""
+    cyclic: list[object] = [1]
+    cyclic.append(cyclic)
+    value = {
+        "cycle": cyclic,
+        (1, 2): "tuple key",
+        3: "int key",
+        "nan": math.nan,
+        "inf": -math.inf,
+        "set": {3, 1, 2},
+        "dec": Decimal("1.50"),
+        "uuid": UUID(int=1),
+        "when": datetime(2026, 1, 2, tzinfo=timezone.utc),
+        "hostile": Hostile(),
+        "deep": [[[[[[[[[[[[[[[[[[[["bottom"]]]]]]]]]]]]]]]]]]]],
+    }
+    safe = sanitize(value, Policy())
+    text = json.dumps(safe, allow_nan=False)
+    assert safe["cycle"] == [1, "<cycle>"]
+    assert safe["(1, 2)"] == "tuple key" and safe["3"] == "int key"
+    assert safe["nan"] == "nan" and safe["inf"] == "-inf"
+    assert safe["set"] == [1, 2, 3]
+    assert safe["dec"] == "1.50" and safe["uuid"] == str(UUID(int=1))
+    assert safe["when"] == "2026-01-02T00:00:00+00:00"
+    assert safe["hostile"].startswith("<unrepresentable Hostile")
+    assert "<max depth" in text
+
+
+def test_shared_non_cyclic_references_are_not_cycles() -> None:
+    """The same list referenced twice (not a cycle) is rendered twice."""
+    shared = [1, 2]
+    assert sanitize({"a": shared, "b": shared}, Policy()) == {"a": [1, 2], "b": [1, 2]}
