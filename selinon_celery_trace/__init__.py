@@ -4,7 +4,7 @@
 >>> selinon_celery_trace.Trace.event2str(selinon_celery_trace.Trace.TASK_START)
 'TASK_START'
 
-The Celery adapters (``install``, ``uninstall``) are imported on first use, so the trace
+The Celery adapters (``install``, ``uninstall``, ``Dispatcher``) are imported on first use, so the trace
 core can be used (and imported) without loading Celery.
 """
 
@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 from .trace import Trace
 
 if TYPE_CHECKING:
+    from .dispatcher import Dispatcher
     from .installer import install, uninstall
 
-__all__ = ["Trace", "install", "uninstall"]
+__all__ = ["Dispatcher", "Trace", "install", "uninstall"]
 __version__ = "0.1.0"
 
-_LAZY = {"install": "installer", "uninstall": "installer"}
+_LAZY = {"install": "installer", "uninstall": "installer", "Dispatcher": "dispatcher"}
 
 
 def __getattr__(name: str) -> Any:

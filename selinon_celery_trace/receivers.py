@@ -126,10 +126,15 @@ def is_dispatcher(task: Any) -> bool:
     return getattr(task, "selinon_dispatcher", False) is True
 
 
+def flow_name_of(dispatcher: Any) -> str:
+    """A dispatcher's flow name: its ``flow_name`` option, else its task name."""
+    return getattr(dispatcher, "flow_name", None) or dispatcher.name  # type: ignore[no-any-return]
+
+
 def _flow_of(task: Any, request: Any) -> dict[str, Any]:
     """The flow context of the running task: a dispatcher's own flow, else the one it was given."""
     if is_dispatcher(task):
-        return {"flow_name": task.flow_name, "dispatcher_id": request.id}
+        return {"flow_name": flow_name_of(task), "dispatcher_id": request.id}
     ctx = context.read(request)
     return {key: ctx[key] for key in ("flow_name", "dispatcher_id") if ctx.get(key)}
 
@@ -238,7 +243,7 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
     if outgoing.get("node_name"):
         details["node_name"] = outgoing["node_name"]
     if event == Trace.SUBFLOW_SCHEDULE:
-        details["flow_name"] = getattr(target, "flow_name", name)
+        details["flow_name"] = flow_name_of(target)
         details["dispatcher_id"] = task_id
         details["parent_dispatcher_id"] = current_id
     Trace.log(event, details)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from kombu import Exchange, Queue
 
 import selinon_celery_trace
 from selinon_celery_trace.testing import CapturedEvents, capture_events
+
+from . import apps
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +34,30 @@ def celery_config() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_parameters() -> dict[str, Any]:
-    """Consume both queues."""
-    return {"queues": ("celery", "reports"), "perform_ping_check": False}
+def tasks(celery_session_app: Any) -> SimpleNamespace:
+    """The plain tasks, on the session's app."""
+    return apps.register_tasks(celery_session_app)
+
+
+@pytest.fixture(scope="session")
+def flows(celery_session_app: Any) -> SimpleNamespace:
+    """The flows, on the session's app."""
+    return apps.register_flows(celery_session_app)
+
+
+@pytest.fixture(scope="session")
+def worker(celery_session_app: Any, tasks: SimpleNamespace, flows: SimpleNamespace) -> Iterator[Any]:
+    """The session's in-process worker, started after every task is registered and tracing installed.
+
+    Installed as users do, before the worker starts: the worker's node name is learnt at start.
+    """
+    selinon_celery_trace.install(celery_session_app)
+    from celery.contrib.testing import worker as testing_worker
+
+    with testing_worker.start_worker(
+        celery_session_app, pool="solo", queues=("celery", "reports"), perform_ping_check=False
+    ) as started:
+        yield started
 
 
 @pytest.fixture

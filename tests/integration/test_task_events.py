@@ -6,81 +6,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from celery.exceptions import Ignore, MaxRetriesExceededError, Reject
+from celery.exceptions import MaxRetriesExceededError
 
-import selinon_celery_trace
 from selinon_celery_trace.testing import CapturedEvents
 
 from .conftest import wait_for
 
 TERMINAL = ("TASK_END", "TASK_FAILURE", "TASK_RETRY")
-
-
-@pytest.fixture(scope="session")
-def tasks(celery_session_app: Any) -> SimpleNamespace:
-    """The tasks the tests run, registered before the session's worker starts."""
-    app = celery_session_app
-
-    @app.task(name="tests.add")
-    def add(x: int, y: int) -> int:
-        return x + y
-
-    @app.task(name="tests.fail")
-    def fail() -> None:
-        raise ValueError("boom")
-
-    @app.task(name="tests.retry_once", bind=True, max_retries=3)
-    def retry_once(self: Any) -> str:
-        if self.request.retries < 1:
-            raise self.retry(countdown=0, exc=KeyError("transient"))
-        return "ok"
-
-    @app.task(
-        name="tests.auto",
-        autoretry_for=(ValueError,),
-        max_retries=2,
-        retry_backoff=False,
-        default_retry_delay=0,
-    )
-    def auto() -> None:
-        raise ValueError("always")
-
-    @app.task(name="tests.exhaust", bind=True, max_retries=1)
-    def exhaust(self: Any) -> None:
-        raise self.retry(countdown=0)
-
-    @app.task(name="tests.ignore")
-    def ignore() -> None:
-        raise Ignore()
-
-    @app.task(name="tests.reject")
-    def reject() -> None:
-        raise Reject("bad message", requeue=False)
-
-    @app.task(name="tests.unstored", ignore_result=True)
-    def unstored() -> dict[str, int]:
-        return {"answer": 42}
-
-    @app.task(name="tests.parent", bind=True)
-    def parent(self: Any) -> str:
-        return add.delay(1, 2).id  # type: ignore[no-any-return]
-
-    @app.task(name="tests.report")
-    def report(**kwargs: Any) -> None:
-        return None
-
-    @app.task(name="tests.headers", bind=True)
-    def headers(self: Any) -> Any:
-        return self.request.get("x_user_header")
-
-    # Installed as users do, before the worker starts (the worker's node name is learnt at start).
-    selinon_celery_trace.install(app)
-    return SimpleNamespace(
-        **{
-            t.__name__: t
-            for t in (add, fail, retry_once, auto, exhaust, ignore, reject, unstored, parent, report, headers)
-        }
-    )
 
 
 def by_task(events: CapturedEvents, task_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -99,7 +31,7 @@ def settle(events: CapturedEvents, task_id: str, terminals: int = 1) -> list[str
     return names(events, task_id)
 
 
-def test_success(traced: CapturedEvents, tasks: SimpleNamespace, celery_session_worker: Any) -> None:
+def test_success(traced: CapturedEvents, tasks: SimpleNamespace, worker: Any) -> None:
     """A successful task: SCHEDULE, START, END, with the SPEC's fields filled in."""
     result = tasks.add.delay(2, 3)
     assert result.get(timeout=10) == 5
@@ -109,11 +41,11 @@ def test_success(traced: CapturedEvents, tasks: SimpleNamespace, celery_session_
     assert schedule["parent"] is None and schedule["node_args"] == {"args": [2, 3], "kwargs": {}}
     assert start["queue"] == "celery" and start["parent"] is None and start["retried_count"] == 0
     assert start["flow_name"] is None and start["dispatcher_id"] is None
-    assert start["hostname"] == celery_session_worker.hostname
+    assert start["hostname"] == worker.hostname
     assert end["runtime"] >= 0 and {k: end[k] for k in start} == start
 
 
-def test_failure(traced: CapturedEvents, tasks: SimpleNamespace, celery_session_worker: Any) -> None:
+def test_failure(traced: CapturedEvents, tasks: SimpleNamespace, worker: Any) -> None:
     """A raising task: START then one FAILURE with the traceback and exception type; no END."""
     result = tasks.fail.delay()
     with pytest.raises(ValueError):
@@ -124,9 +56,7 @@ def test_failure(traced: CapturedEvents, tasks: SimpleNamespace, celery_session_
     assert failure["max_retry"] == 3 and failure["queue"] == "celery"
 
 
-def test_retry_then_success(
-    traced: CapturedEvents, tasks: SimpleNamespace, celery_session_worker: Any
-) -> None:
+def test_retry_then_success(traced: CapturedEvents, tasks: SimpleNamespace, worker: Any) -> None:
     """self.retry(): one terminal event per attempt, one SCHEDULE, and never the task as its own parent."""
     result = tasks.retry_once.delay()
     assert result.get(timeout=10) == "ok"
@@ -146,9 +76,7 @@ def test_retry_then_success(
     assert all(d["parent"] is None for _, d in events)
 
 
-def test_autoretry_until_failure(
-    traced: CapturedEvents, tasks: SimpleNamespace, celery_session_worker: Any
-) -> None:
+def test_autoretry_until_failure(traced: CapturedEvents, tasks: SimpleNamespace, worker: Any) -> None:
     """autoretry_for: RETRY for each allowed retry, then the final FAILURE."""
     result = tasks.auto.delay()
     with pytest.raises(ValueError):
@@ -164,9 +92,7 @@ def test_autoretry_until_failure(
     assert traced.of("TASK_FAILURE")[0]["retried_count"] == 2
 
 
-def test_max_retries_exceeded(
-    traced: CapturedEvents, tasks: SimpleNamespace, celery_session_worker: Any
-) -> None:
+def test_max_retries_exceeded(traced: CapturedEvents, tasks: SimpleNamespace, worker: Any) -> None:
     """Exceeding max_retries ends the last attempt with FAILURE, not RETRY."""
     result = tasks.exhaust.delay()
     with pytest.raises(MaxRetriesExceededError):
@@ -180,9 +106,7 @@ def test_max_retries_exceeded(
     assert traced.of("TASK_FAILURE")[0]["exc_type"] == "MaxRetriesExceededError"
 
 
-def test_ignore_is_not_a_failure(
-    traced: CapturedEvents, tasks: SimpleNamespace, celery_session_worker: Any
-) -> None:
+def test_ignore_is_not_a_failure(traced: CapturedEvents, tasks: SimpleNamespace, worker: Any) -> None:
     """Ignore ends the attempt with one END marked IGNORED."""
     result = tasks.ignore.delay()
     assert settle(traced, result.id) == ["TASK_SCHEDULE", "TASK_START", "TASK_END"]
@@ -190,7 +114,7 @@ def test_ignore_is_not_a_failure(
 
 
 def test_reject_without_requeue_is_one_failure(
-    traced: CapturedEvents, tasks: SimpleNamespace, celery_session_worker: Any
+    traced: CapturedEvents, tasks: SimpleNamespace, worker: Any
 ) -> None:
     """Reject(requeue=False): the worker reports the failure once, with the task's context."""
     result = tasks.reject.delay()
@@ -203,25 +127,21 @@ def test_reject_without_requeue_is_one_failure(
     )
 
 
-def test_discarded_result(traced: CapturedEvents, tasks: SimpleNamespace, celery_session_worker: Any) -> None:
+def test_discarded_result(traced: CapturedEvents, tasks: SimpleNamespace, worker: Any) -> None:
     """A non-None result of an ignore_result task is reported as DISCARD_RESULT before END."""
     result = tasks.unstored.delay()
     assert settle(traced, result.id) == ["TASK_SCHEDULE", "TASK_START", "TASK_DISCARD_RESULT", "TASK_END"]
     assert traced.of("TASK_DISCARD_RESULT")[0]["result"] == {"answer": 42}
 
 
-def test_stored_result_is_not_discarded(
-    traced: CapturedEvents, tasks: SimpleNamespace, celery_session_worker: Any
-) -> None:
+def test_stored_result_is_not_discarded(traced: CapturedEvents, tasks: SimpleNamespace, worker: Any) -> None:
     """A result the backend stores gives no DISCARD_RESULT."""
     result = tasks.add.delay(1, 1)
     result.get(timeout=10)
     assert "TASK_DISCARD_RESULT" not in settle(traced, result.id)
 
 
-def test_child_published_from_a_task(
-    traced: CapturedEvents, tasks: SimpleNamespace, celery_session_worker: Any
-) -> None:
+def test_child_published_from_a_task(traced: CapturedEvents, tasks: SimpleNamespace, worker: Any) -> None:
     """A task published from inside a task has the publisher as parent, in SCHEDULE and START."""
     parent = tasks.parent.delay()
     child_id = parent.get(timeout=10)
@@ -230,9 +150,7 @@ def test_child_published_from_a_task(
     assert schedule["parent"] == parent.id and start["parent"] == parent.id
 
 
-def test_routed_queue_name(
-    traced: CapturedEvents, tasks: SimpleNamespace, celery_session_worker: Any
-) -> None:
+def test_routed_queue_name(traced: CapturedEvents, tasks: SimpleNamespace, worker: Any) -> None:
     """A task routed through its own exchange and routing key is reported with its queue's name."""
     result = tasks.report.delay()
     assert settle(traced, result.id) == ["TASK_SCHEDULE", "TASK_START", "TASK_END"]
@@ -240,7 +158,7 @@ def test_routed_queue_name(
 
 
 def test_arguments_are_redacted_and_truncated(
-    traced: CapturedEvents, tasks: SimpleNamespace, celery_session_worker: Any
+    traced: CapturedEvents, tasks: SimpleNamespace, worker: Any
 ) -> None:
     """Secrets in task kwargs are masked at any depth and long values truncated, in every event."""
     result = tasks.report.delay(user="ann", password="hunter2", nested={"api_key": "k"}, blob="x" * 5000)
@@ -252,9 +170,7 @@ def test_arguments_are_redacted_and_truncated(
     assert "hunter2" not in repr(list(traced))
 
 
-def test_user_headers_are_kept(
-    traced: CapturedEvents, tasks: SimpleNamespace, celery_session_worker: Any
-) -> None:
+def test_user_headers_are_kept(traced: CapturedEvents, tasks: SimpleNamespace, worker: Any) -> None:
     """A header the user set reaches the task unchanged, next to the flow context."""
     result = tasks.headers.apply_async(
         headers={"x_user_header": "mine", "selinon_trace": {"flow_name": "f", "dispatcher_id": "d1"}}

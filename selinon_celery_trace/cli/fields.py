@@ -1,0 +1,115 @@
+"""Defensive readers for event details, and the small text helpers every view shares.
+
+Trace files come from any version of any writer, and a value may be any JSON: a missing key, ``null``
+or a wrong type must read as "unknown", never raise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = [
+    "UNKNOWN",
+    "as_float",
+    "as_int",
+    "as_str",
+    "clock",
+    "error_line",
+    "format_duration",
+    "short_id",
+]
+
+
+UNKNOWN = "\u2013"
+"""An en dash: what a view shows for a value the trace does not have."""
+
+
+def as_str(details: Mapping[str, Any], key: str) -> str | None:
+    """Return ``details[key]`` as text when it is a non-empty string or a number, else ``None``."""
+    value = details.get(key)
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def as_float(details: Mapping[str, Any], key: str) -> float | None:
+    """Return ``details[key]`` as a finite number (numeric strings accepted), else ``None``."""
+    value = details.get(key)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def as_int(details: Mapping[str, Any], key: str) -> int | None:
+    """Return ``details[key]`` as an integer when it is one (or a whole number), else ``None``."""
+    value = as_float(details, key)
+    if value is None or not value.is_integer():
+        return None
+    return int(value)
+
+
+def short_id(value: str | None, length: int = 8) -> str:
+    """Return the start of an id: enough to tell tasks apart on screen, full ids stay in the data."""
+    if not value:
+        return "?"
+    return value if len(value) <= length else value[:length]
+
+
+def error_line(what: object, exc_type: object = None) -> str | None:
+    """Return the one line of an error text that says what went wrong.
+
+    For a Python traceback that is its last line (``ValueError: boom``), not its first (``Traceback
+    (most recent call last):``); for any other text, its first non-empty line.
+    """
+    text = what if isinstance(what, str) else None
+    if text:
+        lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+        if lines:
+            if lines[0].startswith("Traceback (most recent call last)"):
+                # The exception line is the last one that is not indented (chained tracebacks included).
+                tail = [line for line in lines if not line.startswith((" ", "\t"))]
+                line = tail[-1] if tail else lines[-1]
+            else:
+                line = lines[0]
+            return line if len(line) <= 200 else line[:199] + "…"
+    if isinstance(exc_type, str) and exc_type:
+        return exc_type
+    return None
+
+
+def format_duration(seconds: float | None) -> str:
+    """Return a duration the way a person reads it: ``850µs``, ``12.3ms``, ``4.21s``, ``3m05s``."""
+    if seconds is None:
+        return UNKNOWN
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f}µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g}ms"
+    if seconds < 60:
+        return f"{seconds:.3g}s" if seconds < 10 else f"{seconds:.1f}s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{rest:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def clock(ts: float, *, date: bool = False) -> str:
+    """Return the UTC wall-clock time of ``ts`` to the millisecond (trace files are in UTC)."""
+    moment = datetime.fromtimestamp(ts, timezone.utc)
+    text = moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    return f"{moment:%Y-%m-%d} {text}" if date else text

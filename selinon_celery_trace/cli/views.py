@@ -1,0 +1,437 @@
+"""Terminal views built with rich: the ``summary`` tables and the ``show`` tree."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Final
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from .fields import clock, format_duration
+from .model import Attempt, FlowRun, PlaceTally, Summary, TaskRun, Wakeup
+from .reader import Record
+from .render import render_record
+
+__all__ = ["OUTCOME_STYLE", "flow_tree", "summary_view", "task_tree"]
+
+OUTCOME_STYLE: Final = {
+    "success": ("✔", "green"),
+    "failure": ("✖", "bold red"),
+    "retry": ("↻", "yellow"),
+    "running": ("…", "cyan"),
+    "scheduled": ("◷", "dim"),
+}
+
+
+_OUTCOME_WORD: Final = {
+    "success": "succeeded",
+    "failure": "failed",
+    "retry": "retried, no later attempt seen",
+    "running": "running or lost (no end event)",
+    "scheduled": "scheduled, never started",
+}
+
+
+def _mark(outcome: str) -> Text:
+    icon, style = OUTCOME_STYLE.get(outcome, ("?", "dim"))
+    return Text(icon, style=style)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _count(value: int, style: str = "") -> Text:
+    return Text(f"{value:,}" if value else "·", style=style if value else "dim")
+
+
+def _table(title: str, *columns: str, numeric_from: int = 1) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False)
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="right" if index >= numeric_from else "left", no_wrap=index == 0)
+    return table
+
+
+def _span(first: float | None, last: float | None) -> str:
+    if first is None or last is None:
+        return "no events"
+    return f"{clock(first, date=True)} → {clock(last)} UTC ({format_duration(last - first)})"
+
+
+def summary_view(summary: Summary, sources: int) -> RenderableType:
+    """Return the whole summary: header, tasks, flows, slowest flows, failures, queues, hosts."""
+    parts: list[RenderableType] = []
+    header = Text()
+    header.append(f"{summary.events:,} events", style="bold")
+    header.append(f" from {sources} input{'s' if sources != 1 else ''}, ")
+    header.append(_span(summary.first_ts, summary.last_ts))
+    parts.append(header)
+
+    if summary.tasks:
+        tasks = _table(
+            "Tasks (one run = one attempt)",
+            "task",
+            "runs",
+            "ok",
+            "failed",
+            "retried",
+            "running",
+            "p50",
+            "p95",
+            "max",
+        )
+        for name, tally in sorted(summary.tasks.items(), key=lambda item: (-item[1].runs, item[0])):
+            sketch = tally.durations
+            tasks.add_row(
+                Text(name, style="bold"),
+                _count(tally.runs),
+                _count(tally.successes, "green"),
+                _count(tally.failures, "bold red"),
+                _count(tally.retries, "yellow"),
+                _count(tally.unfinished, "cyan"),
+                format_duration(sketch.quantile(0.5)),
+                format_duration(sketch.quantile(0.95)),
+                format_duration(sketch.max if sketch.count else None),
+            )
+        parts.append(tasks)
+
+    if summary.flows:
+        flows = _table(
+            "Flows",
+            "flow",
+            "runs",
+            "ok",
+            "failed",
+            "running",
+            "wake-ups",
+            "dispatcher errors",
+            "p50",
+            "p95",
+            "max",
+        )
+        for name, flow in sorted(summary.flows.items(), key=lambda item: (-item[1].runs, item[0])):
+            sketch = flow.durations
+            flows.add_row(
+                Text(name, style="bold magenta"),
+                _count(flow.runs),
+                _count(flow.successes, "green"),
+                _count(flow.failures, "bold red"),
+                _count(flow.unfinished, "cyan"),
+                _count(flow.wakeups),
+                _count(flow.dispatcher_errors, "bold red"),
+                format_duration(sketch.quantile(0.5)),
+                format_duration(sketch.quantile(0.95)),
+                format_duration(sketch.max if sketch.count else None),
+            )
+        parts.append(flows)
+
+    slowest = summary.slowest
+    if slowest:
+        table = _table(
+            "Slowest flows", "flow id", "flow", "outcome", "duration", "started (UTC)", numeric_from=3
+        )
+        for duration, flow_id, name, outcome, start in slowest:
+            mark = _mark(outcome)
+            table.add_row(
+                flow_id,
+                Text(name, style="magenta"),
+                mark + f" {outcome}",
+                format_duration(duration),
+                clock(start, date=True),
+            )
+        parts.append(table)
+
+    if summary.failures:
+        failures = Table(title="Failures", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD)
+        failures.add_column("count", justify="right")
+        failures.add_column("kind")
+        failures.add_column("name", style="bold")
+        failures.add_column("error", style="red", overflow="fold")
+        failures.add_column("last (UTC)", no_wrap=True)
+        failures.add_column("last id", no_wrap=True)
+        groups = sorted(summary.failures.items(), key=lambda item: (-item[1].count, -item[1].last_ts))
+        for (kind, name, error), group in groups[: summary.top]:
+            failures.add_row(
+                f"{group.count:,}", kind, name, error, clock(group.last_ts, date=True), group.last_id or "?"
+            )
+        if len(groups) > summary.top:
+            hidden = sum(group.count for _, group in groups[summary.top :])
+            failures.caption = (
+                f"{len(groups) - summary.top} more kinds of failure ({hidden:,} failures): --top"
+            )
+        parts.append(failures)
+
+    parts.append(_places("Events by queue", "queue", summary.by_queue))
+    parts.append(_places("Events by host", "host", summary.by_host))
+    return Group(*parts)
+
+
+def _places(title: str, what: str, table_data: dict[str, PlaceTally]) -> RenderableType:
+    table = _table(title, what, "events", "task runs", "retries", "task failures")
+    for key, tally in sorted(table_data.items(), key=lambda item: (-item[1].events, item[0])):
+        table.add_row(
+            key,
+            _count(tally.events),
+            _count(tally.starts),
+            _count(tally.retries, "yellow"),
+            _count(tally.failures, "bold red"),
+        )
+    if not table_data:
+        table.add_row(Text("(none)", style="dim"), "", "", "", "")
+    return table
+
+
+# --- show --------------------------------------------------------------------------------------
+
+
+class _Clock:
+    """Offsets from the start of what is shown: ``+1.234s`` reads faster than a wall-clock time."""
+
+    def __init__(self, origin: float) -> None:
+        self.origin = origin
+
+    def __call__(self, ts: float | None) -> Text:
+        if ts is None or not math.isfinite(ts):
+            return Text("?".rjust(9), style="dim")
+        return Text(f"+{ts - self.origin:.3f}s".rjust(9), style="dim")
+
+
+def _attempt_text(attempt: Attempt, index: int, *, traceback: bool) -> Text:
+    text = Text()
+    text.append(_mark(attempt.outcome))
+    label = attempt.number + 1 if attempt.number is not None else index + 1
+    text.append(f" attempt {label}", style="bold")
+    if attempt.outcome == "success":
+        text.append(f" ok in {format_duration(attempt.duration)}", style="green")
+        if attempt.discarded:
+            text.append(" (result discarded)", style="yellow")
+    elif attempt.outcome == "retry":
+        text.append(f" retried after {format_duration(attempt.duration)}", style="yellow")
+        if attempt.retry_countdown is not None:
+            text.append(f", next in {format_duration(attempt.retry_countdown)}", style="yellow")
+    elif attempt.outcome == "failure" and attempt.duration is None:
+        text.append(" failed, no start event (worker lost or killed?)", style="bold red")
+    elif attempt.outcome == "failure":
+        text.append(f" failed after {format_duration(attempt.duration)}", style="bold red")
+    else:
+        text.append(" running or lost (no end event)", style="cyan")
+    if attempt.error:
+        text.append(f": {attempt.error}", style="red" if attempt.outcome == "failure" else "yellow")
+    text.append(f" · {attempt.worker}", style="dim cyan")
+    if attempt.queue:
+        text.append(f" · q={attempt.queue}", style="blue")
+    if traceback and attempt.what and attempt.what.strip() != attempt.error:
+        text.append("\n" + attempt.what.rstrip(), style="dim red")
+    return text
+
+
+def _task_label(task: TaskRun, at: _Clock) -> Text:
+    text = at(task.scheduled if task.scheduled is not None else task.first_ts)
+    text.append(" ")
+    text.append(_mark(task.outcome))
+    text.append(" ")
+    text.append(task.name or "?", style="bold")
+    text.append(f" [{task.task_id}]", style="dim")
+    attempts = task.attempts
+    first_start = next((a.start for a in attempts if a.start is not None), None)
+    if len(attempts) == 1:
+        attempt = attempts[0]
+        if attempt.outcome == "success":
+            text.append(f" ok in {format_duration(attempt.duration)}", style="green")
+        elif attempt.outcome == "failure" and attempt.duration is None:
+            text.append(" failed, no start event (worker lost or killed?)", style="bold red")
+        elif attempt.outcome == "failure":
+            text.append(f" failed after {format_duration(attempt.duration)}", style="bold red")
+        else:
+            text.append(" running or lost (no end event)", style="cyan")
+        if attempt.error:
+            text.append(f": {attempt.error}", style="red")
+        text.append(f" · {attempt.worker}", style="dim cyan")
+    elif attempts:
+        retries = sum(1 for a in attempts if a.outcome == "retry")
+        word = _OUTCOME_WORD.get(task.outcome, task.outcome)
+        text.append(f" {word} after {len(attempts)} attempts", style=OUTCOME_STYLE[task.outcome][1])
+        text.append(f" ({retries} retr{'y' if retries == 1 else 'ies'})", style="yellow")
+    else:
+        text.append(" scheduled, never started", style="dim")
+    if task.queue:
+        text.append(f" · q={task.queue}", style="blue")
+    if task.scheduled is not None and first_start is not None and first_start - task.scheduled > 1e-3:
+        text.append(f" · waited {format_duration(first_start - task.scheduled)}", style="dim")
+    if task.node_seen and task.node_seen[0] == "NODE_FAILURE" and task.outcome != "failure":
+        text.append(" · dispatcher saw it fail", style="red")
+    return text
+
+
+def _add_task(parent: Tree, task: TaskRun, flow: FlowRun | None, at: _Clock, *, traceback: bool) -> None:
+    branch = parent.add(_task_label(task, at))
+    if len(task.attempts) > 1 or (traceback and task.attempts and task.attempts[0].what):
+        for index, attempt in enumerate(task.attempts):
+            line = at(attempt.start if attempt.start is not None else attempt.end)
+            line.append(" ")
+            branch.add(line + _attempt_text(attempt, index, traceback=traceback))
+    for note in task.notes:
+        branch.add(at(note.ts) + " " + render_record(note))
+    if flow is not None:
+        for child in sorted(flow.tasks.values(), key=lambda t: t.first_ts):
+            if child.parent == task.task_id and child is not task:
+                _add_task(branch, child, flow, at, traceback=traceback)
+
+
+def _wakeups_text(group: list[Wakeup], at: _Clock, first_number: int) -> Text:
+    text = at(group[0].ts)
+    text.append(" ⟳ ", style="magenta")
+    if len(group) == 1:
+        text.append(f"dispatcher wake-up #{first_number}", style="magenta")
+        text.append(f" on {group[0].node}", style="dim cyan")
+        if group[0].rescheduled is not None:
+            text.append(" → will check again", style="dim")
+    else:
+        last = first_number + len(group) - 1
+        text.append(f"dispatcher wake-ups #{first_number}\u2013#{last} ({len(group)}\u00d7", style="magenta")
+        text.append(f" over {format_duration(group[-1].ts - group[0].ts)})", style="magenta")
+        hosts = sorted({w.node for w in group})
+        text.append(f" on {', '.join(hosts[:3])}{' …' if len(hosts) > 3 else ''}", style="dim cyan")
+    return text
+
+
+def _flow_label(flow: FlowRun, at: _Clock | None) -> Text:
+    text = Text()
+    if at is not None:
+        text.append(at(flow.scheduled if flow.scheduled is not None else flow.first_ts))
+        text.append(" ")
+    text.append(_mark(flow.outcome))
+    text.append(" subflow " if flow.parent_flow and at is not None else " flow ", style="magenta")
+    text.append(flow.name or "?", style="bold magenta")
+    text.append(f" [{flow.flow_id}]", style="dim")
+    if flow.outcome == "success":
+        text.append(f" finished in {format_duration(flow.duration)}", style="green")
+    elif flow.outcome == "failure":
+        text.append(" failed", style="bold red")
+        if flow.duration is not None:
+            text.append(f" after {format_duration(flow.duration)}", style="bold red")
+        if flow.error:
+            text.append(f": {flow.error}", style="red")
+    else:
+        text.append(" not finished (running, or its end is not in these files)", style="cyan")
+    tasks = list(flow.tasks.values())
+    attempts = sum(len(t.attempts) for t in tasks)
+    text.append(f" · {_plural(len(tasks), 'task')}, {_plural(attempts, 'attempt')}", style="dim")
+    text.append(f", {_plural(len(flow.wakeups), 'wake-up')}", style="dim")
+    if flow.queue:
+        text.append(f" · q={flow.queue}", style="blue")
+    return text
+
+
+def _fill_flow(tree: Tree, flow: FlowRun, at: _Clock, *, traceback: bool) -> None:
+    items: list[tuple[float, int, object]] = []
+    if flow.scheduled is not None and flow.parent_flow is None:
+        items.append((flow.scheduled, 0, "scheduled"))
+    for wakeup in flow.wakeups:
+        items.append((wakeup.ts, 1, wakeup))
+    for task in flow.tasks.values():
+        if task.parent not in flow.tasks:
+            items.append((task.scheduled if task.scheduled is not None else task.first_ts, 2, task))
+    for sub in flow.subflows.values():
+        items.append((sub.scheduled if sub.scheduled is not None else sub.first_ts, 2, sub))
+    for note in flow.notes:
+        items.append((note.ts, 3, note))
+    if flow.end is not None:
+        items.append((flow.end, 4, "end"))
+    items.sort(key=lambda item: (item[0], item[1]))
+
+    wake_number = 0
+    pending: list[Wakeup] = []
+
+    def flush() -> None:
+        nonlocal wake_number
+        if pending:
+            tree.add(_wakeups_text(pending, at, wake_number - len(pending) + 1))
+            pending.clear()
+
+    for ts, _, item in items:
+        if isinstance(item, Wakeup):
+            wake_number += 1
+            pending.append(item)
+            continue
+        flush()
+        if item == "scheduled":
+            line = at(ts) + Text(" ◷ flow scheduled", style="dim")
+            if flow.queue:
+                line.append(f" on q={flow.queue}", style="blue")
+            tree.add(line)
+        elif item == "end":
+            verb = "finished" if flow.outcome == "success" else "failed"
+            tree.add(
+                at(ts)
+                + " "
+                + _mark(flow.outcome)
+                + Text(f" flow {verb}", style=OUTCOME_STYLE[flow.outcome][1])
+            )
+        elif isinstance(item, TaskRun):
+            _add_task(tree, item, flow, at, traceback=traceback)
+        elif isinstance(item, FlowRun):
+            _fill_flow(tree.add(_flow_label(item, at)), item, at, traceback=traceback)
+        elif isinstance(item, Record):
+            tree.add(at(item.ts) + " " + render_record(item))
+    flush()
+    if traceback and flow.what:
+        tree.add(Text(flow.what.rstrip(), style="dim red"))
+
+
+def _origin(times: Iterable[float | None]) -> float:
+    finite = [ts for ts in times if ts is not None and math.isfinite(ts)]
+    return min(finite) if finite else 0.0
+
+
+def flow_tree(flow: FlowRun, *, traceback: bool = False) -> RenderableType:
+    """Return a flow as a tree: wake-ups, tasks with their attempts, subflows, in the order they happened."""
+    origin = _origin(ts for f in flow.walk() for ts in (f.scheduled, f.first_ts))
+    at = _Clock(origin)
+    header = _flow_label(flow, None)
+    header.append(
+        f"\nfirst event {clock(origin, date=True)} UTC; times below are offsets from it", style="dim"
+    )
+    tree = Tree(header, guide_style="dim")
+    _fill_flow(tree, flow, at, traceback=traceback)
+    return tree
+
+
+def task_tree(task: TaskRun, *, traceback: bool = False) -> RenderableType:
+    """Return one task as a tree: its scheduling and each attempt."""
+    origin = _origin([task.scheduled, task.first_ts])
+    at = _Clock(origin)
+    header = Text()
+    header.append(_mark(task.outcome))
+    header.append(" task ")
+    header.append(task.name or "?", style="bold")
+    header.append(f" [{task.task_id}] ", style="dim")
+    header.append(_OUTCOME_WORD.get(task.outcome, task.outcome), style=OUTCOME_STYLE[task.outcome][1])
+    if task.flow_id:
+        header.append(" · in flow ", style="dim")
+        header.append(task.flow_name or "?", style="magenta")
+        header.append(f" (selinon-trace show {task.flow_id})", style="dim")
+    if task.parent and task.parent != task.flow_id:
+        header.append(f" · published by task {task.parent}", style="dim")
+    header.append(
+        f"\nfirst event {clock(origin, date=True)} UTC; times below are offsets from it", style="dim"
+    )
+    tree = Tree(header, guide_style="dim")
+    if task.scheduled is not None:
+        line = at(task.scheduled) + Text(" ◷ scheduled", style="dim")
+        if task.queue:
+            line.append(f" on q={task.queue}", style="blue")
+        if task.countdown:
+            line.append(f" with countdown {format_duration(task.countdown)}", style="dim")
+        tree.add(line)
+    for index, attempt in enumerate(task.attempts):
+        line = at(attempt.start if attempt.start is not None else attempt.end) + " "
+        tree.add(line + _attempt_text(attempt, index, traceback=traceback))
+    for note in task.notes:
+        tree.add(at(note.ts) + " " + render_record(note))
+    return tree
