@@ -25,7 +25,12 @@ def read(carrier: Any) -> dict[str, Any]:
     if isinstance(carrier, dict):
         raw = carrier.get(HEADER)
     else:
-        raw = getattr(carrier, HEADER, None)
+        # Celery's request Context keeps message headers in its __dict__; reading that avoids the
+        # AttributeError a missing attribute costs on every task outside a flow.
+        try:
+            raw = vars(carrier).get(HEADER)
+        except TypeError:
+            raw = getattr(carrier, HEADER, None)
     if not isinstance(raw, dict):
         return {}
     return {

@@ -5,9 +5,11 @@ Why each hook exists:
 - ``before_task_publish`` (any process): TASK_SCHEDULE / SUBFLOW_SCHEDULE, and the flow context put
   into the outgoing message's headers, so the next task (on any host) knows its flow.
 - ``task_prerun`` (the process running the task): TASK_START; remembers the attempt on the request.
-- ``task_success`` / ``task_retry`` / ``task_failure``: the attempt's one terminal event.
-- ``task_postrun``: the catch-all that makes "exactly one terminal event per attempt" true for the
-  outcomes that send no signal (``Ignore``, ``Reject``).
+- ``task_retry`` / ``task_failure``: the terminal event of a retried or failed attempt (these signals
+  carry the exception info).
+- ``task_postrun``: TASK_END for a successful attempt (postrun has the result: one signal fewer per
+  task than also using ``task_success``), and the terminal event of the outcomes that send no signal
+  of their own (``Ignore``, ``Reject``): "exactly one terminal event per attempt".
 - ``task_received`` (the worker's main process): keeps a weak reference to each request, so failures
   reported from the main process (hard time limit, lost worker, ``Reject``), where no prerun ran, still
   get their queue, parent and flow, and the two signals of a hard time limit report once.
@@ -31,8 +33,9 @@ from celery.backends.base import DisabledBackend
 from celery.states import FAILURE, IGNORED, REJECTED, RETRY, SUCCESS
 
 from . import context
+from .queues import resolve_queue
 from .record import exception_scope
-from .redact import Policy, sanitize
+from .redact import Policy, sanitize, sanitize_quickly
 from .trace import Trace, report_internal_error
 
 __all__ = ["Runtime", "runtime"]
@@ -40,7 +43,6 @@ __all__ = ["Runtime", "runtime"]
 TASK_EVENTS: Final = frozenset(
     {Trace.TASK_START, Trace.TASK_END, Trace.TASK_DISCARD_RESULT, Trace.TASK_FAILURE, Trace.TASK_RETRY}
 )
-_ATTEMPT = "_selinon_trace_attempt"  # attribute on the task's request Context: dies with the attempt
 _REPORTED = "_selinon_trace_failure_reported"  # attribute on the worker's Request (main process)
 _EMPTY_ARGS: Final[dict[str, Any]] = {"args": [], "kwargs": {}}
 _UTC = timezone.utc
@@ -57,14 +59,37 @@ os.register_at_fork(after_in_child=_refresh_pid)
 
 
 class _Attempt:
-    """What prerun learnt about one execution attempt, kept on its request until the attempt ends."""
+    """What prerun learnt about one execution attempt, kept until its postrun."""
 
-    __slots__ = ("details", "done", "start")
+    __slots__ = ("details", "done", "start", "task_id")
 
-    def __init__(self, details: dict[str, Any]) -> None:
+    def __init__(self, task_id: Any, details: dict[str, Any]) -> None:
         self.start = perf_counter()
+        self.task_id = task_id
         self.details = details
         self.done = False
+
+
+class _Attempts(threading.local):
+    """The attempts running in this thread, innermost last (as Celery's own request stack).
+
+    Kept by the tracer rather than on ``task.request``: reading ``task.request`` is a thread-local
+    stack lookup, too slow to do in every receiver. Pushed by prerun, popped by postrun.
+    """
+
+    def __init__(self) -> None:
+        self.stack: list[_Attempt] = []
+
+
+_attempts: Final = _Attempts()
+
+
+def _running(task_id: Any) -> _Attempt | None:
+    """The running attempt of ``task_id`` in this thread, if prerun saw it."""
+    stack = _attempts.stack
+    if stack and stack[-1].task_id == task_id:
+        return stack[-1]
+    return None
 
 
 class Runtime:
@@ -76,34 +101,55 @@ class Runtime:
         self.hostname: str | None = None  # the worker's node name (celery@host), once a worker starts
         self.policy = Policy()
         self.received: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
-        self._queues: dict[tuple[Any, ...], str | None] = {}
+        self._queues: dict[tuple[Any, ...], str] = {}
+        self._dispatchers: dict[type, bool] = {}
+        self._apps: dict[type, Any] = {}
 
     def queue_of(self, app: Any, exchange: Any, routing_key: Any, consuming: bool) -> str | None:
-        """Resolve (and memoise, bounded) the queue a message went to; ``None`` when unsure."""
-        from .queues import resolve_queue
+        """Resolve the queue a message went to; ``None`` when unsure.
 
+        Found names are memoised (a binding that matched keeps matching); misses are not, since a
+        queue may be declared later.
+        """
+        key: tuple[Any, ...] = (id(app), exchange, routing_key, consuming)
         try:
-            queues = app.amqp.queues
-            key = (id(queues), len(queues), exchange, routing_key, consuming)
-        except Exception:
-            return None
-        cache = self._queues
-        try:
-            return cache[key]
+            return self._queues[key]
         except KeyError:
             pass
-        except TypeError:  # unhashable exchange object
-            return resolve_queue(queues, exchange, routing_key, consuming)
-        name = resolve_queue(queues, exchange, routing_key, consuming)
-        if len(cache) > 1024:
-            cache.clear()
-        cache[key] = name
+        except TypeError:  # an unhashable exchange object
+            key = ()
+        try:
+            name = resolve_queue(app.amqp.queues, exchange, routing_key, consuming)
+        except Exception:
+            return None
+        if name is not None and key:
+            if len(self._queues) > 1024:
+                self._queues.clear()
+            self._queues[key] = name
         return name
+
+    def is_dispatcher(self, task: Any) -> bool:
+        """True for tasks built on :class:`selinon_celery_trace.Dispatcher` (they trace themselves)."""
+        kind = type(task)
+        try:
+            return self._dispatchers[kind]
+        except KeyError:
+            verdict = self._dispatchers[kind] = getattr(task, "selinon_dispatcher", False) is True
+            return verdict
+
+    def app_of(self, task: Any) -> Any:
+        """``task.app``, memoised per task class (it is a class-property, slow to read per event)."""
+        kind = type(task)
+        try:
+            return self._apps[kind]
+        except KeyError:
+            app = self._apps[kind] = task.app
+            return app
 
     def node_args(self, args: Any, kwargs: Any) -> Any:
         if not args and not kwargs:
             return _EMPTY_ARGS
-        return sanitize({"args": args or [], "kwargs": kwargs or {}}, self.policy)
+        return sanitize_quickly({"args": args or [], "kwargs": kwargs or {}}, self.policy)
 
     def text(self, value: Any) -> Any:
         return sanitize(value, self.policy)
@@ -123,7 +169,7 @@ runtime: Final = Runtime()
 
 def is_dispatcher(task: Any) -> bool:
     """True for tasks built on :class:`selinon_celery_trace.Dispatcher` (they trace themselves)."""
-    return getattr(task, "selinon_dispatcher", False) is True
+    return task is not None and runtime.is_dispatcher(task)
 
 
 def flow_name_of(dispatcher: Any) -> str:
@@ -146,7 +192,9 @@ def task_details(task: Any, request: Any, args: Any, kwargs: Any) -> dict[str, A
     if getattr(request, "is_eager", False) or not isinstance(delivery, dict):
         queue = None
     else:
-        queue = runtime.queue_of(task.app, delivery.get("exchange"), delivery.get("routing_key"), True)
+        queue = runtime.queue_of(
+            runtime.app_of(task), delivery.get("exchange"), delivery.get("routing_key"), True
+        )
     details = {
         "task_name": task.name,
         "task_id": request.id,
@@ -276,24 +324,17 @@ def _countdown(eta: Any) -> float | None:
 def on_task_prerun(sender: Any = None, task_id: Any = None, task: Any = None, **named: Any) -> None:
     """TASK_START; the attempt is remembered on ``task.request`` for its terminal event."""
     try:
-        if task is None or is_dispatcher(task):
+        if task is None or runtime.is_dispatcher(task):
             return
-        request = task.request
-        details = task_details(task, request, named.get("args"), named.get("kwargs"))
-        setattr(request, _ATTEMPT, _Attempt(details))
+        details = task_details(task, task.request, named.get("args"), named.get("kwargs"))
+        stack = _attempts.stack
+        if len(stack) > 64:  # postrun never came (receivers disconnected mid-task): stay bounded
+            stack.clear()
+        stack.append(_Attempt(task_id, details))
         if Trace.wants(Trace.TASK_START):
             Trace.log(Trace.TASK_START, details)
     except Exception as exc:
         report_internal_error("task_prerun receiver", exc)
-
-
-def _finish(task: Any) -> _Attempt | None:
-    """Return the running attempt of ``task`` and mark it finished; None when already finished."""
-    attempt: _Attempt | None = getattr(task.request, _ATTEMPT, None)
-    if attempt is None or attempt.done:
-        return None
-    attempt.done = True
-    return attempt
 
 
 def _discards_result(task: Any) -> bool:
@@ -305,28 +346,15 @@ def _discards_result(task: Any) -> bool:
     return isinstance(task.backend, DisabledBackend)
 
 
-def on_task_success(sender: Any = None, result: Any = None, **_: Any) -> None:
-    """TASK_END (preceded by TASK_DISCARD_RESULT when a non-None result is not stored)."""
-    try:
-        attempt = _finish(sender)
-        if attempt is None:
-            return
-        details = {**attempt.details, "runtime": round(perf_counter() - attempt.start, 6)}
-        if result is not None and Trace.wants(Trace.TASK_DISCARD_RESULT) and _discards_result(sender):
-            Trace.log(Trace.TASK_DISCARD_RESULT, {**details, "result": runtime.text(result)})
-        Trace.log(Trace.TASK_END, details)
-    except Exception as exc:
-        report_internal_error("task_success receiver", exc)
-
-
 def on_task_retry(
     sender: Any = None, request: Any = None, reason: Any = None, einfo: Any = None, **_: Any
 ) -> None:
     """TASK_RETRY, for ``self.retry()`` and ``autoretry_for``."""
     try:
-        attempt = _finish(sender)
-        if attempt is None:
+        attempt = _running(getattr(request, "id", None))
+        if attempt is None or attempt.done:
             return
+        attempt.done = True
         cause = getattr(reason, "exc", None)
         when = getattr(reason, "when", None)
         details = {
@@ -355,17 +383,16 @@ def on_task_failure(
 ) -> None:
     """TASK_FAILURE, from the task's own process or from the worker's main process."""
     try:
-        if sender is None or is_dispatcher(sender):
+        if sender is None or runtime.is_dispatcher(sender):
             return
-        request = sender.request
-        attempt = getattr(request, _ATTEMPT, None) if getattr(request, "id", None) == task_id else None
+        attempt = _running(task_id)
         if attempt is not None:
             if attempt.done:
                 return
             attempt.done = True
             details = {**attempt.details, "runtime": round(perf_counter() - attempt.start, 6)}
         else:
-            found = _main_process_details(sender, task_id, request, args, kwargs)
+            found = _main_process_details(sender, task_id, sender.request, args, kwargs)
             if found is None:
                 return  # already reported (a hard time limit signals twice)
             details = found
@@ -405,15 +432,26 @@ class _BareRequest:
 def on_task_postrun(
     sender: Any = None, task_id: Any = None, task: Any = None, retval: Any = None, state: Any = None, **_: Any
 ) -> None:
-    """The catch-all terminal event for outcomes with no signal of their own (Ignore, Reject)."""
+    """TASK_END for a successful attempt, and the terminal event of outcomes with no signal of their own.
+
+    Success is reported here rather than from ``task_success``: postrun carries the result and the
+    state, so one signal fewer is dispatched on every successful task. Failures and retries were
+    reported by their own signals (which carry the exception info) and are skipped here.
+    """
     try:
-        if task is None:
+        stack = _attempts.stack
+        if not stack or stack[-1].task_id != task_id:
             return
-        attempt = _finish(task)
-        if attempt is None:
+        attempt = stack.pop()
+        if attempt.done:
             return
+        attempt.done = True
         details = {**attempt.details, "runtime": round(perf_counter() - attempt.start, 6)}
-        if state in (IGNORED, SUCCESS):
+        if state == SUCCESS:
+            if retval is not None and Trace.wants(Trace.TASK_DISCARD_RESULT) and _discards_result(task):
+                Trace.log(Trace.TASK_DISCARD_RESULT, {**details, "result": runtime.text(retval)})
+            Trace.log(Trace.TASK_END, details)
+        elif state == IGNORED:
             # Ignore is control flow (Task.replace raises it): the attempt ended as the task chose.
             details["state"] = state
             Trace.log(Trace.TASK_END, details)
@@ -423,7 +461,7 @@ def on_task_postrun(
                 details.update(what=None, retry_countdown=None, max_retry=task.max_retries)
                 Trace.log(Trace.TASK_RETRY, details)
             # Reject without requeue: the worker's main process reports the failure (task_failure).
-        elif state in (FAILURE, RETRY):
+        elif state in (FAILURE, RETRY):  # only if their own signal did not reach us
             details.update(
                 what=runtime.text(repr(retval)), exc_type=type(retval).__name__, max_retry=task.max_retries
             )
@@ -461,7 +499,6 @@ ALWAYS: Final[tuple[tuple[Any, Receiver], ...]] = (
 )
 WORKER: Final[tuple[tuple[Any, Receiver], ...]] = (
     (signals.task_prerun, on_task_prerun),
-    (signals.task_success, on_task_success),
     (signals.task_retry, on_task_retry),
     (signals.task_failure, on_task_failure),
     (signals.task_postrun, on_task_postrun),

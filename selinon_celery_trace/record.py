@@ -66,25 +66,36 @@ def _stdlib_dumps(value: Any) -> bytes:
 
 
 _fast_dumps: Callable[[Any], bytes]
+_fast_line: Callable[[Any], bytes]
 try:
     import orjson
 
     _OPTIONS: Final = orjson.OPT_NON_STR_KEYS
+    # No OPT_NON_STR_KEYS on the hot path (it makes orjson markedly slower): the rare record with
+    # non-string keys fails here and takes dumps(), which handles them.
+    _LINE_OPTIONS: Final = orjson.OPT_APPEND_NEWLINE
 
     def _orjson_dumps(value: Any) -> bytes:
         return orjson.dumps(value, default=_default, option=_OPTIONS)
 
-    _fast_dumps = _orjson_dumps
+    def _orjson_line(value: Any) -> bytes:
+        return orjson.dumps(value, default=_default, option=_LINE_OPTIONS)
+
+    _fast_dumps, _fast_line = _orjson_dumps, _orjson_line
     ENCODER: Final[str] = "orjson"
 except ImportError:  # pragma: no cover - exercised in the no-orjson tox env
-    _fast_dumps = _stdlib_dumps
+
+    def _stdlib_line(value: Any) -> bytes:
+        return _stdlib_dumps(value) + b"\n"
+
+    _fast_dumps, _fast_line = _stdlib_dumps, _stdlib_line
     ENCODER = "json"  # type: ignore[misc]
 
 
 def _one_line(data: bytes) -> bytes:
     # JSON escapes \n, but U+2028, U+2029 and U+0085 pass raw, and str.splitlines() (and some log
     # shippers) split on them. They can only occur inside JSON strings, so escaping them is safe.
-    if b"\xe2\x80\xa8" in data or b"\xe2\x80\xa9" in data or b"\xc2\x85" in data:
+    if b"\xe2\x80" in data or b"\xc2\x85" in data:
         data = data.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
         data = data.replace(b"\xc2\x85", b"\\u0085")
     return data
@@ -104,13 +115,16 @@ def dumps(value: Any) -> bytes:
 
 def json_line(event: int, details: Any, now: datetime | None = None) -> bytes:
     """Return the reference's JSON record for one event, as one ``\\n``-terminated line."""
-    record = {
-        "event": event_name(event),
-        "time": (now or datetime.now(_UTC)).isoformat(),
-        "details": details,
-        "node": HOST,
-    }
-    return dumps(record) + b"\n"
+    try:
+        name = NAMES[event]
+    except (IndexError, TypeError):
+        name = event_name(event)
+    # The encoders write an aware datetime as ISO-8601 with its offset, as isoformat() does.
+    record = {"event": name, "time": now or datetime.now(_UTC), "details": details, "node": HOST}
+    try:
+        return _one_line(_fast_line(record))
+    except Exception:
+        return dumps(record) + b"\n"
 
 
 _exception: ContextVar[BaseException | None] = ContextVar("selinon_trace_exception", default=None)

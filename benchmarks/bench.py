@@ -1,0 +1,321 @@
+"""Cost per task of tracing, side by side with the integrations users would otherwise pick.
+
+    pip install -e '.[bench]'
+    python benchmarks/bench.py                 # micro + end to end (Redis from SELINON_TEST_REDIS_URL,
+                                               # else a private redis-server)
+    python benchmarks/bench.py --micro-only --rounds 5 --tasks 20000
+
+Micro: each sample is a fresh process that runs N tasks through Celery's real worker request path
+in-process (a kombu message -> ``celery.worker.request.Request.execute`` -> the task tracer with its
+signals), no broker, and measures the process's CPU time per task (all threads, so background exporters
+count; other load on the machine does not). Configurations run interleaved (A B C A B C ...) so machine drift hits all alike.
+End to end: a real ``celery worker`` (solo, and prefork with 2 processes) drains a pre-filled Redis queue;
+the tasks themselves record first start and last end, so worker start-up is not counted.
+
+Prints a table (median, spread, overhead and ratios against ``plain`` and against ``otel``, events emitted
+per task) and ends with one machine-readable JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from setups import CONFIGS, SETUPS  # noqa: E402
+
+WARMUP = 500
+
+
+# -- one micro sample (runs in its own process) ----------------------------------------------------
+
+
+def micro_sample(config: str, tasks: int) -> dict[str, Any]:
+    """Time ``tasks`` executions of a small task through the worker's request path, in this process."""
+    from celery import Celery
+    from celery.worker.request import Request
+    from kombu.message import Message
+    from kombu.serialization import dumps
+
+    workdir = tempfile.mkdtemp(prefix=f"bench-{config}-")
+    app = Celery("bench", broker="memory://", set_as_current=True)
+    app.conf.update(worker_hijack_root_logger=False)
+
+    @app.task(name="bench.work")
+    def work(doc_id: int, user: str, options: dict[str, Any] | None = None) -> None:
+        return None
+
+    del work
+
+    count = SETUPS[config](app, workdir)
+    app.finalize()
+    task = app.tasks["bench.work"]  # the registered instance, as the worker uses (not the lazy proxy)
+
+    def message(i: int) -> Message:
+        args, kwargs = (i, "ann"), {"options": {"lang": "en", "pages": [1, 2, 3]}}
+        headers, properties, body, _ = app.amqp.as_task_v2(f"task-{i}", "bench.work", args, kwargs)
+        content_type, encoding, payload = dumps(body, serializer="json")
+        return Message(
+            body=payload,
+            content_type=content_type,
+            content_encoding=encoding,
+            headers=headers,
+            properties=properties,
+            delivery_info={"exchange": "", "routing_key": "celery"},
+        )
+
+    messages = [message(i) for i in range(WARMUP + tasks)]
+    for msg in messages[:WARMUP]:
+        Request(msg, app=app, task=task, hostname="bench@host").execute()
+    # CPU time of this process (all its threads: OpenTelemetry's and Sentry's background workers are
+    # charged too), so other load on the machine does not count as tracing cost.
+    begin = time.process_time()
+    for msg in messages[WARMUP:]:
+        Request(msg, app=app, task=task, hostname="bench@host").execute()
+    emitted = count()  # flushes background exporters: their work is part of the cost
+    elapsed = time.process_time() - begin
+    return {
+        "config": config,
+        "us_per_task": elapsed / tasks * 1e6,
+        "emitted_per_task": emitted / (WARMUP + tasks),
+    }
+
+
+# -- end to end (a real worker on Redis) -----------------------------------------------------------
+
+
+def e2e_sample(config: str, pool: str, tasks: int, redis_url: str) -> dict[str, Any]:
+    """Pre-fill a Redis queue with ``tasks`` tasks and time a real worker draining it."""
+    import redis
+
+    workdir = tempfile.mkdtemp(prefix=f"bench-e2e-{config}-")
+    queue = f"bench-{os.getpid()}-{time.monotonic_ns()}"
+    env = {
+        **os.environ,
+        "BENCH_CONFIG": config,
+        "BENCH_BROKER": redis_url,
+        "BENCH_WORKDIR": workdir,
+        "BENCH_QUEUE": queue,
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    client = redis.Redis.from_url(redis_url)
+    client.delete(f"{queue}:done", f"{queue}:first", f"{queue}:last")
+    fill = subprocess.run(
+        [sys.executable, "-c", f"import benchapp; benchapp.fill({tasks})"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if fill.returncode:
+        raise RuntimeError(fill.stderr)
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "benchapp",
+        "worker",
+        "-P",
+        pool,
+        "-Q",
+        queue,
+        "--loglevel=WARNING",
+    ]
+    cmd += ["-c", "2"] if pool == "prefork" else []
+    cmd += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}@%h"]
+    log = open(os.path.join(workdir, "worker.log"), "w")  # noqa: SIM115 - closed below
+    worker = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    try:
+        deadline = time.monotonic() + 300
+        while int(client.get(f"{queue}:done") or 0) < tasks:
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker stopped or timed out; see {log.name}")
+            time.sleep(0.05)
+    finally:
+        worker.terminate()
+        worker.wait(60)
+        log.close()
+    first, last = float(client.get(f"{queue}:first") or 0), float(client.get(f"{queue}:last") or 0)
+    emitted = 0
+    trace = Path(workdir, "trace.jsonl")
+    if trace.exists():
+        emitted = sum(1 for _ in trace.open("rb"))
+    client.delete(f"{queue}:done", f"{queue}:first", f"{queue}:last", queue)
+    return {
+        "config": config,
+        "pool": pool,
+        "tasks_per_s": (tasks - 1) / (last - first),
+        "emitted_per_task": emitted / tasks,
+    }
+
+
+# -- driver ----------------------------------------------------------------------------------------
+
+
+def _run_child(args: list[str]) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env)
+    if out.returncode:
+        raise RuntimeError(f"{args}: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.1f}..{max(values):.1f}"
+
+
+def micro(configs: list[str], rounds: int, tasks: int) -> dict[str, dict[str, Any]]:
+    """Run interleaved rounds of micro samples and print the table."""
+    samples: dict[str, list[dict[str, Any]]] = {c: [] for c in configs}
+    for r in range(rounds):
+        for config in configs:
+            samples[config].append(_run_child(["--child-micro", config, "--tasks", str(tasks)]))
+        print(f"  round {r + 1}/{rounds} done", file=sys.stderr)
+    result: dict[str, dict[str, Any]] = {}
+    for config, runs in samples.items():
+        values = [run["us_per_task"] for run in runs]
+        result[config] = {
+            "median_us": statistics.median(values),
+            "spread_us": _spread(values),
+            "emitted_per_task": statistics.median(run["emitted_per_task"] for run in runs),
+        }
+    plain = result["plain"]["median_us"] if "plain" in result else None
+    otel_overhead = result["otel"]["median_us"] - plain if plain is not None and "otel" in result else None
+    print(f"\nMicro: {tasks} tasks per sample, {rounds} interleaved rounds, worker request path in-process,")
+    print("CPU microseconds per task")
+    header = f"{'config':<14}{'median us':>10}{'spread':>16}{'overhead us':>13}{'x plain':>9}{'/ otel ovh':>11}{'emitted/task':>14}"
+    print(header)
+    print("-" * len(header))
+    for config, row in result.items():
+        overhead = row["median_us"] - plain if plain is not None else float("nan")
+        row["overhead_us"] = overhead
+        row["ratio_plain"] = row["median_us"] / plain if plain else float("nan")
+        row["ratio_otel_overhead"] = overhead / otel_overhead if otel_overhead else float("nan")
+        print(
+            f"{config:<14}{row['median_us']:>10.2f}{row['spread_us']:>16}{overhead:>13.2f}"
+            f"{row['ratio_plain']:>9.3f}{row['ratio_otel_overhead']:>11.3f}{row['emitted_per_task']:>14.2f}"
+        )
+    return result
+
+
+def end_to_end(
+    configs: list[str], pools: list[str], rounds: int, tasks: int, redis_url: str
+) -> dict[str, Any]:
+    """Run interleaved end-to-end samples and print the table."""
+    samples: dict[tuple[str, str], list[dict[str, Any]]] = {(c, p): [] for p in pools for c in configs}
+    for r in range(rounds):
+        for pool in pools:
+            for config in configs:
+                samples[(config, pool)].append(
+                    _run_child(
+                        ["--child-e2e", config, "--pool", pool, "--tasks", str(tasks), "--redis", redis_url]
+                    )
+                )
+        print(f"  e2e round {r + 1}/{rounds} done", file=sys.stderr)
+    print(
+        f"\nEnd to end: real `celery worker` draining {tasks} tasks from Redis, {rounds} interleaved rounds"
+    )
+    header = (
+        f"{'pool':<9}{'config':<14}{'median tasks/s':>15}{'spread':>20}{'x plain':>9}{'emitted/task':>14}"
+    )
+    print(header)
+    print("-" * len(header))
+    result: dict[str, Any] = {}
+    for pool in pools:
+        plain = (
+            statistics.median(s["tasks_per_s"] for s in samples[("plain", pool)])
+            if "plain" in configs
+            else None
+        )
+        for config in configs:
+            values = [s["tasks_per_s"] for s in samples[(config, pool)]]
+            median = statistics.median(values)
+            row = {
+                "median_tasks_per_s": median,
+                "spread": _spread(values),
+                "ratio_plain": median / plain if plain else float("nan"),
+                "emitted_per_task": statistics.median(s["emitted_per_task"] for s in samples[(config, pool)]),
+            }
+            result[f"{pool}/{config}"] = row
+            print(
+                f"{pool:<9}{config:<14}{median:>15.0f}{row['spread']:>20}{row['ratio_plain']:>9.3f}"
+                f"{row['emitted_per_task']:>14.2f}"
+            )
+    return result
+
+
+def _redis_url() -> tuple[str, subprocess.Popen[bytes] | None]:
+    url = os.environ.get("SELINON_TEST_REDIS_URL")
+    if url:
+        return url, None
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
+    )
+    time.sleep(0.5)
+    return f"redis://127.0.0.1:{port}/0", server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated configurations")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--tasks", type=int, default=20000, help="tasks per micro sample")
+    parser.add_argument("--e2e-tasks", type=int, default=3000, help="tasks per end-to-end sample")
+    parser.add_argument("--e2e-rounds", type=int, default=3)
+    parser.add_argument("--e2e-configs", default="plain,ours-json")
+    parser.add_argument("--micro-only", action="store_true")
+    parser.add_argument("--e2e-only", action="store_true")
+    parser.add_argument("--child-micro", help=argparse.SUPPRESS)
+    parser.add_argument("--child-e2e", help=argparse.SUPPRESS)
+    parser.add_argument("--pool", help=argparse.SUPPRESS)
+    parser.add_argument("--redis", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child_micro:
+        print(json.dumps(micro_sample(args.child_micro, args.tasks)))
+        return
+    if args.child_e2e:
+        print(json.dumps(e2e_sample(args.child_e2e, args.pool, args.tasks, args.redis)))
+        return
+
+    report: dict[str, Any] = {"python": sys.version.split()[0]}
+    import celery
+
+    report["celery"] = celery.__version__
+    if not args.e2e_only:
+        report["micro"] = micro(args.configs.split(","), args.rounds, args.tasks)
+    if not args.micro_only:
+        url, server = _redis_url()
+        try:
+            report["e2e"] = end_to_end(
+                args.e2e_configs.split(","), ["solo", "prefork"], args.e2e_rounds, args.e2e_tasks, url
+            )
+        finally:
+            if server is not None:
+                server.terminate()
+    print(json.dumps(report, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
