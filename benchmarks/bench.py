@@ -8,7 +8,8 @@
 Micro: each sample is a fresh process that runs N tasks through Celery's real worker request path
 in-process (a kombu message -> ``celery.worker.request.Request.execute`` -> the task tracer with its
 signals), no broker, and measures the process's CPU time per task (all threads, so background exporters
-count; other load on the machine does not). Configurations run interleaved (A B C A B C ...) so machine drift hits all alike.
+count; other load on the machine does not). Configurations run interleaved (A B C A B C ...) so
+machine drift hits all alike.
 End to end: a real ``celery worker`` (solo, and prefork with 2 processes) drains a pre-filled Redis queue;
 the tasks themselves record first start and last end, so worker start-up is not counted.
 
@@ -197,7 +198,10 @@ def micro(configs: list[str], rounds: int, tasks: int) -> dict[str, dict[str, An
     otel_overhead = result["otel"]["median_us"] - plain if plain is not None and "otel" in result else None
     print(f"\nMicro: {tasks} tasks per sample, {rounds} interleaved rounds, worker request path in-process,")
     print("CPU microseconds per task")
-    header = f"{'config':<14}{'median us':>10}{'spread':>16}{'overhead us':>13}{'x plain':>9}{'/ otel ovh':>11}{'emitted/task':>14}"
+    header = (
+        f"{'config':<14}{'median us':>10}{'spread':>16}{'overhead us':>13}{'x plain':>9}"
+        f"{'/ otel ovh':>11}{'emitted/task':>14}"
+    )
     print(header)
     print("-" * len(header))
     for config, row in result.items():

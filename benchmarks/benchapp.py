@@ -8,7 +8,6 @@ from typing import Any
 
 import redis
 from celery import Celery
-
 from setups import SETUPS
 
 app = Celery("benchapp", broker=os.environ["BENCH_BROKER"])

@@ -116,7 +116,6 @@ def _naive_json(app: Any, workdir: str) -> Counter:
 def _ours(sinks: list[dict[str, Any]]) -> Callable[[Any, str], Counter]:
     def setup(app: Any, workdir: str) -> Counter:
         import selinon_celery_trace
-        from selinon_celery_trace import Trace
 
         resolved = json.loads(json.dumps(sinks).replace("WORKDIR", workdir))
         app.conf.selinon_trace = resolved
