@@ -94,8 +94,17 @@ def _sentry(where: str, options: Mapping[str, Any]) -> Sink:
     dsn = options.get("dsn")
     if dsn is not None and not isinstance(dsn, str):
         raise TraceConfigError(f"{where}: 'dsn' must be a string")
+    events = options.get("events")
+    if events is not None and (isinstance(events, str) or not isinstance(events, (list, tuple))):
+        raise TraceConfigError(f"{where}: 'events' must be a list of event names")
+    breadcrumbs = options.get("breadcrumbs", True)
+    if not isinstance(breadcrumbs, bool):
+        raise TraceConfigError(f"{where}: 'breadcrumbs' must be true or false")
+    timeout = options.get("shutdown_timeout", 1.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+        raise TraceConfigError(f"{where}: 'shutdown_timeout' must be a number of seconds")
     try:
-        return SentrySink(dsn)
+        return SentrySink(dsn, events=events, breadcrumbs=breadcrumbs, shutdown_timeout=float(timeout))
     except ImportError as exc:
         raise TraceConfigError(f"{where}: {exc}") from exc
     except ValueError as exc:  # a {PLACEHOLDER} that is not set
@@ -124,7 +133,7 @@ def _logging(where: str, options: Mapping[str, Any]) -> Sink:
 _BUILDERS: dict[str, tuple[set[str], Callable[[str, Mapping[str, Any]], Sink]]] = {
     "logging": ({"logger"}, _logging),
     "json": ({"path"}, _json),
-    "sentry": ({"dsn"}, _sentry),
+    "sentry": ({"dsn", "events", "breadcrumbs", "shutdown_timeout"}, _sentry),
     "function": ({"import", "name"}, _import_function),
 }
 

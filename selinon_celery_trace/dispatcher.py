@@ -310,7 +310,8 @@ class Dispatcher(Task):  # type: ignore[misc]
                 _log(Trace.FLOW_FAILURE, _end(flow), what=str(exc))
             raise
         except MaxRetriesExceededError as exc:
-            _log(Trace.FLOW_FAILURE, _end(flow), what=f"gave up waiting for the nodes: {exc}")
+            with exception_scope(exc):
+                _log(Trace.FLOW_FAILURE, _end(flow), what=f"gave up waiting for the nodes: {exc}")
             raise
         except Exception as exc:
             what = runtime.traceback("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))

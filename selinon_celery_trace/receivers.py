@@ -490,12 +490,24 @@ def on_worker_init(sender: Any = None, **_: Any) -> None:
         runtime.hostname = hostname
 
 
+def on_worker_process_shutdown(**_: Any) -> None:
+    """Flush sinks that buffer (Sentry) before a pool process exits: it does not run ``atexit``."""
+    for sink in Trace.sinks():
+        flush = getattr(sink, "flush", None)
+        if callable(flush):
+            try:
+                flush()
+            except Exception as exc:
+                report_internal_error("worker_process_shutdown receiver", exc)
+
+
 # -- the table -----------------------------------------------------------------------------------
 
 Receiver = Callable[..., None]
 ALWAYS: Final[tuple[tuple[Any, Receiver], ...]] = (
     (signals.before_task_publish, on_before_task_publish),
     (signals.worker_init, on_worker_init),
+    (signals.worker_process_shutdown, on_worker_process_shutdown),
 )
 WORKER: Final[tuple[tuple[Any, Receiver], ...]] = (
     (signals.task_prerun, on_task_prerun),

@@ -172,6 +172,14 @@ def test_auto_module_installs_from_imports(tmp_path: Path) -> None:
         ({"selinon_trace_redact": "password"}, r"selinon_trace_redact: expected a list of key names"),
         ({"selinon_trace_max_value_length": "big"}, r"selinon_trace_max_value_length: expected an integer"),
         ({"selinon_trace_sinks": []}, r"selinon_trace_sinks: unknown setting"),
+        (
+            {"selinon_trace": [{"sentry": {"dsn": "http://k@127.0.0.1:9/1", "events": "TASK_FAILURE"}}]},
+            r"selinon_trace\[0\]\.sentry: 'events' must be a list of event names",
+        ),
+        (
+            {"selinon_trace": [{"sentry": {"dsn": "{NO_SUCH_SENTRY_DSN_VAR}"}}]},
+            r"selinon_trace\[0\]\.sentry: 'dsn': environment variable 'NO_SUCH_SENTRY_DSN_VAR' is not set",
+        ),
     ],
 )
 def test_bad_configuration_names_the_entry(conf: dict[str, Any], message: str) -> None:

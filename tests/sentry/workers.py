@@ -1,0 +1,98 @@
+"""A prefork ``celery -A tests.sentry.proj worker``: the end-to-end suite's :class:`Worker` on this app.
+
+An adapter, not a copy: broker handling, readiness, shutdown and clean-up are ``tests.e2e.support``'s;
+only the app module and the queue differ.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.e2e.support import REPO_ROOT, Broker, Worker
+from tests.sentry import proj
+
+__all__ = ["SentryWorker", "started"]
+
+
+class SentryWorker(Worker):
+    """A prefork worker (concurrency 2) running :mod:`tests.sentry.proj` with ``env`` added."""
+
+    def __init__(self, broker: Broker, directory: Path, env: dict[str, str]) -> None:
+        super().__init__(broker, directory, env)
+        self.app.close()
+        self.app = proj.make_app(self.env)
+        self.queue = proj.queue_name(self.env)
+        self.stop_seconds: float | None = None
+
+    def start(self) -> None:
+        self.launch()
+        self._wait_ready()
+
+    def launch(self) -> None:
+        """Start the worker process without waiting for it (see :func:`started`)."""
+        env = {**os.environ, **self.env}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+        env.pop("SENTRY_DSN", None)  # only the DSN the test chose
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tests.sentry.proj",
+            "worker",
+            "-P",
+            "prefork",
+            "-c",
+            "2",
+            "-Q",
+            self.queue,
+            "--loglevel=INFO",
+            "-n",
+            f"{self.name_prefix}%h",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def wait_ready(self) -> None:
+        """Wait until the launched worker answers a ping."""
+        self._wait_ready()
+
+    def stop(self) -> None:
+        """Warm shutdown, timed (:attr:`stop_seconds`)."""
+        started = time.monotonic()
+        try:
+            super().stop()
+        finally:
+            self.stop_seconds = time.monotonic() - started
+
+    def delete_broker_objects(self) -> None:
+        # Redis keys carry the run's token (the queue is "e2e-<token>.sentry"); nothing else was declared.
+        if self.broker.name == "redis":
+            super().delete_broker_objects()
+
+
+@contextmanager
+def started(*workers: SentryWorker) -> Iterator[tuple[SentryWorker, ...]]:
+    """Start ``workers`` side by side (their start-ups overlap), stop and clean them up at the end."""
+    try:
+        for worker in workers:
+            worker.launch()
+        for worker in workers:
+            worker.wait_ready()
+        yield workers
+    finally:
+        for worker in workers:
+            try:
+                worker.stop()
+            finally:
+                worker.delete_broker_objects()
