@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import threading
+import traceback
 import weakref
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -263,12 +264,8 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
 
     app = runtime.app if runtime.app is not None else getattr(current, "app", None)
     target = _registered(app, name)
-    if is_dispatcher(target):
-        if not (current is not None and is_dispatcher(current)):
-            return  # a flow started from outside a flow: its FLOW_START says so
-        event = Trace.SUBFLOW_SCHEDULE
-    else:
-        event = Trace.TASK_SCHEDULE
+    subflow = is_dispatcher(target) and current is not None and is_dispatcher(current)
+    event = Trace.SUBFLOW_SCHEDULE if subflow else Trace.TASK_SCHEDULE
     if not Trace.wants(event):
         return
 
@@ -290,10 +287,12 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
     }
     if outgoing.get("node_name"):
         details["node_name"] = outgoing["node_name"]
-    if event == Trace.SUBFLOW_SCHEDULE:
+    if is_dispatcher(target):
+        # A flow being submitted: the event belongs to the new flow (its dispatcher id is the task id).
         details["flow_name"] = flow_name_of(target)
         details["dispatcher_id"] = task_id
-        details["parent_dispatcher_id"] = current_id
+        if subflow:
+            details["parent_dispatcher_id"] = current_id
     Trace.log(event, details)
 
 
@@ -326,7 +325,10 @@ def on_task_prerun(sender: Any = None, task_id: Any = None, task: Any = None, **
     try:
         if task is None or runtime.is_dispatcher(task):
             return
-        details = task_details(task, task.request, named.get("args"), named.get("kwargs"))
+        # Celery pushed this attempt's request before sending prerun; reading the stack directly
+        # skips Task.request's wrapper (a measurable share of the per-task cost).
+        request = task.request_stack.top or task.request
+        details = task_details(task, request, named.get("args"), named.get("kwargs"))
         stack = _attempts.stack
         if len(stack) > 64:  # postrun never came (receivers disconnected mid-task): stay bounded
             stack.clear()
@@ -357,10 +359,16 @@ def on_task_retry(
         attempt.done = True
         cause = getattr(reason, "exc", None)
         when = getattr(reason, "when", None)
+        what: Any
+        if isinstance(cause, BaseException) and cause.__traceback__ is not None:
+            # The task's own error, not the traceback of Celery's Retry exception wrapping it.
+            what = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+        else:
+            what = getattr(einfo, "traceback", None)
         details = {
             **attempt.details,
             "runtime": round(perf_counter() - attempt.start, 6),
-            "what": runtime.traceback(getattr(einfo, "traceback", None)),
+            "what": runtime.traceback(what),
             "reason": runtime.text(str(reason)),
             "exc_type": type(cause).__name__ if cause is not None else None,
             "retry_countdown": when.isoformat() if isinstance(when, datetime) else when,

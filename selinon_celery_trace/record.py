@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import partial
 from typing import Any, Final
 
 from .catalogue import NAMES
@@ -70,18 +71,10 @@ _fast_line: Callable[[Any], bytes]
 try:
     import orjson
 
-    _OPTIONS: Final = orjson.OPT_NON_STR_KEYS
-    # No OPT_NON_STR_KEYS on the hot path (it makes orjson markedly slower): the rare record with
-    # non-string keys fails here and takes dumps(), which handles them.
-    _LINE_OPTIONS: Final = orjson.OPT_APPEND_NEWLINE
-
-    def _orjson_dumps(value: Any) -> bytes:
-        return orjson.dumps(value, default=_default, option=_OPTIONS)
-
-    def _orjson_line(value: Any) -> bytes:
-        return orjson.dumps(value, default=_default, option=_LINE_OPTIONS)
-
-    _fast_dumps, _fast_line = _orjson_dumps, _orjson_line
+    # partial() keeps the call in C. No OPT_NON_STR_KEYS on the line encoder (it makes orjson
+    # markedly slower): the rare record with non-string keys fails there and takes dumps().
+    _fast_dumps = partial(orjson.dumps, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    _fast_line = partial(orjson.dumps, default=_default, option=orjson.OPT_APPEND_NEWLINE)
     ENCODER: Final[str] = "orjson"
 except ImportError:  # pragma: no cover - exercised in the no-orjson tox env
 
@@ -95,7 +88,7 @@ except ImportError:  # pragma: no cover - exercised in the no-orjson tox env
 def _one_line(data: bytes) -> bytes:
     # JSON escapes \n, but U+2028, U+2029 and U+0085 pass raw, and str.splitlines() (and some log
     # shippers) split on them. They can only occur inside JSON strings, so escaping them is safe.
-    if b"\xe2\x80" in data or b"\xc2\x85" in data:
+    if b"\xe2\x80\xa8" in data or b"\xe2\x80\xa9" in data or b"\xc2\x85" in data:
         data = data.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
         data = data.replace(b"\xc2\x85", b"\\u0085")
     return data
@@ -122,9 +115,11 @@ def json_line(event: int, details: Any, now: datetime | None = None) -> bytes:
     # The encoders write an aware datetime as ISO-8601 with its offset, as isoformat() does.
     record = {"event": name, "time": now or datetime.now(_UTC), "details": details, "node": HOST}
     try:
-        return _one_line(_fast_line(record))
+        data = _fast_line(record)
     except Exception:
         return dumps(record) + b"\n"
+    # Only non-ASCII text can hold the separators _one_line escapes; isascii() is one fast C pass.
+    return data if data.isascii() else _one_line(data)
 
 
 _exception: ContextVar[BaseException | None] = ContextVar("selinon_trace_exception", default=None)

@@ -37,6 +37,9 @@ def test_linear_flow(traced: CapturedEvents, flows: SimpleNamespace, worker: Any
     """A two-step flow: WAKEUP, FLOW_START, nodes reported once each, RETRY while waiting, then FLOW_END."""
     flow_id, stream = run_flow(traced, flows.linear.s(3))
     names = dispatcher_names(stream)
+    # Submitting the flow is its first event: TASK_SCHEDULE of the dispatcher, in the flow.
+    assert stream[0][0] == "TASK_SCHEDULE" and stream[0][1]["task_id"] == flow_id
+    assert stream[0][1]["flow_name"] == "flow.linear" and "parent_dispatcher_id" not in stream[0][1]
     assert names[:2] == ["DISPATCHER_WAKEUP", "FLOW_START"] and names[-1] == "FLOW_END"
     assert names.count("FLOW_START") == 1 and names.count("NODE_SUCCESSFUL") == 2
     assert names.count("DISPATCHER_WAKEUP") == names.count("DISPATCHER_RETRY") + 1
@@ -55,7 +58,7 @@ def test_fan_out_fan_in(traced: CapturedEvents, flows: SimpleNamespace, worker: 
     flow_id, stream = run_flow(traced, flows.fanout.s(4))
     reported = Counter(d["node_name"] for n, d in stream if n == "NODE_SUCCESSFUL")
     assert reported == {"double-0": 1, "double-1": 1, "double-2": 1, "double-3": 1, "total": 1}
-    scheduled = [d["node_name"] for n, d in stream if n == "TASK_SCHEDULE"]
+    scheduled = [d["node_name"] for n, d in stream if n == "TASK_SCHEDULE" and d["task_id"] != flow_id]
     assert sorted(scheduled) == ["double-0", "double-1", "double-2", "double-3", "total"]
     assert flows.fanout.AsyncResult(flow_id).get(timeout=5) == 12
 
@@ -99,10 +102,12 @@ def test_dispatcher_bug(traced: CapturedEvents, flows: SimpleNamespace, worker: 
         "DISPATCHER_FAILURE",
         "FLOW_FAILURE",
     ]
-    assert "KeyError: 'dispatcher bug'" in stream[2][1]["what"]
+    failure = next(d for n, d in stream if n == "DISPATCHER_FAILURE")
+    assert "KeyError: 'dispatcher bug'" in failure["what"]
     with pytest.raises(KeyError):
         flows.buggy.AsyncResult(flow_id).get(timeout=5)
-    assert not [n for n, d in traced if d.get("task_id") == flow_id and n.startswith("TASK_")]
+    executions = ("TASK_START", "TASK_END", "TASK_FAILURE", "TASK_RETRY")
+    assert not [n for n, d in traced if d.get("task_id") == flow_id and n in executions]
 
 
 def test_nested_subflow(traced: CapturedEvents, flows: SimpleNamespace, worker: Any) -> None:

@@ -8,7 +8,10 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from uuid import UUID
 
-from selinon_celery_trace.redact import REDACTED, Policy, sanitize
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from selinon_celery_trace.redact import REDACTED, Policy, sanitize, sanitize_quickly
 
 
 class Hostile:
@@ -82,3 +85,32 @@ def test_shared_non_cyclic_references_are_not_cycles() -> None:
     """The same list referenced twice (not a cycle) is rendered twice."""
     shared = [1, 2]
     assert sanitize({"a": shared, "b": shared}, Policy()) == {"a": [1, 2], "b": [1, 2]}
+
+
+_keys = st.one_of(
+    st.sampled_from(["password", "X-Api-Key", "db_Token", "name", 'a":b', 'q"password', "secret_sauce"]),
+    st.text(max_size=12),
+)
+_json_like = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.text(max_size=30)
+    | st.text(alphabet="xy", min_size=2040, max_size=2060)  # around the default max_length
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.lists(children, max_size=5).map(tuple)
+        | st.lists(st.integers(), min_size=99, max_size=102)  # around max_items
+        | st.dictionaries(_keys, children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_json_like)
+def test_quick_path_agrees_with_the_full_walk(value: object) -> None:
+    """The fast path for task arguments masks and copies exactly as the full walk does."""
+    policy = Policy()
+    assert sanitize_quickly(value, policy) == sanitize(value, policy)
