@@ -114,6 +114,9 @@ def run(options: Options, console: Console | None = None) -> int:
             console.print(f"[green]stopped[/] {stop_time}" if clean else f"[yellow]killed[/] {stop_time}")
         signal.signal(signal.SIGTERM, previous)
         if client_app is not None:
+            from selinon_celery_trace import uninstall
+
+            uninstall(client_app)
             client_app.close()
     if status == EXIT_INTERRUPTED:
         console.print(
@@ -168,15 +171,17 @@ def _prepare_state(settings: Settings) -> None:
 def _client(settings: Settings) -> Any:
     """The app of this process, which publishes the flows as a web app would.
 
-    Tracing is not installed here: the flows are dispatchers, and a flow started from outside a flow
-    is announced by its own FLOW_START in the worker (a client that sends plain tasks would call
-    ``selinon_celery_trace.install(app)`` to trace their TASK_SCHEDULE).
+    A client does not import ``imports``, so tracing is installed here explicitly, as README says for
+    web apps: each submitted flow is then a TASK_SCHEDULE in the same trace file (the json sink appends
+    whole lines), and the time a flow waits in the queue before its first wake-up can be seen.
     """
     os.environ.update(settings.to_env())  # read by example_project.app when it is first imported
     from example_project.app import app
     from example_project.celeryconfig import celery_config
+    from selinon_celery_trace import install
 
     app.conf.update(celery_config(settings))  # in case it was imported earlier with other settings
+    install(app)
     return app
 
 

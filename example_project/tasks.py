@@ -2,14 +2,16 @@
 
 ``document_flow`` (a :class:`~selinon_celery_trace.Dispatcher`) runs one document through::
 
-    fetch -> parse -> index     -> publish  (publish sends notify)
-                   -> thumbnail /
+    fetch -> parse -> index          -> publish  (publish sends notify)
+                   -> thumbnail_flow /   (a subflow: thumbnail)
 
 - ``fetch`` downloads the document; a source that times out is retried (``autoretry_for``), which the
   trace shows as TASK_RETRY, then a second TASK_START and TASK_END of the same task id.
 - ``parse`` fails for good on a document without a text layer: TASK_FAILURE, then the dispatcher's
   NODE_FAILURE and FLOW_FAILURE.
-- ``index`` and ``thumbnail`` run in parallel (``thumbnail`` on the ``media`` queue).
+- ``index`` and the ``thumbnail`` node run in parallel. That node is a subflow, ``thumbnail_flow`` (a
+  dispatcher of its own, SUBFLOW_SCHEDULE), whose one task ``thumbnail`` runs on the ``media`` queue;
+  the subflow's result (the thumbnail's path) is the node's result.
 - ``publish`` sends ``notify`` itself: that task is not a node of the flow, yet its events carry the
   flow's ``flow_name`` and ``dispatcher_id`` (the context travels in the message).
 
@@ -38,6 +40,7 @@ __all__ = [
     "parse",
     "publish",
     "thumbnail",
+    "thumbnail_flow",
 ]
 
 STEP_SECONDS: Final = 0.3
@@ -134,6 +137,20 @@ def notify(doc_id: str, url: str, webhook_token: str) -> None:
 
 
 @app.task(
+    base=Dispatcher, bind=True, name="example.thumbnail_flow", flow_name="thumbnail_flow", check_interval=0.25
+)
+def thumbnail_flow(self: Dispatcher, parsed: dict[str, Any]) -> Any:
+    """A subflow of one node: render the thumbnail; the subflow's result is the thumbnail's path."""
+    flow = self.flow
+    if flow.is_new:
+        flow.schedule("thumbnail", thumbnail.s(parsed))
+    for node in flow.finished:
+        if node.succeeded:
+            return node.result
+    return None
+
+
+@app.task(
     base=Dispatcher, bind=True, name="example.document_flow", flow_name="document_flow", check_interval=0.5
 )
 def document_flow(self: Dispatcher, doc_id: str) -> Any:
@@ -152,7 +169,7 @@ def document_flow(self: Dispatcher, doc_id: str) -> Any:
             flow.schedule("parse", parse.s(node.result))
         elif node.name == "parse":
             flow.schedule("index", index.s(node.result))
-            flow.schedule("thumbnail", thumbnail.s(node.result))
+            flow.schedule("thumbnail", thumbnail_flow.s(node.result))  # a subflow
         elif node.name == "publish":
             return node.result
     done = {node.name: node for node in flow.nodes if node.succeeded}

@@ -5,7 +5,7 @@ Reads the JSON-lines files written by the ``json`` sink (several at once, merged
 
     selinon-trace summary worker-*.jsonl           # per task and flow: runs, failures, retries, p50/p95
     selinon-trace show 9a8b7c6d worker-*.jsonl     # one flow or task as a tree (an id prefix is enough)
-    selinon-trace timeline -o flow.html worker-*.jsonl        # the most recent flow, as an HTML timeline
+    selinon-trace timeline -o flow.html worker-*.jsonl        # the flow that finished last, as HTML
     selinon-trace follow -e 'TASK_*' --queue default trace.jsonl   # tail -F, one coloured line per event
 
 Exit codes: 0 done, 1 the id was not found, 2 usage error. Lines that are not trace events (truncated,
@@ -29,7 +29,7 @@ import click
 from rich.console import Console
 
 from .. import __version__, catalogue
-from .model import Collector, FlowRun, Summary, TaskRun, latest_flow
+from .model import Collector, FlowRun, LatestFlow, Summary, TaskRun, latest_flow
 from .reader import STDIN, Malformed, Record, follow, merged
 from .render import render_event, render_record
 from .timeline import GROUP_BY, render_timeline
@@ -64,7 +64,7 @@ def _report(malformed: Malformed) -> None:
         return
     err = _settings().err
     for line in malformed.report():
-        err.print(f"selinon-trace: {line}", style="yellow", soft_wrap=True)
+        err.print(f"selinon-trace: {line}", style="yellow", soft_wrap=True, markup=False)
 
 
 def _label(files: Sequence[str]) -> str:
@@ -116,7 +116,8 @@ def summary(files: tuple[str, ...], top: int) -> None:
     _check_files(files)
     malformed = Malformed()
     result = Summary(top=top).add_all(merged(files, malformed)).finish()
-    _settings().out.print(summary_view(result, len(files)))
+    out = _settings().out
+    out.print(summary_view(result, len(files), width=out.width))
     _report(malformed)
 
 
@@ -129,13 +130,16 @@ def _not_found(collector: Collector, files: Sequence[str]) -> None:
     if collector.ambiguous:
         choices = ", ".join(sorted(collector.ambiguous)[:5])
         err.print(
-            f"selinon-trace: {collector.wanted!r} is the start of several ids ({choices}); give more of it."
+            f"selinon-trace: {collector.wanted!r} is the start of several ids ({choices}); give more of it.",
+            soft_wrap=True,
+            markup=False,
         )
     else:
         err.print(
             f"selinon-trace: no flow (dispatcher_id) or task (task_id) starting with {collector.wanted!r}"
             f" in {_label(files)}.",
             soft_wrap=True,
+            markup=False,
         )
 
 
@@ -207,8 +211,9 @@ def timeline(args: tuple[str, ...], output: str, ident: str | None, group_by: st
     retries and failures marked, the time spent waiting in the queue before each attempt, and the
     dispatcher's runs; hover a bar for its details. The page is one self-contained file: no network.
 
-    With no ID, the most recent flow in the files is drawn (the top-level flow that started last),
-    and its id is printed. The first argument is the ID when it is not an existing file or -.
+    With no ID, the top-level flow that finished last in the files is drawn (when none finished, the
+    one with the latest event), and its id is printed. The first argument is the ID when it is not an
+    existing file or -.
     """
     names = list(args)
     if ident is None and len(names) > 1 and names[0] != STDIN and not os.path.exists(names[0]):
@@ -222,13 +227,15 @@ def timeline(args: tuple[str, ...], output: str, ident: str | None, group_by: st
     _check_files(names)
     err = _settings().err
     malformed = Malformed()
+    latest: LatestFlow | None = None
     with _rereadable(names, malformed) as readable:
         chosen = ident
         if chosen is None:
-            chosen = latest_flow(merged(readable, Malformed()))  # skipped lines are counted in pass two
-            if chosen is None:
+            latest = latest_flow(merged(readable, Malformed()))  # skipped lines are counted in pass two
+            if latest is None:
                 _report_and_exit(malformed, f"no flow in {_label(names)}; give a task id to draw one task.")
-        assert chosen is not None
+            assert latest is not None
+            chosen = latest.flow_id
         collector = _collect(chosen, readable, malformed)
     run = collector.result()
     _report(malformed)
@@ -242,15 +249,25 @@ def timeline(args: tuple[str, ...], output: str, ident: str | None, group_by: st
     else:
         Path(output).write_text(page, encoding="utf-8")
     what = _describe(run)
-    why = "" if ident else " (the most recent flow in the input; pass an ID to choose another)"
+    if latest is None:
+        why = ""
+    elif latest.finished:
+        why = " (no ID given: the flow that finished last in the input; pass an ID to draw another)"
+    else:
+        why = (
+            " (no ID given and no flow finished: the flow with the latest event; pass an ID to draw another)"
+        )
     err.print(
-        f"Wrote {output if output != STDIN else 'the page'}: {what}{why}.", soft_wrap=True, highlight=False
+        f"Wrote {output if output != STDIN else 'the page'}: {what}{why}.",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
     )
 
 
 def _report_and_exit(malformed: Malformed, message: str) -> None:
     _report(malformed)
-    _settings().err.print(f"selinon-trace: {message}", soft_wrap=True)
+    _settings().err.print(f"selinon-trace: {message}", soft_wrap=True, markup=False)
     sys.exit(NOT_FOUND)
 
 

@@ -7,6 +7,7 @@ or a wrong type must read as "unknown", never raise.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -67,40 +68,70 @@ def short_id(value: str | None, length: int = 8) -> str:
     return value if len(value) <= length else value[:length]
 
 
+_QUALIFIED = re.compile(r"^((?:[A-Za-z_][\w]*\.)+)([A-Za-z_]\w*)(?=:|$)")
+
+
+def _unqualified(line: str) -> str:
+    """``pkg.module.Error: text`` -> ``Error: text``: the class name is what a reader needs."""
+    return _QUALIFIED.sub(r"\2", line, count=1)
+
+
 def error_line(what: object, exc_type: object = None) -> str | None:
-    """Return the one line of an error text that says what went wrong.
+    """Return the one line of an error text that says what went wrong, as ``Type: message``.
 
     For a Python traceback that is its last line (``ValueError: boom``), not its first (``Traceback
-    (most recent call last):``); for any other text, its first non-empty line.
+    (most recent call last):``), with the exception's module path left out; for any other text, its
+    first non-empty line. ``exc_type`` (the exception's class name, as ``TASK_FAILURE`` and
+    ``TASK_RETRY`` carry it) is put in front of a message that does not name it, and is the answer
+    when there is no text.
     """
     text = what if isinstance(what, str) else None
+    kind = exc_type if isinstance(exc_type, str) and exc_type else None
     if text:
         lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
         if lines:
             if lines[0].startswith("Traceback (most recent call last)"):
                 # The exception line is the last one that is not indented (chained tracebacks included).
                 tail = [line for line in lines if not line.startswith((" ", "\t"))]
-                line = tail[-1] if tail else lines[-1]
+                line = _unqualified(tail[-1] if tail else lines[-1])
             else:
                 line = lines[0]
+                if kind is not None:
+                    line = _unqualified(line)
+            if kind is not None and not (
+                line == kind or line.startswith((kind + ":", kind + "(", kind + " "))
+            ):
+                line = f"{kind}: {line}"
             return line if len(line) <= 200 else line[:199] + "…"
-    if isinstance(exc_type, str) and exc_type:
-        return exc_type
-    return None
+    return kind
+
+
+def _digits(value: float, unit: str) -> str:
+    # Three significant digits with their trailing zeros kept, so that a column of durations lines up
+    # and reads alike: 3.00s next to 3.02s, 12.0ms next to 12.3ms.
+    if value >= 99.95:
+        return f"{value:.0f}{unit}"
+    if value >= 9.995:
+        return f"{value:.1f}{unit}"
+    return f"{value:.2f}{unit}"
 
 
 def format_duration(seconds: float | None) -> str:
-    """Return a duration the way a person reads it: ``850µs``, ``12.3ms``, ``4.21s``, ``3m05s``."""
+    """Return a duration the way a person reads it: ``850µs``, ``12.3ms``, ``4.20s``, ``3m05s``.
+
+    Below a minute, always three significant digits (trailing zeros kept, so ``3.00s`` and ``3.02s``
+    line up); from a minute on, minutes and seconds.
+    """
     if seconds is None:
         return UNKNOWN
     if seconds < 0:
         return "-" + format_duration(-seconds)
-    if seconds < 1e-3:
+    if seconds < 0.9995e-3:
         return f"{seconds * 1e6:.0f}µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.3g}ms"
-    if seconds < 60:
-        return f"{seconds:.3g}s" if seconds < 10 else f"{seconds:.1f}s"
+    if seconds < 0.9995:
+        return _digits(seconds * 1e3, "ms")
+    if seconds < 59.95:
+        return _digits(seconds, "s")
     minutes, rest = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{rest:02d}s"

@@ -35,6 +35,7 @@ __all__ = [
     "FailureGroup",
     "FlowRun",
     "FlowTally",
+    "LatestFlow",
     "Summary",
     "TaskRun",
     "TaskTally",
@@ -410,10 +411,10 @@ class TaskRun:
                 self.countdown = as_float(details, "countdown")
             return
         if event == TASK_START:
-            attempt = Attempt(as_int(details, "retried_count"), start=ts)
-            self.attempts.append(attempt)
+            attempt = self._attempt(as_int(details, "retried_count"), started=True)
+            attempt.start = ts
         elif event in TERMINAL:
-            attempt = self._open_attempt(as_int(details, "retried_count"))
+            attempt = self._attempt(as_int(details, "retried_count"), started=False)
             attempt.end = ts
             attempt.outcome = _OUTCOME[event]
             attempt.discarded = event == TASK_DISCARD_RESULT
@@ -434,14 +435,35 @@ class TaskRun:
         attempt.node = attempt.node or node
         attempt.queue = attempt.queue or as_str(details, "queue")
 
-    def _open_attempt(self, number: int | None) -> Attempt:
-        for attempt in reversed(self.attempts):
-            if attempt.end is None and (number is None or attempt.number in (number, None)):
+    def _attempt(self, number: int | None, *, started: bool) -> Attempt:
+        """The attempt ``number`` that still lacks its start (``started``) or its end; new if none.
+
+        Attempts are told apart by their number (``retried_count``), never by the order of the lines:
+        a retried attempt's next attempt may start (in another process) before the first one's
+        TASK_RETRY is written, and files merged from several hosts are only roughly in order.
+        """
+        for attempt in self.attempts:
+            missing = attempt.start is None if started else attempt.end is None
+            if missing and attempt.number == number and number is not None:
                 return attempt
-        # Ended without a start: the worker process was lost or killed by a hard time limit.
+        if number is None and not started:
+            # No number to go by (an old or foreign writer): the latest attempt that has not ended.
+            for attempt in reversed(self.attempts):
+                if attempt.end is None:
+                    return attempt
+        # A start, or an end without a start (the worker process was lost or killed by a hard time
+        # limit): a new attempt, kept in the order of the attempt numbers.
         attempt = Attempt(number)
-        self.attempts.append(attempt)
+        key = math.inf if number is None else number
+        position = len(self.attempts)
+        while position and key < _number(self.attempts[position - 1]):
+            position -= 1
+        self.attempts.insert(position, attempt)
         return attempt
+
+
+def _number(attempt: Attempt) -> float:
+    return math.inf if attempt.number is None else attempt.number
 
 
 @dataclass(slots=True)
@@ -656,33 +678,55 @@ class Collector:
         return flow if flow.scheduled is not None else None
 
 
-def latest_flow(records: Iterable[Record]) -> str | None:
-    """Return the id of the top-level flow that started last (the one a person most likely means).
+@dataclass(frozen=True, slots=True)
+class LatestFlow:
+    """The flow :func:`latest_flow` picked, and why (for the message that names it)."""
 
-    Remembers only the parent of each subflow seen, so the answer can be walked up to its root.
+    flow_id: str
+    finished: bool
+    """True: the top-level flow that finished last; False: none finished, the most recently active."""
+
+
+_RECENT_ENDS: Final = 64
+"""Latest flow ends remembered: enough to find the latest top-level one among subflows ending."""
+
+
+def latest_flow(records: Iterable[Record]) -> LatestFlow | None:
+    """Return the top-level flow a person most likely means: the one that finished last.
+
+    When no flow finished, the flow with the most recent event (of its dispatcher or of one of its
+    tasks) is chosen. A subflow is walked up to its top-level flow. Remembers the parent of each
+    subflow seen and the latest few flow ends, so memory does not grow with the number of events.
     """
-    latest: tuple[float, str] | None = None
-    fallback: tuple[float, str] | None = None
+    ends: list[tuple[float, str]] = []  # min-heap of the latest FLOW_END / FLOW_FAILURE
+    active: tuple[float, str] | None = None
     parents: dict[str, str] = {}
     for ts, event, details, _ in records:
-        if event in (FLOW_START, DISPATCHER_WAKEUP):
-            flow_id = as_str(details, "dispatcher_id")
-            if flow_id is None:
-                continue
-            if event == FLOW_START and (latest is None or ts >= latest[0]):
-                latest = (ts, flow_id)
-            elif fallback is None or ts >= fallback[0]:
-                fallback = (ts, flow_id)
-        elif event == SUBFLOW_SCHEDULE:
-            child = as_str(details, "task_id")
-            parent = as_str(details, "parent_dispatcher_id") or as_str(details, "dispatcher_id")
-            if child is not None and parent is not None and parent != child:
-                parents[child] = parent
-    chosen = latest or fallback
+        flow_id = as_str(details, "dispatcher_id")
+        if flow_id is None:
+            continue
+        if active is None or ts >= active[0]:
+            active = (ts, flow_id)
+        parent = as_str(details, "parent_dispatcher_id")
+        if event == SUBFLOW_SCHEDULE:
+            child = as_str(details, "task_id") or flow_id
+            parent = parent or (flow_id if flow_id != child else None)
+            flow_id = child
+        if parent is not None and parent != flow_id:
+            parents[flow_id] = parent
+        if event in (FLOW_END, FLOW_FAILURE):
+            if len(ends) < _RECENT_ENDS:
+                heapq.heappush(ends, (ts, flow_id))
+            else:
+                heapq.heappushpop(ends, (ts, flow_id))
+    top_level = [entry for entry in ends if entry[1] not in parents]
+    if top_level:
+        return LatestFlow(max(top_level)[1], finished=True)
+    chosen = max(ends)[1] if ends else (active[1] if active else None)
     if chosen is None:
         return None
-    flow_id, seen = chosen[1], set()
-    while flow_id in parents and flow_id not in seen:
-        seen.add(flow_id)
-        flow_id = parents[flow_id]
-    return flow_id
+    seen: set[str] = set()
+    while chosen in parents and chosen not in seen:
+        seen.add(chosen)
+        chosen = parents[chosen]
+    return LatestFlow(chosen, finished=bool(ends) and chosen in {flow for _, flow in ends})

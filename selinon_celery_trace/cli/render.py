@@ -155,9 +155,9 @@ def _failure(text: Text, details: Mapping[str, Any]) -> None:
     _task(text, details)
     text.append(" failed", style="bold red")
     _attempt(text, details)
-    _error(text, details, "red")
     _where(text, details)
     _in_flow(text, details)
+    _error(text, details, "red")  # last: an error text may be long, the facts above are not
 
 
 def _retry(text: Text, details: Mapping[str, Any]) -> None:
@@ -165,9 +165,9 @@ def _retry(text: Text, details: Mapping[str, Any]) -> None:
     countdown = as_float(details, "retry_countdown")
     text.append(" retry" + (f" in {format_duration(countdown)}" if countdown is not None else ""), "yellow")
     _attempt(text, details)
-    _error(text, details, "yellow")
     _where(text, details)
     _in_flow(text, details)
+    _error(text, details, "yellow")
 
 
 def _wakeup(text: Text, details: Mapping[str, Any]) -> None:
@@ -282,7 +282,7 @@ def render_event(
 
     >>> render_event("TASK_END", {"task_name": "fetch", "task_id": "3f2a9c1e77", "runtime": 1.5},
     ...              ts=0, node="host-a").plain
-    '00:00:00.000 host-a TASK_END            fetch[3f2a9c1e] ok in 1.5s'
+    '00:00:00.000 host-a TASK_END            fetch[3f2a9c1e] ok in 1.50s'
     """
     if isinstance(event, int) and not isinstance(event, bool):
         name = catalogue.NAMES[event] if 0 <= event < len(catalogue.NAMES) else f"UNKNOWN_EVENT_{event}"

@@ -117,8 +117,12 @@ def _wakeups(flow: FlowRun, t0: float) -> list[dict[str, Any]]:
             end, then = flow.end, "flow finished" if flow.outcome == "success" else "flow failed"
         else:
             end, then = wakeup.ts, UNKNOWN
+        # The flow's first message waited in the queue from its scheduling (TASK_SCHEDULE by the client
+        # that submitted it, or SUBFLOW_SCHEDULE by its parent flow) to its first wake-up.
+        queued = flow.scheduled if index == 0 and flow.scheduled is not None else None
         result.append(
             {
+                "waitFrom": queued - t0 if queued is not None and queued <= wakeup.ts else None,
                 "flowId": flow.flow_id,
                 "flowName": flow.name,
                 "number": index + 1,

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import math
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, NamedTuple
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from .fields import clock, format_duration
-from .model import Attempt, FlowRun, PlaceTally, Summary, TaskRun, Wakeup
+from .fields import clock, format_duration, short_id
+from .model import Attempt, DurationSketch, FlowRun, PlaceTally, Summary, TaskRun, Wakeup
 from .reader import Record
 from .render import render_record
 
@@ -50,11 +51,18 @@ def _count(value: int, style: str = "") -> Text:
     return Text(f"{value:,}" if value else "·", style=style if value else "dim")
 
 
-def _table(title: str, *columns: str, numeric_from: int = 1) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, expand=False)
-    for index, column in enumerate(columns):
-        table.add_column(column, justify="right" if index >= numeric_from else "left", no_wrap=index == 0)
-    return table
+def _table(title: str, caption: str | None = None) -> Table:
+    return Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        caption=caption,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        expand=False,
+    )
 
 
 def _span(first: float | None, last: float | None) -> str:
@@ -63,127 +71,190 @@ def _span(first: float | None, last: float | None) -> str:
     return f"{clock(first, date=True)} → {clock(last)} UTC ({format_duration(last - first)})"
 
 
-def summary_view(summary: Summary, sources: int) -> RenderableType:
-    """Return the whole summary: header, tasks, flows, slowest flows, failures, queues, hosts."""
+class _Column(NamedTuple):
+    """One column of a summary table: its header, how it is laid out, and its cell for each row."""
+
+    header: str
+    cell: Callable[[Any], RenderableType]
+    numeric: bool = True
+    name: bool = False  # the row's name: shortened with an ellipsis when the table is too wide
+
+
+def _fit(
+    title: str,
+    columns: Sequence[_Column],
+    rows: Sequence[Any],
+    width: int,
+    droppable: Sequence[str] = (),
+    caption: str | None = None,
+) -> Table:
+    """Build the table, leaving out the ``droppable`` columns (in that order) while it is wider than
+    ``width``; whatever is still too wide is taken from the name column (ellipsis), never wrapped."""
+    measure = Console(width=max(width, 20), file=io.StringIO())
+    dropped: set[str] = set()
+    candidates = [header for header in droppable if any(c.header == header for c in columns)]
+    while True:
+        table = _table(title, caption)
+        for column in columns:
+            if column.header in dropped:
+                continue
+            if column.name:
+                table.add_column(column.header, no_wrap=True, overflow="ellipsis", min_width=10)
+            else:
+                table.add_column(column.header, justify="right" if column.numeric else "left", no_wrap=True)
+        for row in rows:
+            table.add_row(*(column.cell(row) for column in columns if column.header not in dropped))
+        if not candidates or measure.measure(table).maximum <= width:
+            return table
+        dropped.add(candidates.pop(0))
+
+
+def _duration_columns(get: Callable[[Any], DurationSketch]) -> list[_Column]:
+    return [
+        _Column("p50", lambda row: format_duration(get(row).quantile(0.5))),
+        _Column("p95", lambda row: format_duration(get(row).quantile(0.95))),
+        _Column("max", lambda row: format_duration(get(row).max if get(row).count else None)),
+    ]
+
+
+def _when(ts: float, one_day: bool) -> str:
+    return clock(ts) if one_day else clock(ts, date=True)
+
+
+def _named(kind: str, name: str) -> Text:
+    if kind == "task":
+        return Text(name, style="bold")
+    return Text.assemble((f"{kind} ", "dim"), (name, "bold magenta"))
+
+
+def summary_view(summary: Summary, sources: int, width: int = 80) -> RenderableType:
+    """Return the whole summary: header, tasks, flows, slowest flows, failures, queues, hosts.
+
+    Every table fits in ``width`` columns: ids are short (the first 8 characters, enough for ``show``),
+    error texts are one line cut with an ellipsis, and when the terminal is narrow the columns that
+    matter least are left out (p50 before p95, wake-ups before outcomes), never wrapped into a column
+    of single characters.
+    """
     parts: list[RenderableType] = []
     header = Text()
     header.append(f"{summary.events:,} events", style="bold")
     header.append(f" from {sources} input{'s' if sources != 1 else ''}, ")
     header.append(_span(summary.first_ts, summary.last_ts))
     parts.append(header)
+    one_day = (
+        summary.first_ts is not None
+        and summary.last_ts is not None
+        and clock(summary.first_ts, date=True)[:10] == clock(summary.last_ts, date=True)[:10]
+    )
 
     if summary.tasks:
-        tasks = _table(
-            "Tasks (one run = one attempt)",
-            "task",
-            "runs",
-            "ok",
-            "failed",
-            "retried",
-            "running",
-            "p50",
-            "p95",
-            "max",
+        rows = sorted(summary.tasks.items(), key=lambda item: (-item[1].runs, item[0]))
+        columns = [
+            _Column("task", lambda row: Text(row[0], style="bold"), numeric=False, name=True),
+            _Column("runs", lambda row: _count(row[1].runs)),
+            _Column("ok", lambda row: _count(row[1].successes, "green")),
+            _Column("failed", lambda row: _count(row[1].failures, "bold red")),
+            _Column("retried", lambda row: _count(row[1].retries, "yellow")),
+        ]
+        if any(tally.unfinished for _, tally in rows):
+            columns.append(_Column("no end", lambda row: _count(row[1].unfinished, "cyan")))
+        columns += _duration_columns(lambda row: row[1].durations)
+        parts.append(
+            _fit("Tasks (a run is one attempt)", columns, rows, width, droppable=("p50", "ok", "p95"))
         )
-        for name, tally in sorted(summary.tasks.items(), key=lambda item: (-item[1].runs, item[0])):
-            sketch = tally.durations
-            tasks.add_row(
-                Text(name, style="bold"),
-                _count(tally.runs),
-                _count(tally.successes, "green"),
-                _count(tally.failures, "bold red"),
-                _count(tally.retries, "yellow"),
-                _count(tally.unfinished, "cyan"),
-                format_duration(sketch.quantile(0.5)),
-                format_duration(sketch.quantile(0.95)),
-                format_duration(sketch.max if sketch.count else None),
-            )
-        parts.append(tasks)
 
     if summary.flows:
-        flows = _table(
-            "Flows",
-            "flow",
-            "runs",
-            "ok",
-            "failed",
-            "running",
-            "wake-ups",
-            "dispatcher errors",
-            "p50",
-            "p95",
-            "max",
-        )
-        for name, flow in sorted(summary.flows.items(), key=lambda item: (-item[1].runs, item[0])):
-            sketch = flow.durations
-            flows.add_row(
-                Text(name, style="bold magenta"),
-                _count(flow.runs),
-                _count(flow.successes, "green"),
-                _count(flow.failures, "bold red"),
-                _count(flow.unfinished, "cyan"),
-                _count(flow.wakeups),
-                _count(flow.dispatcher_errors, "bold red"),
-                format_duration(sketch.quantile(0.5)),
-                format_duration(sketch.quantile(0.95)),
-                format_duration(sketch.max if sketch.count else None),
+        flow_rows = sorted(summary.flows.items(), key=lambda item: (-item[1].runs, item[0]))
+        columns = [
+            _Column("flow", lambda row: Text(row[0], style="bold magenta"), numeric=False, name=True),
+            _Column("runs", lambda row: _count(row[1].runs)),
+            _Column("ok", lambda row: _count(row[1].successes, "green")),
+            _Column("failed", lambda row: _count(row[1].failures, "bold red")),
+        ]
+        if any(flow.unfinished for _, flow in flow_rows):
+            columns.append(_Column("no end", lambda row: _count(row[1].unfinished, "cyan")))
+        columns.append(_Column("wake-ups", lambda row: _count(row[1].wakeups)))
+        if any(flow.dispatcher_errors for _, flow in flow_rows):
+            columns.append(
+                _Column("dispatcher errors", lambda row: _count(row[1].dispatcher_errors, "bold red"))
             )
-        parts.append(flows)
+        columns += _duration_columns(lambda row: row[1].durations)
+        parts.append(_fit("Flows", columns, flow_rows, width, droppable=("wake-ups", "p50", "ok", "p95")))
 
     slowest = summary.slowest
     if slowest:
-        table = _table(
-            "Slowest flows", "flow id", "flow", "outcome", "duration", "started (UTC)", numeric_from=3
-        )
-        for duration, flow_id, name, outcome, start in slowest:
-            mark = _mark(outcome)
-            table.add_row(
-                flow_id,
-                Text(name, style="magenta"),
-                mark + f" {outcome}",
-                format_duration(duration),
-                clock(start, date=True),
-            )
-        parts.append(table)
+        columns = [
+            _Column("id", lambda row: Text(short_id(row[1]), style="dim"), numeric=False),
+            _Column("flow", lambda row: Text(row[2], style="magenta"), numeric=False, name=True),
+            _Column(
+                "outcome", lambda row: _mark(row[3]) + f" {_OUTCOME_WORD.get(row[3], row[3])}", numeric=False
+            ),
+            _Column("duration", lambda row: format_duration(row[0])),
+            _Column("started (UTC)", lambda row: _when(row[4], one_day)),
+        ]
+        parts.append(_fit("Slowest flows", columns, slowest, width))
 
     if summary.failures:
-        failures = Table(title="Failures", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD)
-        failures.add_column("count", justify="right")
-        failures.add_column("kind")
-        failures.add_column("name", style="bold")
-        failures.add_column("error", style="red", overflow="fold")
-        failures.add_column("last (UTC)", no_wrap=True)
-        failures.add_column("last id", no_wrap=True)
         groups = sorted(summary.failures.items(), key=lambda item: (-item[1].count, -item[1].last_ts))
-        for (kind, name, error), group in groups[: summary.top]:
-            failures.add_row(
-                f"{group.count:,}", kind, name, error, clock(group.last_ts, date=True), group.last_id or "?"
-            )
+        caption = "A whole error: selinon-trace show -t <last id> FILES."
         if len(groups) > summary.top:
             hidden = sum(group.count for _, group in groups[summary.top :])
-            failures.caption = (
-                f"{len(groups) - summary.top} more kinds of failure ({hidden:,} failures): --top"
+            caption = (
+                f"{len(groups) - summary.top} more kinds of failure ({hidden:,} failures): --top. " + caption
+            )
+        shown = groups[: summary.top]
+        columns = [
+            _Column("count", lambda row: f"{row[1].count:,}"),
+            _Column("task or flow", lambda row: _named(row[0][0], row[0][1]), numeric=False, name=True),
+            _Column("last (UTC)", lambda row: _when(row[1].last_ts, one_day)),
+            _Column("last id", lambda row: Text(short_id(row[1].last_id), style="dim"), numeric=False),
+        ]
+
+        # The error gets what the other columns leave of the width, on one line; when that is less
+        # than 40 characters, the time of the last failure makes room for it.
+        def others(chosen: Sequence[_Column]) -> int:
+            return Console(width=1000, file=io.StringIO()).measure(_fit("", chosen, shown, 1000)).maximum
+
+        if width - others(columns) - 4 < 40:
+            columns = [column for column in columns if column.header != "last (UTC)"]
+        room = max(24, width - others(columns) - 4)
+        failures = _table("Failures", caption)
+        for column in columns[:2]:
+            failures.add_column(
+                column.header,
+                justify="right" if column.numeric else "left",
+                no_wrap=True,
+                overflow="ellipsis",
+                max_width=None if column.numeric else 32,
+            )
+        failures.add_column("error", style="red", no_wrap=True, overflow="ellipsis", max_width=room)
+        for column in columns[2:]:
+            failures.add_column(column.header, no_wrap=True)
+        for row in shown:
+            failures.add_row(
+                *(column.cell(row) for column in columns[:2]),
+                row[0][2],
+                *(column.cell(row) for column in columns[2:]),
             )
         parts.append(failures)
 
-    parts.append(_places("Events by queue", "queue", summary.by_queue))
-    parts.append(_places("Events by host", "host", summary.by_host))
+    parts.append(_places("Events by queue", "queue", summary.by_queue, width))
+    parts.append(_places("Events by host", "host", summary.by_host, width))
     return Group(*parts)
 
 
-def _places(title: str, what: str, table_data: dict[str, PlaceTally]) -> RenderableType:
-    table = _table(title, what, "events", "task runs", "retries", "task failures")
-    for key, tally in sorted(table_data.items(), key=lambda item: (-item[1].events, item[0])):
-        table.add_row(
-            key,
-            _count(tally.events),
-            _count(tally.starts),
-            _count(tally.retries, "yellow"),
-            _count(tally.failures, "bold red"),
-        )
-    if not table_data:
-        table.add_row(Text("(none)", style="dim"), "", "", "", "")
-    return table
+def _places(title: str, what: str, table_data: dict[str, PlaceTally], width: int) -> RenderableType:
+    rows = sorted(table_data.items(), key=lambda item: (-item[1].events, item[0]))
+    columns = [
+        _Column(what, lambda row: row[0], numeric=False, name=True),
+        _Column("events", lambda row: _count(row[1].events)),
+        _Column("task runs", lambda row: _count(row[1].starts)),
+        _Column("retries", lambda row: _count(row[1].retries, "yellow")),
+        _Column("task failures", lambda row: _count(row[1].failures, "bold red")),
+    ]
+    if not rows:
+        return Text.assemble((title, "bold"), ("\n  (none)\n", "dim"))
+    return _fit(title, columns, rows, width)
 
 
 # --- show --------------------------------------------------------------------------------------
@@ -220,11 +291,11 @@ def _attempt_text(attempt: Attempt, index: int, *, traceback: bool) -> Text:
         text.append(f" failed after {format_duration(attempt.duration)}", style="bold red")
     else:
         text.append(" running or lost (no end event)", style="cyan")
-    if attempt.error:
-        text.append(f": {attempt.error}", style="red" if attempt.outcome == "failure" else "yellow")
     text.append(f" · {attempt.worker}", style="dim cyan")
     if attempt.queue:
         text.append(f" · q={attempt.queue}", style="blue")
+    if attempt.error:
+        text.append(f"\n{attempt.error}", style="red" if attempt.outcome == "failure" else "yellow")
     if traceback and attempt.what and attempt.what.strip() != attempt.error:
         text.append("\n" + attempt.what.rstrip(), style="dim red")
     return text
@@ -236,8 +307,9 @@ def _task_label(task: TaskRun, at: _Clock) -> Text:
     text.append(_mark(task.outcome))
     text.append(" ")
     text.append(task.name or "?", style="bold")
-    text.append(f" [{task.task_id}]", style="dim")
+    text.append(f" [{short_id(task.task_id)}]", style="dim")
     attempts = task.attempts
+    error: str | None = None
     first_start = next((a.start for a in attempts if a.start is not None), None)
     if len(attempts) == 1:
         attempt = attempts[0]
@@ -249,9 +321,8 @@ def _task_label(task: TaskRun, at: _Clock) -> Text:
             text.append(f" failed after {format_duration(attempt.duration)}", style="bold red")
         else:
             text.append(" running or lost (no end event)", style="cyan")
-        if attempt.error:
-            text.append(f": {attempt.error}", style="red")
         text.append(f" · {attempt.worker}", style="dim cyan")
+        error = attempt.error
     elif attempts:
         retries = sum(1 for a in attempts if a.outcome == "retry")
         word = _OUTCOME_WORD.get(task.outcome, task.outcome)
@@ -265,6 +336,8 @@ def _task_label(task: TaskRun, at: _Clock) -> Text:
         text.append(f" · waited {format_duration(first_start - task.scheduled)}", style="dim")
     if task.node_seen and task.node_seen[0] == "NODE_FAILURE" and task.outcome != "failure":
         text.append(" · dispatcher saw it fail", style="red")
+    if error:
+        text.append(f"\n{error}", style="red")
     return text
 
 
@@ -300,6 +373,13 @@ def _wakeups_text(group: list[Wakeup], at: _Clock, first_number: int) -> Text:
     return text
 
 
+def _first_wait(flow: FlowRun) -> float | None:
+    """How long the flow's first message waited in the queue: from its scheduling to its first wake-up."""
+    if flow.scheduled is None or not flow.wakeups:
+        return None
+    return flow.wakeups[0].ts - flow.scheduled
+
+
 def _flow_label(flow: FlowRun, at: _Clock | None) -> Text:
     text = Text()
     if at is not None:
@@ -308,7 +388,7 @@ def _flow_label(flow: FlowRun, at: _Clock | None) -> Text:
     text.append(_mark(flow.outcome))
     text.append(" subflow " if flow.parent_flow and at is not None else " flow ", style="magenta")
     text.append(flow.name or "?", style="bold magenta")
-    text.append(f" [{flow.flow_id}]", style="dim")
+    text.append(f" [{flow.flow_id if at is None else short_id(flow.flow_id)}]", style="dim")
     if flow.outcome == "success":
         text.append(f" finished in {format_duration(flow.duration)}", style="green")
     elif flow.outcome == "failure":
@@ -319,6 +399,9 @@ def _flow_label(flow: FlowRun, at: _Clock | None) -> Text:
             text.append(f": {flow.error}", style="red")
     else:
         text.append(" not finished (running, or its end is not in these files)", style="cyan")
+    wait = _first_wait(flow)
+    if at is not None and wait is not None:
+        text.append(f" · waited {format_duration(wait)} for its first wake-up", style="dim")
     tasks = list(flow.tasks.values())
     attempts = sum(len(t.attempts) for t in tasks)
     text.append(f" · {_plural(len(tasks), 'task')}, {_plural(attempts, 'attempt')}", style="dim")
@@ -361,9 +444,14 @@ def _fill_flow(tree: Tree, flow: FlowRun, at: _Clock, *, traceback: bool) -> Non
             continue
         flush()
         if item == "scheduled":
-            line = at(ts) + Text(" ◷ flow scheduled", style="dim")
+            line = at(ts) + Text(" ◷ flow submitted", style="dim")
             if flow.queue:
-                line.append(f" on q={flow.queue}", style="blue")
+                line.append(f" to q={flow.queue}", style="blue")
+            wait = _first_wait(flow)
+            if wait is not None:
+                line.append(
+                    f" · waited {format_duration(wait)} in the queue for its first wake-up", style="dim"
+                )
             tree.add(line)
         elif item == "end":
             verb = "finished" if flow.outcome == "success" else "failed"
@@ -415,9 +503,9 @@ def task_tree(task: TaskRun, *, traceback: bool = False) -> RenderableType:
     if task.flow_id:
         header.append(" · in flow ", style="dim")
         header.append(task.flow_name or "?", style="magenta")
-        header.append(f" (selinon-trace show {task.flow_id})", style="dim")
+        header.append(f" (selinon-trace show {short_id(task.flow_id)})", style="dim")
     if task.parent and task.parent != task.flow_id:
-        header.append(f" · published by task {task.parent}", style="dim")
+        header.append(f" · published by task {short_id(task.parent)}", style="dim")
     header.append(
         f"\nfirst event {clock(origin, date=True)} UTC; times below are offsets from it", style="dim"
     )

@@ -31,11 +31,20 @@ FLOW_EVENTS = {"DISPATCHER_WAKEUP", "FLOW_START", "DISPATCHER_RETRY"}
 
 
 def _flows(records: list[dict[str, Any]]) -> dict[str, str]:
-    """Document id -> dispatcher id, from the FLOW_START events."""
+    """Document id -> dispatcher id, from the FLOW_START events of the submitted (top-level) flows."""
     return {
         r["details"]["node_args"]["args"][0]: r["details"]["dispatcher_id"]
         for r in records
-        if r["event"] == "FLOW_START"
+        if r["event"] == "FLOW_START" and not r["details"].get("parent_dispatcher_id")
+    }
+
+
+def _subflows(records: list[dict[str, Any]]) -> dict[str, str]:
+    """Subflow dispatcher id -> the dispatcher id of the flow that scheduled it (SUBFLOW_SCHEDULE)."""
+    return {
+        r["details"]["dispatcher_id"]: r["details"]["parent_dispatcher_id"]
+        for r in records
+        if r["event"] == "SUBFLOW_SCHEDULE"
     }
 
 
@@ -73,7 +82,10 @@ def test_good_flows_start_and_end_with_every_node_once(example_run: ExampleRun) 
     for doc in GOOD:
         events = _of_flow(records, flows[doc])
         names = [r["event"] for r in events]
-        assert names[0] == "DISPATCHER_WAKEUP" and names[1] == "FLOW_START", names
+        # The client traces its submission (TASK_SCHEDULE of the dispatcher, with the flow's own id).
+        assert names[:3] == ["TASK_SCHEDULE", "DISPATCHER_WAKEUP", "FLOW_START"], names
+        assert events[0]["details"]["task_id"] == flows[doc]
+        assert events[0]["details"]["task_name"] == "example.document_flow"
         assert names.count("FLOW_START") == 1 and names.count("FLOW_END") == 1
         assert "FLOW_FAILURE" not in names and "NODE_FAILURE" not in names
         succeeded = [r["details"]["node_name"] for r in events if r["event"] == "NODE_SUCCESSFUL"]
@@ -131,6 +143,7 @@ def test_every_task_event_names_its_queue_task_and_flow(example_run: ExampleRun)
     """TASK_* events carry queue and task_id; every task, notify included, carries its flow's context."""
     records = example_run.records()
     flows = _flows(records)
+    subflows = _subflows(records)
     documents, media = ("documents", "media")
     task_events = [r for r in records if r["event"] in TASK_EVENTS]
     assert task_events
@@ -139,8 +152,12 @@ def test_every_task_event_names_its_queue_task_and_flow(example_run: ExampleRun)
         assert details["task_id"], record
         expected_queue = media if details["task_name"] == "example.thumbnail" else documents
         assert details["queue"] is not None and details["queue"].endswith(expected_queue), record
-        assert details["flow_name"] == "document_flow", record
-        assert details["dispatcher_id"] in flows.values(), record
+        if details["task_name"] == "example.thumbnail":  # the one task of the thumbnail_flow subflow
+            assert details["flow_name"] == "thumbnail_flow", record
+            assert subflows[details["dispatcher_id"]] in flows.values(), record
+        else:
+            assert details["flow_name"] == "document_flow", record
+            assert details["dispatcher_id"] in flows.values(), record
     for record in records:
         if record["event"] in FLOW_EVENTS:
             assert record["details"]["queue"].endswith(documents), record
@@ -168,6 +185,29 @@ def test_every_task_event_names_its_queue_task_and_flow(example_run: ExampleRun)
         ]
     counts = Counter(r["event"] for r in records)
     assert counts["TASK_END"] == 13 and counts["TASK_FAILURE"] == 1 and counts["TASK_RETRY"] == 1, counts
+
+
+@pytest.mark.e2e
+def test_the_thumbnail_node_is_a_subflow_with_its_own_dispatcher(example_run: ExampleRun) -> None:
+    """Each good flow schedules thumbnail_flow (SUBFLOW_SCHEDULE), which runs thumbnail and ends first."""
+    records = example_run.records()
+    flows = _flows(records)
+    subflows = _subflows(records)
+    assert sorted(subflows.values()) == sorted(flows[doc] for doc in GOOD), subflows
+    for sub_id, parent_id in subflows.items():
+        names = [r["event"] for r in _of_flow(records, sub_id)]
+        assert names[:3] == ["SUBFLOW_SCHEDULE", "DISPATCHER_WAKEUP", "FLOW_START"], names
+        assert names.count("FLOW_END") == 1 and "FLOW_FAILURE" not in names, names
+        starts = [r for r in _of_flow(records, sub_id) if r["event"] == "TASK_START"]
+        assert [r["details"]["task_name"] for r in starts] == ["example.thumbnail"]
+        wakeups = [r for r in _of_flow(records, sub_id) if r["event"] == "DISPATCHER_WAKEUP"]
+        assert all(r["details"]["parent_dispatcher_id"] == parent_id for r in wakeups)
+        (node,) = [
+            r
+            for r in _of_flow(records, parent_id)
+            if r["event"] == "NODE_SUCCESSFUL" and r["details"]["node_name"] == "thumbnail"
+        ]
+        assert node["details"]["node_id"] == sub_id
 
 
 @pytest.mark.e2e

@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from selinon_celery_trace import catalogue
-from selinon_celery_trace.cli.model import Collector, DurationSketch, FlowRun, Summary, TaskRun, latest_flow
+from selinon_celery_trace.cli.model import (
+    Collector,
+    DurationSketch,
+    FlowRun,
+    LatestFlow,
+    Summary,
+    TaskRun,
+    latest_flow,
+)
 from selinon_celery_trace.cli.reader import Malformed, Record, read
 
 from . import tracegen
@@ -117,10 +125,37 @@ def test_a_plain_task_is_a_task_even_though_its_schedule_names_its_id(tmp_path: 
     assert [a.outcome for a in task.attempts] == ["success"] and task.attempts[0].discarded
 
 
-def test_latest_flow_is_the_top_level_flow_that_started_last(tmp_path: Path) -> None:
-    """The subflow started after its parent, yet the parent is the answer."""
-    assert latest_flow(_records(tmp_path)) == tracegen.CRAWL
+def test_latest_flow_is_the_top_level_flow_that_finished_last(tmp_path: Path) -> None:
+    """The subflow ended after its parent started, yet the parent, which ended last, is the answer."""
+    assert latest_flow(_records(tmp_path)) == LatestFlow(tracegen.CRAWL, finished=True)
     assert latest_flow([]) is None
+
+
+def _flow_event(ts: float, event: str, flow_id: str, **details: Any) -> Record:
+    return Record(ts, event, {"dispatcher_id": flow_id, "flow_name": "f", **details}, "h")
+
+
+def test_latest_flow_prefers_the_flow_that_finished_last_over_the_one_that_started_last() -> None:
+    """A long flow started first and finished last is chosen over a short one started later."""
+    records = [
+        _flow_event(0.0, "FLOW_START", "long"),
+        _flow_event(1.0, "FLOW_START", "short"),
+        _flow_event(2.0, "FLOW_END", "short"),
+        _flow_event(5.0, "FLOW_FAILURE", "long"),
+        _flow_event(6.0, "FLOW_START", "running"),  # still running: not "finished last"
+    ]
+    assert latest_flow(records) == LatestFlow("long", finished=True)
+
+
+def test_latest_flow_without_any_end_is_the_most_recently_active_top_level_flow() -> None:
+    """With no flow finished, the flow whose latest event is latest wins, walked up from a subflow."""
+    records = [
+        _flow_event(0.0, "FLOW_START", "a"),
+        _flow_event(1.0, "FLOW_START", "b"),
+        _flow_event(2.0, "SUBFLOW_SCHEDULE", "a-sub", task_id="a-sub", parent_dispatcher_id="a"),
+        _flow_event(3.0, "DISPATCHER_WAKEUP", "a-sub", parent_dispatcher_id="a"),
+    ]
+    assert latest_flow(records) == LatestFlow("a", finished=False)
 
 
 _values = st.recursive(

@@ -15,7 +15,7 @@ from . import tracegen
 
 
 def test_a_task_failure_reads_as_a_sentence_with_the_error_line_and_where_it_ran() -> None:
-    """Name, short id, the traceback's last line, queue, worker and flow are on the line."""
+    """Name, short id, queue, worker and flow, then the traceback's last line (the long part last)."""
     details = {
         "task_name": "example.parse_page",
         "task_id": tracegen.PARSE_PAGE,
@@ -29,8 +29,8 @@ def test_a_task_failure_reads_as_a_sentence_with_the_error_line_and_where_it_ran
     }
     line = render_event("TASK_FAILURE", details, ts=0, node="host-a").plain
     assert line == (
-        "00:00:00.000 host-a TASK_FAILURE        example.parse_page[7c7c7c7c] failed attempt 3: "
-        "ValueError: bad html: no <body> q=parse celery@host-a/102 in parse[5e5e5e5e]"
+        "00:00:00.000 host-a TASK_FAILURE        example.parse_page[7c7c7c7c] failed attempt 3 "
+        "q=parse celery@host-a/102 in parse[5e5e5e5e]: ValueError: bad html: no <body>"
     )
 
 
