@@ -88,6 +88,8 @@ def test_good_flows_start_and_end_with_every_node_once(example_run: ExampleRun) 
         assert events[0]["details"]["task_name"] == "example.document_flow"
         assert names.count("FLOW_START") == 1 and names.count("FLOW_END") == 1
         assert "FLOW_FAILURE" not in names and "NODE_FAILURE" not in names
+        # Every wake-up but the last ends by rescheduling the dispatcher.
+        assert names.count("DISPATCHER_WAKEUP") == names.count("DISPATCHER_RETRY") + 1, names
         succeeded = [r["details"]["node_name"] for r in events if r["event"] == "NODE_SUCCESSFUL"]
         assert sorted(succeeded) == sorted(NODES)
         end = names.index("FLOW_END")
