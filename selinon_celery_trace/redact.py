@@ -108,7 +108,8 @@ def sanitize_quickly(value: Any, policy: Policy) -> Any:
     The value is encoded strictly (no fallbacks); when that works, is shorter than ``max_length``
     and no redaction fragment appears anywhere in it, a fresh decoded copy is returned: JSON-safe,
     nothing to mask or cut, and detached from the caller's (mutable) objects. Anything else takes
-    the full walk.
+    the full walk. (A value this small is bounded by its byte size, so ``max_items`` is not applied
+    to it: a list of 150 small numbers is kept whole.)
     """
     try:
         encoded = _strict_dumps(value)

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from selinon_celery_trace import catalogue
@@ -169,6 +169,7 @@ _keys = st.sampled_from(
 )  # fmt: skip
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], deadline=None)
 @given(
     st.lists(
         st.tuples(
