@@ -306,7 +306,10 @@ def main() -> None:
     report: dict[str, Any] = {"python": sys.version.split()[0]}
     import celery
 
+    from selinon_celery_trace.record import ENCODER
+
     report["celery"] = celery.__version__
+    report["encoder"] = ENCODER
     if not args.e2e_only:
         report["micro"] = micro(args.configs.split(","), args.rounds, args.tasks)
     if not args.micro_only:

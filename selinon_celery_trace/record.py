@@ -22,7 +22,7 @@ from typing import Any, Final
 from .catalogue import NAMES
 from .redact import Policy, sanitize
 
-__all__ = ["HOST", "current_exception", "dumps", "event_name", "exception_scope", "json_line", "utc_now"]
+__all__ = ["ENCODER", "HOST", "current_exception", "dumps", "event_name", "exception_scope", "json_line"]
 
 HOST: Final[str] = platform.node()
 """This machine's host name, computed once per process (fork keeps it, as it should)."""
@@ -31,11 +31,6 @@ _UTC = timezone.utc
 # Encoding is not the place to redact (the Celery adapters did that with the user's policy); the
 # fallback only makes the value encodable, so it must not mask what the caller chose to log.
 _ENCODABLE = Policy(redact=(), max_length=1 << 20, max_items=10_000, max_depth=64)
-
-
-def utc_now() -> datetime:
-    """Return the current time as a timezone-aware UTC datetime."""
-    return datetime.now(_UTC)
 
 
 def event_name(event: int) -> str:
