@@ -7,6 +7,7 @@ Read from ``app.conf`` (so Django's ``CELERY_`` namespace works too)::
         {"json": True},                                     # or {"json": {"path": "/var/log/trace.jsonl"}}
         {"sentry": {"dsn": "{SENTRY_DSN}"}},
         {"function": {"import": "myapp.trace", "name": "on_event"}},
+        {"events": True},                                   # or {"events": {"type": ..., "events": [...]}}
     ]
     app.conf.selinon_trace_redact = ["password", "token", "ssn"]   # replaces the default list
     app.conf.selinon_trace_events = {"exclude": ["TASK_SCHEDULE"]}  # or {"include": [...]}, or a list
@@ -130,11 +131,30 @@ def _logging(where: str, options: Mapping[str, Any]) -> Sink:
     return LoggingSink(logger)
 
 
+def _events(where: str, options: Mapping[str, Any]) -> Sink:
+    # Imported here: the sink needs Celery's event dispatcher, and most configurations do not use it.
+    from .celery_events import DEFAULT_EVENT_TYPE, DEFAULT_QUEUE_SIZE, CeleryEventSink
+
+    event_type = options.get("type", DEFAULT_EVENT_TYPE)
+    if not isinstance(event_type, str) or not event_type:
+        raise TraceConfigError(f"{where}: 'type' must be a Celery event type name such as 'selinon-trace'")
+    events = options.get("events")
+    if events is not None:
+        if isinstance(events, str) or not isinstance(events, (list, tuple)):
+            raise TraceConfigError(f"{where}: 'events' must be a list of event names")
+        _event_numbers(f"{where}.events", events)
+    queue_size = options.get("queue_size", DEFAULT_QUEUE_SIZE)
+    if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
+        raise TraceConfigError(f"{where}: 'queue_size' must be a positive integer")
+    return CeleryEventSink(event_type=event_type, events=events, queue_size=queue_size)
+
+
 _BUILDERS: dict[str, tuple[set[str], Callable[[str, Mapping[str, Any]], Sink]]] = {
     "logging": ({"logger"}, _logging),
     "json": ({"path"}, _json),
     "sentry": ({"dsn", "events", "breadcrumbs", "shutdown_timeout"}, _sentry),
     "function": ({"import", "name"}, _import_function),
+    "events": ({"type", "events", "queue_size"}, _events),
 }
 
 

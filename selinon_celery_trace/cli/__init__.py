@@ -7,6 +7,7 @@ Reads the JSON-lines files written by the ``json`` sink (several at once, merged
     selinon-trace show 9a8b7c6d worker-*.jsonl     # one flow or task as a tree (an id prefix is enough)
     selinon-trace timeline -o flow.html worker-*.jsonl        # the flow that finished last, as HTML
     selinon-trace follow -e 'TASK_*' --queue default trace.jsonl   # tail -F, one coloured line per event
+    selinon-trace watch -A proj                    # every host's events, live, from the broker
 
 Exit codes: 0 done, 1 the id was not found, 2 usage error. Lines that are not trace events (truncated,
 garbage, a file being written) are counted and reported on standard error, never fatal. This package
@@ -400,6 +401,11 @@ def follow_command(
         pass
     finally:
         _report(malformed)
+
+
+from .watch import watch_command  # noqa: E402 - needs EventFilter above; imports Celery only when run
+
+cli.add_command(watch_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

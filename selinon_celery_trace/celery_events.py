@@ -1,0 +1,321 @@
+"""The ``events`` sink: trace events as custom Celery events, so one watcher sees every worker host.
+
+Celery already carries monitoring events between hosts (``celery events`` and Flower read them from the
+``celeryev`` exchange). This sink publishes each trace event there, as an event of its own type
+(``selinon-trace`` by default), and ``selinon-trace watch`` receives them from every host::
+
+    app.conf.selinon_trace = [{"events": True}]
+    # or {"events": {"type": "selinon-trace", "events": ["TASK_FAILURE", "FLOW_FAILURE"]}}
+
+The event's fields are the trace record's (``event``, ``time``, ``details``, ``node``), beside Celery's
+own ``hostname`` (the worker's node name), ``pid``, ``timestamp`` and ``clock``. A process that had to
+drop events says so in ``dropped``: the number of events it dropped since it started, carried by each
+of its later events and by a report of its own (an event of the same type with no ``event`` field),
+sent as soon as the broker answers again and repeated for a few seconds, since a Redis that restarted
+routes nothing to a watcher until the watcher has reconnected too. A watcher reports each increase.
+
+Never blocking a task is the design's first rule. Publishing on a broken connection can block (kombu
+retries, TCP timeouts), so ``__call__`` only encodes the line and puts it into a bounded in-process
+queue; a background thread per process (started at the first event, so after the prefork fork, and
+reset in a forked child) owns the connection and publishes. When the queue is full, or the broker does
+not answer, events are dropped and counted rather than slowing tasks or growing memory. ``flush()``
+(called by the adapter when a pool process exits) waits a little for the queue to drain.
+
+This module is an adapter (it needs Celery); the core never imports it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import queue
+import threading
+import time
+import weakref
+from collections.abc import Hashable, Iterable
+from typing import Any, Final
+
+from . import catalogue
+from .record import json_line
+
+__all__ = ["DEFAULT_EVENT_TYPE", "CeleryEventSink"]
+
+DEFAULT_EVENT_TYPE: Final = "selinon-trace"
+"""The Celery event type trace events are published as (its routing key is ``selinon.trace``)."""
+
+REPORT_REPEAT: Final = 10.0
+"""Seconds during which a process re-sends its dropped-events report (every ``retry_interval`` * 2)."""
+
+DEFAULT_QUEUE_SIZE: Final = 10_000
+"""Events waiting to be published, per process; beyond it new events are dropped (and counted)."""
+
+_logger = logging.getLogger("selinon_celery_trace.events")
+_STOP: Final = b""  # sentinel in the queue: never a real line (those end with a newline)
+_instances: weakref.WeakSet[CeleryEventSink] = weakref.WeakSet()
+
+
+class CeleryEventSink:
+    """Publish each trace event as a custom Celery event through the app's event dispatcher.
+
+    ``app`` is the Celery app whose broker carries the events; None means the app tracing was
+    installed for (else Celery's current app), looked up when the first event is published. ``events``
+    limits the events sent (names; None: all). ``queue_size`` bounds the events waiting to be sent in
+    each process. ``connect_timeout`` bounds one connection attempt; ``retry_interval`` is the pause
+    between attempts while the broker is unreachable (events arriving meanwhile are dropped).
+
+    >>> sink = CeleryEventSink(events=["TASK_FAILURE"])
+    >>> sink.dropped
+    0
+    """
+
+    def __init__(
+        self,
+        app: Any = None,
+        *,
+        event_type: str = DEFAULT_EVENT_TYPE,
+        events: Iterable[str] | None = None,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        connect_timeout: float = 2.0,
+        retry_interval: float = 1.0,
+    ) -> None:
+        if not event_type or not isinstance(event_type, str):
+            raise ValueError("the event type must be a non-empty string")
+        self.app = app
+        self.event_type = event_type
+        self.wanted: frozenset[int] | None = None
+        if events is not None:
+            numbers = set()
+            for name in events:
+                spec = catalogue.BY_NAME.get(name) if isinstance(name, str) else None
+                if spec is None:
+                    raise ValueError(f"unknown event {name!r}")
+                numbers.add(spec.number)
+            self.wanted = frozenset(numbers)
+        self.queue_size = queue_size
+        self.connect_timeout = connect_timeout
+        self.retry_interval = retry_interval
+        self.key: Hashable = ("celery-events", event_type)
+        self.dropped = 0
+        """Events this process dropped since it started (never reset; reports send the increments)."""
+        self.published = 0
+        """Events this process published."""
+        self._reset()
+        _instances.add(self)
+
+    def _reset(self) -> None:
+        # Everything that belongs to one process: a forked child starts over with fresh ones (a lock
+        # or a connection copied from the parent mid-use would be broken in the child).
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[bytes] = queue.Queue(self.queue_size)
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._unreported = 0  # dropped, not yet reported over the broker
+        self._report_until = 0.0  # re-send the report until then (monotonic)
+        self._next_report = 0.0
+        self._connection: Any = None
+        self._dispatcher: Any = None
+        self._next_attempt = 0.0
+
+    def _after_fork(self) -> None:
+        self.dropped = self.published = 0
+        self._reset()
+
+    # -- the task's side: never blocks ----------------------------------------------------------------
+
+    def __call__(self, event: int, details: Any) -> None:
+        if self.wanted is not None and event not in self.wanted:
+            return
+        if self._thread is None:
+            self._start()
+        try:
+            self._queue.put_nowait(json_line(event, details))
+        except queue.Full:
+            self._drop()
+
+    def _drop(self, count: int = 1) -> None:
+        with self._lock:
+            self.dropped += count
+            self._unreported += count
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._closed:
+                return
+            thread = threading.Thread(target=self._run, name="selinon-trace-events", daemon=True)
+            self._thread = thread
+        thread.start()
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait up to ``timeout`` seconds for the queued events to be published (or dropped).
+
+        Returns True when the queue is empty. Called when a pool process exits, which runs no
+        ``atexit`` handlers.
+        """
+        if self._thread is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                return False
+            time.sleep(0.005)
+        return True
+
+    def close(self) -> None:
+        """Publish what is queued (briefly), stop the thread and release the connection."""
+        self.flush()
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None and thread.is_alive():
+            try:
+                self._queue.put(_STOP, timeout=1.0)
+            except queue.Full:
+                pass
+            thread.join(timeout=2.0)
+
+    # -- the publishing thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                line = self._queue.get(timeout=self.retry_interval)
+            except queue.Empty:
+                now = time.monotonic()
+                if (self._unreported or (now < self._report_until and now >= self._next_report)) and (
+                    self._connected()
+                ):
+                    self._report_dropped()
+                continue
+            try:
+                if line is _STOP:
+                    self._disconnect()
+                    return
+                self._publish(line)
+            except Exception as exc:  # never let the thread die: the process would stop publishing
+                _logger.debug("selinon_celery_trace: publishing a trace event failed: %r", exc)
+            finally:
+                self._queue.task_done()
+
+    def _publish(self, line: bytes) -> None:
+        if not self._connected():
+            self._drop()
+            return
+        if self._unreported:
+            self._report_dropped()
+        record = json.loads(line)
+        try:
+            self._dispatcher.send(
+                self.event_type,
+                retry=False,
+                event=record["event"],
+                time=record["time"],
+                details=record["details"],
+                node=record["node"],
+                dropped=self.dropped,
+            )
+        except Exception as exc:
+            self._lost(exc)
+            self._drop()
+        else:
+            self.published += 1
+
+    def _report_dropped(self) -> None:
+        with self._lock:
+            count, self._unreported = self._unreported, 0
+            total = self.dropped
+        now = time.monotonic()
+        if count:
+            _logger.warning(
+                "selinon_celery_trace: %d trace events were dropped (the broker was unreachable or the "
+                "events queue was full; %d since this process started)",
+                count,
+                total,
+            )
+            self._report_until = now + REPORT_REPEAT
+        self._next_report = now + 2 * self.retry_interval
+        try:
+            self._dispatcher.send(self.event_type, retry=False, dropped=total)
+        except Exception as exc:
+            self._lost(exc)
+
+    def _resolve_app(self) -> Any:
+        if self.app is not None:
+            return self.app
+        from celery import current_app
+
+        from .installer import installed_app
+
+        return installed_app() or current_app
+
+    def _connected(self) -> bool:
+        if self._dispatcher is not None:
+            return True
+        now = time.monotonic()
+        if now < self._next_attempt:
+            return False
+        self._next_attempt = now + self.retry_interval
+        connection = None
+        try:
+            from .receivers import runtime
+
+            app = self._resolve_app()
+            # heartbeat=0: nothing in this thread would answer the broker's heartbeats.
+            connection = app.connection_for_write(heartbeat=0, connect_timeout=self.connect_timeout)
+            connection.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=self.connect_timeout
+            )
+            self._dispatcher = app.events.Dispatcher(
+                connection, hostname=runtime.hostname, enabled=True, buffer_while_offline=False
+            )
+            self._connection = connection
+        except Exception as exc:
+            _logger.debug("selinon_celery_trace: cannot reach the broker for trace events: %r", exc)
+            if connection is not None:
+                _release(connection)
+            return False
+        return True
+
+    def _lost(self, exc: BaseException) -> None:
+        _logger.debug("selinon_celery_trace: lost the broker connection for trace events: %r", exc)
+        self._disconnect()
+        self._next_attempt = time.monotonic() + self.retry_interval
+
+    def _disconnect(self) -> None:
+        dispatcher, connection = self._dispatcher, self._connection
+        self._dispatcher = self._connection = None
+        if dispatcher is not None:
+            try:
+                dispatcher.close()
+            except Exception:
+                pass
+        if connection is not None:
+            _release(connection)
+
+    def __repr__(self) -> str:
+        return f"CeleryEventSink(event_type={self.event_type!r})"
+
+
+def _release(connection: Any) -> None:
+    try:
+        connection.release()
+    except Exception:
+        pass
+
+
+def _reset_after_fork() -> None:
+    for sink in list(_instances):
+        sink._after_fork()
+
+
+def _flush_at_exit() -> None:
+    for sink in list(_instances):
+        try:
+            sink.flush(timeout=1.0)
+        except Exception:
+            pass
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+atexit.register(_flush_at_exit)
