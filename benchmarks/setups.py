@@ -14,7 +14,7 @@ from typing import Any
 
 Counter = Callable[[], int]
 
-CONFIGS = ("plain", "otel", "sentry", "naive-json", "ours-off", "ours-json", "ours-logging")
+CONFIGS = ("plain", "otel", "sentry", "naive-json", "ours-off", "ours-json", "ours-logging", "ours-events")
 
 
 def _plain(app: Any, workdir: str) -> Counter:
@@ -157,3 +157,24 @@ def _noop_sink(event: int, details: Any) -> None:
 
 
 SETUPS["ours-noop"] = _ours([{"function": {"import": "setups", "name": "_noop_sink"}}])
+
+
+def _ours_events(app: Any, workdir: str) -> Counter:
+    # The Celery-events sink publishing over the app's own broker (the in-process memory transport
+    # in the micro benchmark): the cost on the task's thread plus its publishing thread's CPU.
+    import selinon_celery_trace
+    from selinon_celery_trace import Trace
+    from selinon_celery_trace.celery_events import CeleryEventSink
+
+    app.conf.selinon_trace = [{"events": True}]
+    selinon_celery_trace.install(app)
+    sink = next(s for s in Trace.sinks() if isinstance(s, CeleryEventSink))
+
+    def count() -> int:
+        sink.flush(timeout=30)
+        return sink.published + sink.dropped
+
+    return count
+
+
+SETUPS["ours-events"] = _ours_events
