@@ -331,7 +331,4 @@ def _log(event: int, *parts: dict[str, Any], **more: Any) -> None:
     # The dispatcher's own events: skipped cheaply when nobody listens, never raising into the flow.
     if not Trace.wants(event):
         return
-    try:
-        Trace.log(event, *parts, **more)
-    except Exception as exc:  # pragma: no cover - Trace.log never raises; belt and braces
-        report_internal_error("Dispatcher event", exc)
+    Trace.log(event, *parts, **more)  # never raises, but for the task's own control flow (soft limit)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from . import receivers
 from .config import TraceConfigError, load_settings
 from .trace import Sink, Trace
@@ -43,6 +45,9 @@ def install(app: Any) -> None:
         Trace.mute(settings.muted)
         _sinks = tuple(Trace.add_sink(sink) for sink in settings.sinks)
         receivers.connect(receivers.ALWAYS)
+        # A soft time limit can fire while a sink runs inside the task (Trace.log from task code,
+        # or a Dispatcher's events): it belongs to the task, never to the tracer's error handling.
+        Trace.let_through(SoftTimeLimitExceeded)
         Trace.watch(receivers.sync)
         receivers.sync()
 

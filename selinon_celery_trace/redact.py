@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -65,15 +64,10 @@ class Policy:
     max_depth: int = 16
     _fragments: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _verdicts: dict[str, bool] = field(init=False, repr=False, compare=False)
-    _suspect: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        fragments = tuple(_normalise(k) for k in self.redact if k)
-        object.__setattr__(self, "_fragments", fragments)
+        object.__setattr__(self, "_fragments", tuple(_normalise(k) for k in self.redact if k))
         object.__setattr__(self, "_verdicts", {})
-        # Over lower-cased JSON text: any fragment anywhere (key or value), "_" also matching "-".
-        encoded = [f.encode() for f in fragments]
-        object.__setattr__(self, "_suspect", re.compile(_trie(encoded)) if encoded else None)
 
     def masks(self, key: str) -> bool:
         """Return True when values under ``key`` must be masked."""
@@ -105,38 +99,62 @@ except ImportError:  # pragma: no cover - exercised in the no-orjson tox env
 def sanitize_quickly(value: Any, policy: Policy) -> Any:
     """Same contract as :func:`sanitize`, faster for the common case (small plain data, no secret).
 
-    The value is encoded strictly (no fallbacks); when that works, is shorter than ``max_length``
-    and no redaction fragment appears anywhere in it, a fresh decoded copy is returned: JSON-safe,
-    nothing to mask or cut, and detached from the caller's (mutable) objects. Anything else takes
-    the full walk. (A value this small is bounded by its byte size, so ``max_items`` is not applied
-    to it: a list of 150 small numbers is kept whole.)
+    A cheap scan first proves the value is a small tree of plain data: dicts with string keys none of
+    which needs masking, lists and tuples, short strings, numbers (finite), bools and None, with no
+    container reached twice (so no cycle: orjson would otherwise recurse 254 levels deep through one,
+    copying any big value inside it each time). Then orjson makes a fresh copy (JSON-safe, detached
+    from the caller's mutable objects). Anything else takes the full walk. A value this small is
+    bounded by its leaves, so ``max_items`` is not applied to it.
     """
+    if not _small_plain_tree(value, policy):
+        return sanitize(value, policy)
     try:
         encoded = _strict_dumps(value)
     except Exception:
         return sanitize(value, policy)
-    suspect = policy._suspect
-    if len(encoded) > policy.max_length or (suspect is not None and suspect.search(encoded.lower())):
+    if len(encoded) > policy.max_length:
         return sanitize(value, policy)
     return _loads(encoded)
 
 
-def _trie(words: list[bytes]) -> bytes:
-    """A regex matching any of ``words``, shaped as a trie (``pa(?:ssword|sswd)|...``).
+_SCAN_LIMIT: Final = 64  # containers a "small" value may hold
 
-    The regex engine tries alternatives one by one at each position; sharing prefixes makes most
-    positions fail after one comparison (about a third cheaper than a flat alternation here).
-    """
-    if any(not word for word in words):
-        return b""  # one of the words ends here: a match already
-    groups: dict[bytes, list[bytes]] = {}
-    for word in words:
-        groups.setdefault(word[:1], []).append(word[1:])
-    parts = [
-        (b"[-_]" if first == b"_" else re.escape(first)) + _trie(rests)
-        for first, rests in sorted(groups.items())
-    ]
-    return parts[0] if len(parts) == 1 else b"(?:" + b"|".join(parts) + b")"
+
+def _small_plain_tree(value: Any, policy: Policy) -> bool:
+    """True when ``value`` is plain data the quick path may copy as it is (see sanitize_quickly)."""
+    limit = policy.max_length
+    masks = policy.masks
+    seen: set[int] = set()
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        ident = id(node)
+        if ident in seen or len(seen) >= _SCAN_LIMIT:
+            return False
+        seen.add(ident)
+        kind = type(node)
+        if kind is dict:
+            for key in node:
+                if type(key) is not str or masks(key):
+                    return False
+            children: Any = node.values()
+        elif kind is list or kind is tuple:
+            children = node
+        else:
+            return False
+        for child in children:
+            child_kind = type(child)
+            if child_kind is str:
+                if len(child) > limit:
+                    return False
+            elif child_kind is dict or child_kind is list or child_kind is tuple:
+                stack.append(child)
+            elif child_kind is float:
+                if not math.isfinite(child):
+                    return False
+            elif not (child_kind is int or child_kind is bool or child is None):
+                return False
+    return True
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -205,6 +223,14 @@ def _walk(value: Any, policy: Policy, depth: int, seen: set[int]) -> Any:
     return _repr(value, policy.max_length)
 
 
+def _guarded_walk(value: Any, policy: Policy, depth: int, seen: set[int]) -> Any:
+    # One odd member costs only itself, never the container around it.
+    try:
+        return _walk(value, policy, depth, seen)
+    except Exception as exc:
+        return f"<unreadable {type(value).__qualname__}: {type(exc).__name__}>"
+
+
 def _walk_mapping(value: Mapping[Any, Any], policy: Policy, depth: int, seen: set[int]) -> Any:
     marker = id(value)
     if marker in seen:
@@ -217,7 +243,7 @@ def _walk_mapping(value: Mapping[Any, Any], policy: Policy, depth: int, seen: se
                 result["..."] = f"[{len(value) - policy.max_items} more items]"
                 break
             name = _key(key, policy)
-            result[name] = REDACTED if policy.masks(name) else _walk(item, policy, depth + 1, seen)
+            result[name] = REDACTED if policy.masks(name) else _guarded_walk(item, policy, depth + 1, seen)
         return result
     except Exception as exc:  # a mapping whose iteration raises
         return f"<unreadable {type(value).__qualname__}: {type(exc).__name__}>"
@@ -235,14 +261,17 @@ def _walk_items(value: Iterable[Any], policy: Policy, depth: int, seen: set[int]
         if isinstance(value, (set, frozenset)):
             try:
                 items = sorted(value)
-            except TypeError:
+            except Exception:  # members that cannot be ordered, or whose comparison raises
                 items = list(value)
         result = []
-        for count, item in enumerate(items):
-            if count >= policy.max_items:
-                result.append(f"[{len(value) - policy.max_items} more items]")  # type: ignore[arg-type]
-                break
-            result.append(_walk(item, policy, depth + 1, seen))
+        try:
+            for count, item in enumerate(items):
+                if count >= policy.max_items:
+                    result.append(f"[{len(value) - policy.max_items} more items]")  # type: ignore[arg-type]
+                    break
+                result.append(_guarded_walk(item, policy, depth + 1, seen))
+        except Exception as exc:  # an iterable whose iteration raises: keep what was read
+            result.append(f"<unreadable {type(value).__qualname__}: {type(exc).__name__}>")
         return result
     finally:
         seen.discard(marker)

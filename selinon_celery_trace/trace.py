@@ -38,7 +38,7 @@ class _State:
     ``sinks`` is an immutable tuple swapped whole under ``lock``, so ``log()`` reads it without locking.
     """
 
-    __slots__ = ("errors", "lock", "muted", "reported", "sinks", "watchers")
+    __slots__ = ("errors", "lock", "muted", "passthrough", "reported", "sinks", "watchers")
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -47,6 +47,9 @@ class _State:
         self.errors: dict[str, int] = {}
         self.reported: set[tuple[str, str]] = set()
         self.watchers: tuple[Callable[[], None], ...] = ()
+        # Exceptions that are the caller's control flow, not sink failures (Celery's soft time limit
+        # fires asynchronously, possibly while a sink runs): re-raised, never swallowed.
+        self.passthrough: tuple[type[BaseException], ...] = ()
 
     def changed(self) -> None:
         # Adapters (the Celery receivers) connect only what the current sinks need; tell them.
@@ -190,6 +193,8 @@ class Trace:
             try:
                 sink(event, details)
             except Exception as exc:
+                if state.passthrough and isinstance(exc, state.passthrough):
+                    raise
                 report_internal_error(f"sink {sink!r}", exc)
 
     @classmethod
@@ -307,6 +312,16 @@ class Trace:
         for sink in old:
             _close(sink)
         _state.changed()
+
+    @classmethod
+    def let_through(cls, *exc_types: type[BaseException]) -> None:
+        """Re-raise these exceptions from ``log()`` instead of reporting them as sink errors.
+
+        For control-flow exceptions that can fire while a sink runs (Celery's
+        ``SoftTimeLimitExceeded``, which ``install`` registers): the task must see its soft limit.
+        """
+        with _state.lock:
+            _state.passthrough = tuple(dict.fromkeys((*_state.passthrough, *exc_types)))
 
     @classmethod
     def watch(cls, callback: Callable[[], None]) -> None:

@@ -218,3 +218,21 @@ def test_sentry_sink_without_sentry_sdk_fails_at_install() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert "selinon_trace[1].sentry:" in out and "selinon-celery-trace[sentry]" in out
+
+
+def test_a_soft_time_limit_inside_a_sink_reaches_the_task() -> None:
+    """After install, SoftTimeLimitExceeded raised while a sink runs is the task's, not swallowed."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    app = _app()
+    selinon_celery_trace.install(app)
+
+    def slow_sink(event: int, details: object) -> None:
+        raise SoftTimeLimitExceeded()
+
+    try:
+        Trace.add_sink(slow_sink)
+        with pytest.raises(SoftTimeLimitExceeded):
+            Trace.log(Trace.STORAGE_STORE, storage_name="s3")
+    finally:
+        selinon_celery_trace.uninstall(app)

@@ -163,3 +163,21 @@ def test_the_core_does_not_import_celery() -> None:
         "assert not [m for m in sys.modules if m.split('.')[0] in ('celery', 'kombu')], 'celery imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+class ControlFlow(Exception):
+    """Stands for an exception that belongs to the caller (as Celery's SoftTimeLimitExceeded)."""
+
+
+@pytest.mark.tracer_errors
+def test_registered_control_flow_exceptions_pass_through() -> None:
+    """An exception registered with let_through reaches the caller; other sink errors never do."""
+
+    def sink(event: int, details: object) -> None:
+        raise ControlFlow("soft time limit")
+
+    Trace.trace_by_func(sink)
+    Trace.log(Trace.TASK_START)  # reported and swallowed
+    Trace.let_through(ControlFlow)
+    with pytest.raises(ControlFlow):
+        Trace.log(Trace.TASK_START)
