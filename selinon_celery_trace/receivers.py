@@ -36,7 +36,7 @@ from celery.states import FAILURE, IGNORED, REJECTED, RETRY, SUCCESS
 from . import context
 from .queues import resolve_queue
 from .record import exception_scope
-from .redact import Policy, sanitize, sanitize_quickly
+from .redact import Policy, sanitize, sanitize_arguments
 from .trace import Trace, report_internal_error
 
 __all__ = ["Runtime", "runtime"]
@@ -150,7 +150,7 @@ class Runtime:
     def node_args(self, args: Any, kwargs: Any) -> Any:
         if not args and not kwargs:
             return _EMPTY_ARGS
-        return sanitize_quickly({"args": args or [], "kwargs": kwargs or {}}, self.policy)
+        return sanitize_arguments(args, kwargs, self.policy)
 
     def text(self, value: Any) -> Any:
         return sanitize(value, self.policy)

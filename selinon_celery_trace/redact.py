@@ -16,7 +16,7 @@ from pathlib import PurePath
 from typing import Any, Final
 from uuid import UUID
 
-__all__ = ["DEFAULT_REDACT", "REDACTED", "Policy", "sanitize", "sanitize_quickly"]
+__all__ = ["DEFAULT_REDACT", "REDACTED", "Policy", "sanitize", "sanitize_arguments", "sanitize_quickly"]
 
 REDACTED: Final = "[redacted]"
 
@@ -106,7 +106,7 @@ def sanitize_quickly(value: Any, policy: Policy) -> Any:
     from the caller's mutable objects). Anything else takes the full walk. A value this small is
     bounded by its leaves, so ``max_items`` is not applied to it.
     """
-    if not _small_plain_tree(value, policy):
+    if not _small_plain_tree(value, policy=policy):
         return sanitize(value, policy)
     try:
         encoded = _strict_dumps(value)
@@ -117,15 +117,30 @@ def sanitize_quickly(value: Any, policy: Policy) -> Any:
     return _loads(encoded)
 
 
+def sanitize_arguments(args: Any, kwargs: Any, policy: Policy) -> dict[str, Any]:
+    """A task's arguments as ``{"args": [...], "kwargs": {...}}``, sanitized (quickly when plain)."""
+    value = {"args": args or [], "kwargs": kwargs or {}}
+    if not _small_plain_tree(value["args"], value["kwargs"], policy=policy):
+        return sanitize(value, policy)  # type: ignore[no-any-return]
+    try:
+        encoded = _strict_dumps(value)
+    except Exception:
+        return sanitize(value, policy)  # type: ignore[no-any-return]
+    if len(encoded) > policy.max_length:
+        return sanitize(value, policy)  # type: ignore[no-any-return]
+    return _loads(encoded)  # type: ignore[no-any-return]
+
+
 _SCAN_LIMIT: Final = 64  # containers a "small" value may hold
 
 
-def _small_plain_tree(value: Any, policy: Policy) -> bool:
-    """True when ``value`` is plain data the quick path may copy as it is (see sanitize_quickly)."""
+def _small_plain_tree(*roots: Any, policy: Policy) -> bool:
+    """True when ``roots`` are plain data the quick path may copy as they are (see sanitize_quickly)."""
     limit = policy.max_length
+    verdicts = policy._verdicts
     masks = policy.masks
     seen: set[int] = set()
-    stack = [value]
+    stack = list(roots)
     while stack:
         node = stack.pop()
         ident = id(node)
@@ -135,7 +150,12 @@ def _small_plain_tree(value: Any, policy: Policy) -> bool:
         kind = type(node)
         if kind is dict:
             for key in node:
-                if type(key) is not str or masks(key):
+                if type(key) is not str:
+                    return False
+                verdict = verdicts.get(key)  # the memo, without a method call per key
+                if verdict is None:
+                    verdict = masks(key)
+                if verdict:
                     return False
             children: Any = node.values()
         elif kind is list or kind is tuple:

@@ -11,7 +11,7 @@ from uuid import UUID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from selinon_celery_trace.redact import REDACTED, Policy, sanitize, sanitize_quickly
+from selinon_celery_trace.redact import REDACTED, Policy, sanitize, sanitize_arguments, sanitize_quickly
 
 
 class Hostile:
@@ -117,4 +117,15 @@ def test_quick_path_agrees_with_the_full_walk(value: object) -> None:
     full walk would also cut containers at max_items; everything else is identical.
     """
     quick = sanitize_quickly(value, Policy())
+    assert quick == sanitize(value, Policy(max_items=10**9)) or quick == sanitize(value, Policy())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_json_like, max_size=3), st.dictionaries(_keys, _json_like, max_size=3))
+def test_task_arguments_are_sanitized_as_the_full_walk_does(
+    args: list[object], kwargs: dict[str, object]
+) -> None:
+    """A task's args and kwargs come out as the full walk makes them (bounded by bytes when small)."""
+    quick = sanitize_arguments(args, kwargs, Policy())
+    value = {"args": args, "kwargs": kwargs}
     assert quick == sanitize(value, Policy(max_items=10**9)) or quick == sanitize(value, Policy())
