@@ -29,12 +29,14 @@ from typing import Any
 import click
 from rich.console import Console
 
-from .. import __version__, catalogue
+from .. import __version__
+from .filters import EventFilter, event_patterns, filter_options
 from .model import Collector, FlowRun, LatestFlow, Summary, TaskRun, latest_flow
-from .reader import STDIN, Malformed, Record, follow, merged
+from .reader import STDIN, Malformed, follow, merged
 from .render import render_event, render_record
 from .timeline import GROUP_BY, render_timeline
 from .views import flow_tree, summary_view, task_tree
+from .watch import watch_command
 
 __all__ = ["cli", "main", "render_event", "render_record"]
 
@@ -282,86 +284,9 @@ def _describe(run: FlowRun | TaskRun) -> str:
     return f"task {run.name or '?'} [{run.task_id}], {run.outcome}, {len(run.attempts)} attempts"
 
 
-def _event_patterns(values: tuple[str, ...]) -> list[str]:
-    patterns = []
-    for value in values:
-        for pattern in value.split(","):
-            pattern = pattern.strip().upper()
-            if not pattern:
-                continue
-            if not any(char in pattern for char in "*?[") and pattern not in catalogue.BY_NAME:
-                close = [name for name in catalogue.NAMES if pattern in name][:4]
-                hint = f" (did you mean {', '.join(close)}?)" if close else ""
-                raise click.BadParameter(f"unknown event {pattern}{hint}", param_hint="--event")
-            patterns.append(pattern)
-    return patterns
-
-
-def _matches(value: Any, patterns: Sequence[str]) -> bool:
-    return isinstance(value, (str, int)) and any(fnmatch.fnmatchcase(str(value), p) for p in patterns)
-
-
-class EventFilter:
-    """The ``follow`` filters: each option matches when any of its values does; all options must match.
-
-    Event names, task names and queues take shell patterns (``TASK_*``); ``--flow`` and ``--task``
-    match a name or an id.
-    """
-
-    def __init__(
-        self,
-        events: Sequence[str] = (),
-        flows: Sequence[str] = (),
-        tasks: Sequence[str] = (),
-        queues: Sequence[str] = (),
-        problems: bool = False,
-    ) -> None:
-        self.events, self.flows, self.tasks, self.queues = events, flows, tasks, queues
-        self.problems = problems
-
-    def __call__(self, record: Record) -> bool:
-        """Whether ``record`` passes."""
-        details = record.details
-        if self.events and not any(fnmatch.fnmatchcase(record.event, p) for p in self.events):
-            return False
-        if self.problems:
-            spec = catalogue.BY_NAME.get(record.event)
-            if spec is None or spec.level < 30:  # logging.WARNING
-                return False
-        if self.flows and not any(
-            _matches(details.get(key), self.flows)
-            for key in ("flow_name", "dispatcher_id", "parent_dispatcher_id")
-        ):
-            return False
-        if self.tasks and not any(_matches(details.get(key), self.tasks) for key in ("task_name", "task_id")):
-            return False
-        return not (self.queues and not _matches(details.get("queue"), self.queues))
-
-
 @cli.command("follow", short_help="Print events as they are written, one coloured line each.")
 @click.argument("file", type=_FILES)
-@click.option(
-    "-e",
-    "--event",
-    "events",
-    multiple=True,
-    metavar="EVENT",
-    help="Only these events (names or patterns such as 'TASK_*'; repeat or comma-separate).",
-)
-@click.option(
-    "--flow", "flows", multiple=True, metavar="NAME_OR_ID", help="Only events of this flow (name or id)."
-)
-@click.option(
-    "--task",
-    "tasks",
-    multiple=True,
-    metavar="NAME_OR_ID",
-    help="Only events of this task (name, pattern or id).",
-)
-@click.option(
-    "--queue", "queues", multiple=True, metavar="QUEUE", help="Only events on this queue (name or pattern)."
-)
-@click.option("-p", "--problems", is_flag=True, help="Only warnings and errors (retries, failures, ...).")
+@filter_options
 @click.option(
     "-n",
     "--lines",
@@ -389,7 +314,7 @@ def follow_command(
     truncated file is followed into its new version; a half-written last line waits for its end.
     Stop with Ctrl-C.
     """
-    keep = EventFilter(_event_patterns(events), flows, tasks, queues, problems)
+    keep = EventFilter(event_patterns(events), flows, tasks, queues, problems)
     out = _settings().out
     malformed = Malformed()
     start_lines = sys.maxsize if from_start else lines
@@ -402,8 +327,6 @@ def follow_command(
     finally:
         _report(malformed)
 
-
-from .watch import watch_command  # noqa: E402 - needs EventFilter above; imports Celery only when run
 
 cli.add_command(watch_command)
 

@@ -21,6 +21,7 @@ from typing import IO, Any
 import click
 
 from ..record import dumps
+from .filters import EventFilter, event_patterns, filter_options
 from .reader import Record
 
 __all__ = ["Watcher", "load_app", "record_of", "watch_command"]
@@ -177,27 +178,7 @@ def _host_matches(event: Mapping[str, Any], record: Record, hosts: Sequence[str]
 @click.option(
     "--type", "event_type", default="selinon-trace", show_default=True, help="The events sink's event type."
 )
-@click.option(
-    "-e",
-    "--event",
-    "events",
-    multiple=True,
-    metavar="EVENT",
-    help="Only these events (names or patterns; repeat or comma-separate).",
-)
-@click.option(
-    "--flow", "flows", multiple=True, metavar="NAME_OR_ID", help="Only events of this flow (name or id)."
-)
-@click.option(
-    "--task",
-    "tasks",
-    multiple=True,
-    metavar="NAME_OR_ID",
-    help="Only events of this task (name, pattern or id).",
-)
-@click.option(
-    "--queue", "queues", multiple=True, metavar="QUEUE", help="Only events on this queue (name or pattern)."
-)
+@filter_options
 @click.option(
     "--host",
     "hosts",
@@ -205,7 +186,6 @@ def _host_matches(event: Mapping[str, Any], record: Record, hosts: Sequence[str]
     metavar="HOST",
     help="Only events from this host or worker node name (pattern).",
 )
-@click.option("-p", "--problems", is_flag=True, help="Only warnings and errors (retries, failures, ...).")
 @click.option("--json", "as_json", is_flag=True, help="Write JSON lines in the trace-file format instead.")
 @click.option(
     "-o",
@@ -233,12 +213,12 @@ def watch_command(
     and `timeline` read. Reports of events a worker process dropped while the broker was unreachable,
     and connection changes, go to standard error. Stop with Ctrl-C.
     """
-    from . import EventFilter, _event_patterns, _settings
+    from . import _settings
     from .render import render_record
 
     if not app_name and not broker:
         raise click.UsageError("give the Celery app (-A APP) or the broker (--broker URL).")
-    keep = EventFilter(_event_patterns(events), flows, tasks, queues, problems)
+    keep = EventFilter(event_patterns(events), flows, tasks, queues, problems)
     settings = _settings()
     err = settings.err
     target: IO[bytes] | None = None
