@@ -16,7 +16,6 @@ needs no Celery: it only reads files, so it runs anywhere the files are.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import shutil
 import sys
@@ -24,7 +23,6 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
