@@ -163,8 +163,9 @@ print(peak() - before)
         "task",
         pytest.param(
             "direct",
+            # Not strict: whether the blow-up shows in peak RSS varies from run to run.
             marks=pytest.mark.xfail(
-                strict=True,
+                strict=False,
                 reason="details passed to Trace.log directly are encoded by orjson first, whose only cycle "
                 "detection is its recursion limit (254 levels): a big value inside a cycle is written 254 "
                 "times before the fallback runs (task arguments are scanned first; this path is not yet)",
