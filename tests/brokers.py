@@ -200,3 +200,65 @@ def amqp_url() -> str:
     except Exception as exc:
         pytest.fail(f"{AMQP_ENV}={_safe(url)} is set but unreachable: {exc}", pytrace=False)
     return url
+
+
+class RestartableRedis:
+    """A private ``redis-server`` on a fixed free port that a test may stop and start again.
+
+    For broker-restart tests: never the shared server on 6379. No redis-server binary fails in CI.
+    """
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            unavailable("a broker-restart test needs a redis-server binary (apt-get install redis-server)")
+        self.binary = binary
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = tempfile.mkdtemp(prefix="selinon-test-restartable-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        """Start (or restart) the server on its port and wait until it answers."""
+        with open(os.path.join(self.directory, "redis.log"), "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    self.binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                cwd=self.directory,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.starts += 1
+        deadline = time.monotonic() + 15
+        while not _ping(self.url):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on port {self.port} did not answer")
+            time.sleep(0.05)
+
+    def stop(self, kill: bool = False) -> None:
+        """Stop the server: SIGTERM, as an operator's restart, or SIGKILL (clients see the link drop)."""
+        if self.process is not None and self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def close(self) -> None:
+        """Stop the server and delete its folder."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)

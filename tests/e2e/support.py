@@ -154,33 +154,33 @@ class Worker:
         assert self.process is not None
         return self.process.pid
 
-    def start(self) -> None:
+    app_module = "tests.e2e.proj"
+    concurrency = 2
+
+    def queues(self) -> str:
+        """The -Q argument: the queues this worker consumes."""
+        return ",".join(self.layout.all)
+
+    def launch(self) -> None:
+        """Start the worker process without waiting for it to answer."""
         env = {**os.environ, **self.env}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+        env.pop("SENTRY_DSN", None)  # only a DSN the test chose, never the developer's
         command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.e2e.proj",
-            "worker",
-            "-P",
-            "prefork",
-            "-c",
-            "2",
-            "-Q",
-            ",".join(self.layout.all),
-            "--loglevel=INFO",
-            "-n",
-            f"{self.name_prefix}%h",
+            *(sys.executable, "-m", "celery", "-A", self.app_module, "worker"),
+            *("-P", "prefork", "-c", str(self.concurrency), "-Q", self.queues(), "--loglevel=INFO"),
+            *("-n", f"{self.name_prefix}%h"),
             # No other worker's opinion is needed, and starting is faster without them.
-            "--without-mingle",
-            "--without-gossip",
+            *("--without-mingle", "--without-gossip"),
         ]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+
+    def start(self) -> None:
+        """Start the worker and wait until it answers a ping."""
+        self.launch()
         self._wait_ready()
 
     def _wait_ready(self) -> None:

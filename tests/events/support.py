@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests import brokers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 45.0
@@ -163,59 +158,3 @@ class WatchProcess:
     def stop(self) -> None:
         """Stop the watcher."""
         stop_process(self.process, signal.SIGINT)
-
-
-class RestartableRedis:
-    """A private ``redis-server`` on a free port that can be stopped and started again on that port."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            brokers.unavailable("the broker restart test needs a redis-server binary")
-        self.binary = binary
-        self.directory = tempfile.mkdtemp(prefix="selinon-test-events-redis-")
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start the server and wait until it answers."""
-        import redis
-
-        self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            cwd=self.directory,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-        def pong() -> bool:
-            try:
-                return bool(redis.Redis(port=self.port, socket_connect_timeout=0.5).ping())
-            except Exception:
-                return False
-
-        wait_for(pong, f"redis-server on port {self.port}", timeout=15)
-
-    def stop(self) -> None:
-        """Kill the server (no clean shutdown: clients see the connection drop)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def remove(self) -> None:
-        """Stop the server and delete its folder."""
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from tests import brokers
+from tests.brokers import RestartableRedis
 from tests.events.proj import make_app
-from tests.events.support import RestartableRedis, WatchProcess, WorkerProcess, wait_for
+from tests.events.support import WatchProcess, WorkerProcess, wait_for
 
 
 def _same(watched: list[str], written: list[str]) -> None:
@@ -162,7 +163,7 @@ def test_watch_and_workers_survive_a_broker_restart(result_url: str, tmp_path: P
             lambda: any(r["event"] == "STORAGE_STORE" for r in run.watched()),
             "chatter events before the outage",
         )
-        redis.stop()
+        redis.stop(kill=True)
         time.sleep(2.0)
         redis.start()
 
@@ -186,4 +187,4 @@ def test_watch_and_workers_survive_a_broker_restart(result_url: str, tmp_path: P
         try:
             run.stop()
         finally:
-            redis.remove()
+            redis.close()

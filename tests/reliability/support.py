@@ -8,12 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -21,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import REPO_ROOT, Broker, Worker
+from tests.e2e.support import Broker, Worker
 from tests.reliability import proj
 
-__all__ = ["Attempts", "OwnRedis", "RelWorker", "attempts_of", "wait_until"]
+__all__ = ["Attempts", "RelWorker", "attempts_of", "wait_until"]
 
 TERMINAL = ("TASK_END", "TASK_FAILURE", "TASK_RETRY")
 
@@ -41,41 +35,17 @@ class RelWorker(Worker):
         self.queue = proj.queue_name(self.env)
         self.concurrency = concurrency
 
+    app_module = "tests.reliability.proj"
+
+    def queues(self) -> str:
+        return self.queue
+
     def configure(self, **env: str) -> RelWorker:
         """Add ``env`` (before :meth:`start`) and rebuild the publishing app from it."""
         self.env.update(env)
         self.app.close()
         self.app = proj.make_app(self.env)
         return self
-
-    def start(self) -> None:
-        env = {**os.environ, **self.env}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
-        env.pop("SENTRY_DSN", None)
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.reliability.proj",
-            "worker",
-            "-P",
-            "prefork",
-            "-c",
-            str(self.concurrency),
-            "-Q",
-            self.queue,
-            "--loglevel=INFO",
-            "-n",
-            f"{self.name_prefix}%h",
-            "--without-mingle",
-            "--without-gossip",
-        ]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        self._wait_ready()
 
     def log_text(self) -> str:
         """The worker's whole log (Celery's log, the logging sink's records, redirected stdout/stderr)."""
@@ -143,77 +113,3 @@ def whole_lines(data: bytes) -> list[dict[str, Any]]:
         assert isinstance(record, dict) and set(record) == {"event", "time", "details", "node"}, line[:300]
         records.append(record)
     return records
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class OwnRedis:
-    """A private ``redis-server`` on a fixed free port that a test may stop and start again (never 6379)."""
-
-    def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.skip("no redis-server binary installed")  # .ci/run installs it
-        self.binary = binary
-        self.port = _free_port()
-        self.directory = tempfile.mkdtemp(prefix="selinon-rel-redis-")
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        """Start (or restart) the server on its port and wait until it answers."""
-        import redis
-
-        log = open(os.path.join(self.directory, "redis.log"), "ab")  # noqa: SIM115 - owned by the process
-        self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            cwd=self.directory,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        self.starts += 1
-
-        def answers() -> bool:
-            try:
-                client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
-                try:
-                    return bool(client.ping())
-                finally:
-                    client.close()
-            except Exception:
-                return False
-
-        wait_until(answers, 15, f"redis-server on port {self.port} did not answer")
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, as a restart by an operator would)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)

@@ -22,10 +22,11 @@ from typing import Any
 import pytest
 
 import selinon_celery_trace
+from tests.brokers import RestartableRedis
 from tests.e2e.support import Broker, names
 from tests.reliability.conftest import Workers, running
 from tests.reliability.sinks import HANG_FOREVER, SLOW_END, SLOW_END_SECONDS
-from tests.reliability.support import OwnRedis, RelWorker, attempts_of, check_attempts, wait_until
+from tests.reliability.support import RelWorker, attempts_of, check_attempts, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -83,7 +84,7 @@ def test_sigkilled_pool_process_is_one_failure_from_the_main_process(traced: Rel
 
 def test_redis_restart_mid_run_loses_no_event_of_a_completed_task(workers: Workers) -> None:
     """Redis stopped and started again while tasks run: the worker reconnects, every task is fully traced."""
-    redis = OwnRedis()
+    redis = RestartableRedis()
     try:
         redis.start()
         worker = workers.make(broker=Broker("redis", redis.url, redis.url))

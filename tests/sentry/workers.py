@@ -6,15 +6,12 @@ only the app module and the queue differ.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.e2e.support import REPO_ROOT, Broker, Worker
+from tests.e2e.support import Broker, Worker
 from tests.sentry import proj
 
 __all__ = ["SentryWorker", "started"]
@@ -30,38 +27,10 @@ class SentryWorker(Worker):
         self.queue = proj.queue_name(self.env)
         self.stop_seconds: float | None = None
 
-    def start(self) -> None:
-        self.launch()
-        self._wait_ready()
+    app_module = "tests.sentry.proj"
 
-    def launch(self) -> None:
-        """Start the worker process without waiting for it (see :func:`started`)."""
-        env = {**os.environ, **self.env}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
-        env.pop("SENTRY_DSN", None)  # only the DSN the test chose
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.sentry.proj",
-            "worker",
-            "-P",
-            "prefork",
-            "-c",
-            "2",
-            "-Q",
-            self.queue,
-            "--loglevel=INFO",
-            "-n",
-            f"{self.name_prefix}%h",
-            "--without-mingle",
-            "--without-gossip",
-        ]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+    def queues(self) -> str:
+        return self.queue
 
     def wait_ready(self) -> None:
         """Wait until the launched worker answers a ping."""
