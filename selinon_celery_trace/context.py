@@ -8,6 +8,7 @@ message headers into attributes of ``task.request``, so the worker reads it back
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 __all__ = ["HEADER", "read", "true_parent"]
@@ -38,11 +39,14 @@ def read(carrier: Any) -> dict[str, Any]:
     }
 
 
-def true_parent(request: Any, context: dict[str, Any]) -> str | None:
-    """Return the id of the task that published this one; never the task itself."""
+def true_parent(fields: Mapping[str, Any], context: dict[str, Any]) -> str | None:
+    """Return the id of the task that published this one; never the task itself.
+
+    ``fields`` is the request as a mapping (Celery's request dict, or ``vars()`` of its ``Context``).
+    """
     if "parent" in context:
         return context["parent"]  # type: ignore[no-any-return]
-    parent = getattr(request, "parent_id", None)
-    if parent is not None and parent == getattr(request, "id", None):
+    parent = fields.get("parent_id")
+    if parent is None or parent == fields.get("id") or not isinstance(parent, str):
         return None  # a retry of a top-level task: Celery names the task as its own parent
-    return parent if isinstance(parent, str) else None
+    return parent

@@ -45,6 +45,7 @@ def install(app: Any) -> None:
         Trace.mute(settings.muted)
         _sinks = tuple(Trace.add_sink(sink) for sink in settings.sinks)
         receivers.connect(receivers.ALWAYS)
+        receivers.patch_tracers(app)
         # A soft time limit can fire while a sink runs inside the task (Trace.log from task code,
         # or a Dispatcher's events): it belongs to the task, never to the tracer's error handling.
         Trace.let_through(SoftTimeLimitExceeded)
@@ -58,7 +59,8 @@ def uninstall(app: Any = None) -> None:
     with receivers.runtime.lock:
         Trace.unwatch(receivers.sync)
         receivers.disconnect(receivers.ALWAYS)
-        receivers.disconnect(receivers.WORKER)
+        receivers.stop()
+        receivers.unpatch_tracers(app if app is not None else receivers.runtime.app)
         for sink in _sinks:
             Trace.remove_sink(sink)
         _sinks = ()

@@ -4,14 +4,14 @@ Why each hook exists:
 
 - ``before_task_publish`` (any process): TASK_SCHEDULE / SUBFLOW_SCHEDULE, and the flow context put
   into the outgoing message's headers, so the next task (on any host) knows its flow.
-- ``task_prerun`` (the process running the task): TASK_START; remembers the attempt on the request.
+- the task tracer (not a signal; the process running the task): Celery builds one function per task
+  that runs it and sends ``task_prerun``/``task_postrun``; :func:`wrap_tracer` wraps it for TASK_START
+  before and TASK_END after (and the terminal event of outcomes with no signal of their own:
+  ``Ignore``, ``Reject``, eager propagation), at a fraction of two signal dispatches' cost.
 - ``task_retry`` / ``task_failure``: the terminal event of a retried or failed attempt (these signals
   carry the exception info).
-- ``task_postrun``: TASK_END for a successful attempt (postrun has the result: one signal fewer per
-  task than also using ``task_success``), and the terminal event of the outcomes that send no signal
-  of their own (``Ignore``, ``Reject``): "exactly one terminal event per attempt".
 - ``task_received`` (the worker's main process): keeps a weak reference to each request, so failures
-  reported from the main process (hard time limit, lost worker, ``Reject``), where no prerun ran, still
+  reported from the main process (hard time limit, lost worker, ``Reject``), where no attempt began, still
   get their queue, parent and flow, and the two signals of a hard time limit report once.
 
 Every receiver catches its own errors at the boundary: the user's task never sees them.
@@ -23,21 +23,23 @@ import os
 import threading
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from time import perf_counter
 from typing import Any, Final
 
 from celery import signals
 from celery._state import get_current_task
+from celery.app import trace as celery_trace
 from celery.backends.base import DisabledBackend
-from celery.states import FAILURE, IGNORED, REJECTED, RETRY, SUCCESS
+from celery.exceptions import Reject
+from celery.states import FAILURE, IGNORED, REJECTED, RETRY
 
 from . import context
 from .queues import resolve_queue
 from .record import exception_scope
 from .redact import Policy, sanitize, sanitize_arguments
-from .trace import Trace, report_internal_error
+from .trace import Trace, emit, report_internal_error
 
 __all__ = ["Runtime", "runtime"]
 
@@ -46,6 +48,7 @@ TASK_EVENTS: Final = frozenset(
 )
 _REPORTED = "_selinon_trace_failure_reported"  # attribute on the worker's Request (main process)
 _EMPTY_ARGS: Final[dict[str, Any]] = {"args": [], "kwargs": {}}
+_NO_CONTEXT: Final[dict[str, Any]] = {}
 _UTC = timezone.utc
 
 _pid = os.getpid()
@@ -83,6 +86,9 @@ class _Attempts(threading.local):
 
 
 _attempts: Final = _Attempts()
+_log: Final = emit  # Trace.log without argument packing: the hot path logs two events per task
+_TASK_START: Final = Trace.TASK_START
+_TASK_END: Final = Trace.TASK_END
 
 
 def _running(task_id: Any) -> _Attempt | None:
@@ -186,11 +192,15 @@ def _flow_of(task: Any, request: Any) -> dict[str, Any]:
     return {key: ctx[key] for key in ("flow_name", "dispatcher_id") if ctx.get(key)}
 
 
-def task_details(task: Any, request: Any, args: Any, kwargs: Any) -> dict[str, Any]:
-    """The details every TASK_* event of this attempt carries (SPEC section 4)."""
-    ctx = context.read(request)
-    delivery = getattr(request, "delivery_info", None) or {}
-    if getattr(request, "is_eager", False) or not isinstance(delivery, dict):
+def task_details(task: Any, fields: Mapping[str, Any], args: Any, kwargs: Any) -> dict[str, Any]:
+    """The details every TASK_* event of this attempt carries (SPEC section 4).
+
+    ``fields`` is the request as a mapping: the dict Celery hands its task tracer, or the ``vars()`` of
+    a request ``Context`` (which keeps every field in its ``__dict__``).
+    """
+    ctx = context.read(fields) if context.HEADER in fields else _NO_CONTEXT
+    delivery = fields.get("delivery_info")
+    if fields.get("is_eager") or not isinstance(delivery, dict):
         queue = None
     else:
         queue = runtime.queue_of(
@@ -198,16 +208,16 @@ def task_details(task: Any, request: Any, args: Any, kwargs: Any) -> dict[str, A
         )
     details = {
         "task_name": task.name,
-        "task_id": request.id,
+        "task_id": fields.get("id"),
         "queue": queue,
-        "parent": context.true_parent(request, ctx),
+        "parent": context.true_parent(fields, ctx),
         "dispatcher_id": ctx.get("dispatcher_id"),
         "flow_name": ctx.get("flow_name"),
         "node_args": runtime.node_args(args, kwargs),
-        "retried_count": getattr(request, "retries", 0) or 0,
-        # Celery's own request.hostname is the node name in prefork but the bare machine name in the
+        "retried_count": fields.get("retries") or 0,
+        # Celery's own request hostname is the node name in prefork but the bare machine name in the
         # solo and threads pools; the worker's node name is what identifies it.
-        "hostname": runtime.hostname or getattr(request, "hostname", None),
+        "hostname": runtime.hostname or fields.get("hostname"),
         "pid": _pid,
     }
     if ctx.get("node_name"):
@@ -254,7 +264,7 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
         outgoing = _flow_of(current, request)
         if own_retry:
             # Celery names a retried top-level task as its own parent; carry the real one.
-            outgoing["parent"] = context.true_parent(request, context.read(request))
+            outgoing["parent"] = context.true_parent(vars(request), context.read(request))
             if not is_dispatcher(current):
                 outgoing.update({k: v for k, v in context.read(request).items() if k == "node_name"})
         if outgoing:
@@ -320,32 +330,181 @@ def _countdown(eta: Any) -> float | None:
 # -- execution (the process that runs the task) --------------------------------------------------
 
 
-def on_task_prerun(sender: Any = None, task_id: Any = None, task: Any = None, **named: Any) -> None:
-    """TASK_START; the attempt is remembered on ``task.request`` for its terminal event."""
+def _begin(task: Any, task_id: Any, args: Any, kwargs: Any, request: Any) -> _Attempt | None:
+    """TASK_START, and the attempt remembered (in this thread) for its terminal event."""
+    attempt = None
     try:
-        if task is None or runtime.is_dispatcher(task):
-            return
-        # Celery pushed this attempt's request before sending prerun; reading the stack directly
-        # skips Task.request's wrapper (a measurable share of the per-task cost).
-        request = task.request_stack.top or task.request
-        details = task_details(task, request, named.get("args"), named.get("kwargs"))
+        fields = request if type(request) is dict else {"id": task_id}
+        details = task_details(task, fields, args, kwargs)
         stack = _attempts.stack
-        if len(stack) > 64:  # postrun never came (receivers disconnected mid-task): stay bounded
+        if len(stack) > 64:  # an attempt never ended (tracing switched off mid-task): stay bounded
             stack.clear()
-        stack.append(_Attempt(task_id, details))
-        if Trace.wants(Trace.TASK_START):
-            Trace.log(Trace.TASK_START, details)
+        attempt = _Attempt(task_id, details)
+        stack.append(attempt)
+        _log(_TASK_START, details)
     except Exception as exc:
-        report_internal_error("task_prerun receiver", exc)
+        report_internal_error("task start", exc)
+    return attempt
 
 
-def _discards_result(task: Any) -> bool:
-    request = task.request
-    if getattr(request, "is_eager", False):
+def _end(attempt: _Attempt, task: Any, request: Any, outcome: Any) -> None:
+    """The terminal event of an attempt whose own signal (failure, retry) did not report it.
+
+    ``outcome`` is what Celery's tracer returned: ``(R, I, T, Rstr)``. ``I`` (the TraceInfo) is None
+    for a success, which is also the only outcome with a runtime ``T``; otherwise it has the state.
+    """
+    try:
+        _forget(attempt)
+        if attempt.done:
+            return
+        attempt.done = True
+        details = {**attempt.details, "runtime": round(perf_counter() - attempt.start, 6)}
+        retval, info, took = outcome[0], outcome[1], outcome[2]
+        if info is None:
+            if took is None:
+                # The task did not run: a redelivered message of a task that already succeeded
+                # (worker_deduplicate_successful_tasks), or an error before its request existed.
+                details["state"] = IGNORED
+            elif retval is not None and Trace.wants(Trace.TASK_DISCARD_RESULT) and _discards(task, request):
+                _log(Trace.TASK_DISCARD_RESULT, {**details, "result": runtime.text(retval)})
+            _log(_TASK_END, details)
+            return
+        state, exc = info.state, info.retval
+        if state == IGNORED:
+            # Ignore is control flow (Task.replace raises it): the attempt ended as the task chose.
+            details["state"] = state
+            Trace.log(Trace.TASK_END, details)
+        elif state == REJECTED:
+            _rejected(details, task, exc)
+        elif state in (FAILURE, RETRY):  # only if their own signal did not reach us
+            details.update(
+                what=runtime.text(repr(exc)), exc_type=type(exc).__name__, max_retry=task.max_retries
+            )
+            Trace.log(Trace.TASK_FAILURE if state == FAILURE else Trace.TASK_RETRY, details)
+    except Exception as error:
+        report_internal_error("task end", error)
+
+
+def _escaped(attempt: _Attempt, task: Any, exc: BaseException) -> None:
+    """An exception left Celery's tracer: eager mode's propagation, or a Reject/MemoryError it re-raises.
+
+    SystemExit and the like end the process: the worker's main process reports the lost attempt.
+    """
+    try:
+        _forget(attempt)
+        if attempt.done or not isinstance(exc, Exception):
+            return
+        attempt.done = True
+        details = {**attempt.details, "runtime": round(perf_counter() - attempt.start, 6)}
+        if isinstance(exc, Reject):
+            _rejected(details, task, exc)
+            return
+        details["what"] = runtime.traceback(
+            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        )
+        details.update(exc_type=type(exc).__name__, max_retry=task.max_retries)
+        with exception_scope(exc):
+            Trace.log(Trace.TASK_FAILURE, details)
+    except Exception as error:
+        report_internal_error("task end", error)
+
+
+def _rejected(details: dict[str, Any], task: Any, exc: Any) -> None:
+    if getattr(exc, "requeue", False):
+        details.update(reason=runtime.text(f"rejected and requeued: {exc!r}"), exc_type="Reject")
+        details.update(what=None, retry_countdown=None, max_retry=task.max_retries)
+        Trace.log(Trace.TASK_RETRY, details)
+    # Reject without requeue: the worker's main process reports the failure (task_failure).
+
+
+def _forget(attempt: _Attempt) -> None:
+    stack = _attempts.stack
+    if stack and stack[-1] is attempt:
+        stack.pop()
+    elif attempt in stack:
+        stack.remove(attempt)
+
+
+def _discards(task: Any, request: Any) -> bool:
+    """True when no result backend keeps this attempt's result (TASK_DISCARD_RESULT then carries it)."""
+    fields = request if isinstance(request, dict) else {}
+    if fields.get("is_eager"):
         return False
-    if task.ignore_result or getattr(request, "ignore_result", False):
+    if task.ignore_result or fields.get("ignore_result"):
         return True
     return isinstance(task.backend, DisabledBackend)
+
+
+_WRAPPED: Final = "_selinon_trace_wrapped"
+_tracing = False  # True while a sink wants a TASK_* event (see sync)
+
+
+def wrap_tracer(tracer: Any, task: Any) -> Any:
+    """Wrap the function Celery built to run ``task``: TASK_START before it, the terminal event after.
+
+    This replaces ``task_prerun``/``task_postrun`` receivers: the tracer is where Celery sends those
+    signals from, and two signal dispatches per task cost more than the whole tracing budget
+    (sentry-sdk wraps the same function). Failures and retries are still reported by their own
+    signals, which carry the exception. Dispatchers trace themselves and are left alone.
+    """
+    if getattr(tracer, _WRAPPED, False) or not callable(tracer) or is_dispatcher(task):
+        return tracer
+
+    def traced(uuid: Any, args: Any, kwargs: Any, request: Any = None) -> Any:
+        if not _tracing:
+            return tracer(uuid, args, kwargs, request)
+        attempt = _begin(task, uuid, args, kwargs, request)
+        if attempt is None:
+            return tracer(uuid, args, kwargs, request)
+        try:
+            outcome = tracer(uuid, args, kwargs, request)
+        except BaseException as exc:
+            _escaped(attempt, task, exc)
+            raise
+        _end(attempt, task, request, outcome)
+        return outcome
+
+    traced.__wrapped__ = tracer  # type: ignore[attr-defined]
+    setattr(traced, _WRAPPED, True)
+    return traced
+
+
+def _wrapping_build_tracer(original: Any) -> Any:
+    def build_tracer(name: Any, task: Any, *args: Any, **kwargs: Any) -> Any:
+        return wrap_tracer(original(name, task, *args, **kwargs), task)
+
+    build_tracer.__wrapped__ = original  # type: ignore[attr-defined]
+    setattr(build_tracer, _WRAPPED, True)
+    return build_tracer
+
+
+def patch_tracers(app: Any) -> None:
+    """Wrap every task tracer Celery builds from now on, and those ``app``'s tasks already have."""
+    current = celery_trace.build_tracer
+    if not getattr(current, _WRAPPED, False):
+        celery_trace.build_tracer = _wrapping_build_tracer(current)
+    for task in _tasks_of(app):
+        built = vars(task).get("__trace__")
+        if built is not None:
+            task.__trace__ = wrap_tracer(built, task)
+
+
+def unpatch_tracers(app: Any) -> None:
+    """Undo :func:`patch_tracers` (Celery's function only if nobody wrapped it after us)."""
+    current = celery_trace.build_tracer
+    if getattr(current, _WRAPPED, False):
+        celery_trace.build_tracer = current.__wrapped__
+    for task in _tasks_of(app):
+        built = vars(task).get("__trace__")
+        if getattr(built, _WRAPPED, False):
+            task.__trace__ = built.__wrapped__
+
+
+def _tasks_of(app: Any) -> list[Any]:
+    # The registry without finalizing the app (``app.tasks`` would): tasks declared later get their
+    # tracer from the patched build_tracer anyway.
+    registry = getattr(app, "_tasks", None)
+    return [task for task in dict(registry or {}).values() if hasattr(task, "__dict__")]
 
 
 def on_task_retry(
@@ -425,57 +584,10 @@ def _main_process_details(
             request = received._context  # the Context Celery would give the task: headers included
         except Exception:
             pass
-    if getattr(request, "id", None) != task_id:
-        request = _BareRequest(task_id)
-    return task_details(sender, request, args, kwargs)
-
-
-class _BareRequest:
-    """The little known about a task failing where neither its request nor its prerun is at hand."""
-
-    def __init__(self, task_id: Any) -> None:
-        self.id = task_id
-
-
-def on_task_postrun(
-    sender: Any = None, task_id: Any = None, task: Any = None, retval: Any = None, state: Any = None, **_: Any
-) -> None:
-    """TASK_END for a successful attempt, and the terminal event of outcomes with no signal of their own.
-
-    Success is reported here rather than from ``task_success``: postrun carries the result and the
-    state, so one signal fewer is dispatched on every successful task. Failures and retries were
-    reported by their own signals (which carry the exception info) and are skipped here.
-    """
-    try:
-        stack = _attempts.stack
-        if not stack or stack[-1].task_id != task_id:
-            return
-        attempt = stack.pop()
-        if attempt.done:
-            return
-        attempt.done = True
-        details = {**attempt.details, "runtime": round(perf_counter() - attempt.start, 6)}
-        if state == SUCCESS:
-            if retval is not None and Trace.wants(Trace.TASK_DISCARD_RESULT) and _discards_result(task):
-                Trace.log(Trace.TASK_DISCARD_RESULT, {**details, "result": runtime.text(retval)})
-            Trace.log(Trace.TASK_END, details)
-        elif state == IGNORED:
-            # Ignore is control flow (Task.replace raises it): the attempt ended as the task chose.
-            details["state"] = state
-            Trace.log(Trace.TASK_END, details)
-        elif state == REJECTED:
-            if getattr(retval, "requeue", False):
-                details.update(reason=runtime.text(f"rejected and requeued: {retval!r}"), exc_type="Reject")
-                details.update(what=None, retry_countdown=None, max_retry=task.max_retries)
-                Trace.log(Trace.TASK_RETRY, details)
-            # Reject without requeue: the worker's main process reports the failure (task_failure).
-        elif state in (FAILURE, RETRY):  # only if their own signal did not reach us
-            details.update(
-                what=runtime.text(repr(retval)), exc_type=type(retval).__name__, max_retry=task.max_retries
-            )
-            Trace.log(Trace.TASK_FAILURE if state == FAILURE else Trace.TASK_RETRY, details)
-    except Exception as exc:
-        report_internal_error("task_postrun receiver", exc)
+    fields = getattr(request, "__dict__", None)
+    if not isinstance(fields, dict) or fields.get("id") != task_id:
+        fields = {"id": task_id}  # all that is known of a task whose request is not at hand
+    return task_details(sender, fields, args, kwargs)
 
 
 # -- the worker's main process -------------------------------------------------------------------
@@ -518,10 +630,8 @@ ALWAYS: Final[tuple[tuple[Any, Receiver], ...]] = (
     (signals.worker_process_shutdown, on_worker_process_shutdown),
 )
 WORKER: Final[tuple[tuple[Any, Receiver], ...]] = (
-    (signals.task_prerun, on_task_prerun),
     (signals.task_retry, on_task_retry),
     (signals.task_failure, on_task_failure),
-    (signals.task_postrun, on_task_postrun),
     (signals.task_received, on_task_received),
 )
 
@@ -543,8 +653,17 @@ def disconnect(table: tuple[tuple[Any, Receiver], ...]) -> None:
 
 
 def sync() -> None:
-    """Connect the worker receivers only while a sink wants a TASK_* event (so tracing off costs nothing)."""
-    if any(Trace.wants(event) for event in TASK_EVENTS):
+    """Trace task execution only while a sink wants a TASK_* event (so tracing off costs nothing)."""
+    global _tracing
+    _tracing = any(Trace.wants(event) for event in TASK_EVENTS)
+    if _tracing:
         connect(WORKER)
     else:
         disconnect(WORKER)
+
+
+def stop() -> None:
+    """Stop tracing task execution (uninstall): the worker receivers and the tracer wrappers."""
+    global _tracing
+    _tracing = False
+    disconnect(WORKER)

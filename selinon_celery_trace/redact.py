@@ -100,9 +100,9 @@ def sanitize_quickly(value: Any, policy: Policy) -> Any:
     """Same contract as :func:`sanitize`, faster for the common case (small plain data, no secret).
 
     A cheap scan first proves the value is a small tree of plain data: dicts with string keys none of
-    which needs masking, lists and tuples, short strings, numbers (finite), bools and None, with no
-    container reached twice (so no cycle: orjson would otherwise recurse 254 levels deep through one,
-    copying any big value inside it each time). Then orjson makes a fresh copy (JSON-safe, detached
+    which needs masking, lists and tuples, short strings, numbers (finite), bools and None, at most
+    64 containers (so no cycle: orjson would otherwise recurse 254 levels deep through one, copying any
+    big value inside it each time). Then orjson makes a fresh copy (JSON-safe, detached
     from the caller's mutable objects). Anything else takes the full walk. A value this small is
     bounded by its leaves, so ``max_items`` is not applied to it.
     """
@@ -132,29 +132,32 @@ def sanitize_arguments(args: Any, kwargs: Any, policy: Policy) -> dict[str, Any]
 
 
 _SCAN_LIMIT: Final = 64  # containers a "small" value may hold
+_CONTAINERS: Final = (dict, list, tuple)
 
 
 def _small_plain_tree(*roots: Any, policy: Policy) -> bool:
-    """True when ``roots`` are plain data the quick path may copy as they are (see sanitize_quickly)."""
+    """True when ``roots`` are plain data the quick path may copy as they are (see sanitize_quickly).
+
+    Visits at most ``_SCAN_LIMIT`` containers: a cycle (or a large value) exhausts that budget and
+    takes the full walk, so no set of visited ids is needed.
+    """
     limit = policy.max_length
     verdicts = policy._verdicts
-    masks = policy.masks
-    seen: set[int] = set()
     stack = list(roots)
+    budget = _SCAN_LIMIT
     while stack:
         node = stack.pop()
-        ident = id(node)
-        if ident in seen or len(seen) >= _SCAN_LIMIT:
+        budget -= 1
+        if budget < 0:
             return False
-        seen.add(ident)
         kind = type(node)
         if kind is dict:
             for key in node:
-                if type(key) is not str:
-                    return False
                 verdict = verdicts.get(key)  # the memo, without a method call per key
                 if verdict is None:
-                    verdict = masks(key)
+                    if type(key) is not str:
+                        return False
+                    verdict = policy.masks(key)
                 if verdict:
                     return False
             children: Any = node.values()
@@ -167,10 +170,10 @@ def _small_plain_tree(*roots: Any, policy: Policy) -> bool:
             if child_kind is str:
                 if len(child) > limit:
                     return False
-            elif child_kind is dict or child_kind is list or child_kind is tuple:
+            elif child_kind in _CONTAINERS:
                 stack.append(child)
             elif child_kind is float:
-                if not math.isfinite(child):
+                if child - child:  # NaN or an infinity (x - x is 0.0 for every finite x)
                     return False
             elif not (child_kind is int or child_kind is bool or child is None):
                 return False

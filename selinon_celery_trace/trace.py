@@ -24,7 +24,7 @@ from .placeholders import expand_env
 from .sinks.jsonl import JsonStreamSink
 from .sinks.stdlib import LoggingSink
 
-__all__ = ["Sink", "Trace", "expand_env", "report_internal_error"]
+__all__ = ["Sink", "Trace", "emit", "expand_env", "report_internal_error"]
 
 Sink = Callable[[int, Any], None]
 """A sink is called as ``sink(event, details)``; built-in ones also have a ``key`` (see below)."""
@@ -189,13 +189,7 @@ class Trace:
                 details["msg_dict"] = list(msg_dict)
                 report_internal_error("Trace.log(msg_dict)", exc)
             details.update(msg_dict_kwargs)
-        for sink in sinks:
-            try:
-                sink(event, details)
-            except Exception as exc:
-                if state.passthrough and isinstance(exc, state.passthrough):
-                    raise
-                report_internal_error(f"sink {sink!r}", exc)
+        emit(event, details)
 
     @classmethod
     def trace_by_func(cls, func: Sink) -> Sink:
@@ -335,6 +329,24 @@ class Trace:
         """Stop calling ``callback`` on changes."""
         with _state.lock:
             _state.watchers = tuple(w for w in _state.watchers if w != callback)
+
+
+def emit(event: int, details: Any) -> None:
+    """Hand one event's details to every sink, guarded: :meth:`Trace.log` without merging its arguments.
+
+    The Celery adapters call it on the hot path (no argument packing per event).
+    """
+    state = _state
+    sinks = state.sinks
+    if not sinks or event in state.muted:
+        return
+    for sink in sinks:
+        try:
+            sink(event, details)
+        except Exception as exc:
+            if state.passthrough and isinstance(exc, state.passthrough):
+                raise
+            report_internal_error(f"sink {sink!r}", exc)
 
 
 def _close(sink: Sink) -> None:

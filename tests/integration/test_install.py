@@ -56,18 +56,58 @@ def test_uninstall_disconnects_everything(tmp_path: Path) -> None:
 
 
 def test_no_sink_connects_no_worker_receiver() -> None:
-    """Installed with no sink, the worker's hot path has no receiver at all; adding a sink connects them."""
+    """Installed with no sink, the worker's hot path has no receiver at all; adding a sink connects them.
+
+    TASK_START and TASK_END never cost a signal dispatch: they come from Celery's task tracer.
+    """
     app = _app()
     selinon_celery_trace.install(app)
+    hot = (signals.task_prerun, signals.task_postrun, signals.task_success, signals.task_failure)
     try:
-        assert not signals.task_prerun.receivers and not signals.task_success.receivers
+        assert not any(signal.receivers for signal in hot)
         with capture_events() as events:
-            assert signals.task_prerun.receivers
+            assert signals.task_failure.receivers and signals.task_retry.receivers
+            assert not signals.task_prerun.receivers and not signals.task_postrun.receivers
             app.tasks["install.add"].apply((1, 2))
         assert events.names() == ["TASK_START", "TASK_END"]
-        assert not signals.task_prerun.receivers
+        assert not any(signal.receivers for signal in hot)
+        with capture_events() as events:
+            pass
+        app.tasks["install.add"].apply((1, 2))
+        assert events.names() == []
     finally:
         selinon_celery_trace.uninstall(app)
+
+
+def test_uninstall_restores_celerys_tracer() -> None:
+    """After uninstall, Celery builds its own task tracers again, unwrapped."""
+    from celery.app import trace as celery_trace
+
+    original = celery_trace.build_tracer
+    app = _app()
+    selinon_celery_trace.install(app)
+    assert celery_trace.build_tracer is not original
+    selinon_celery_trace.uninstall(app)
+    assert celery_trace.build_tracer is original
+
+
+def test_a_tracer_built_before_install_is_traced() -> None:
+    """A worker that built its task tracers before install (as a running solo worker has) still traces."""
+    from celery.app import trace as celery_trace
+
+    app = _app()
+    task = app.tasks["install.add"]
+    task.__trace__ = celery_trace.build_tracer(task.name, task, app=app)
+    selinon_celery_trace.install(app)
+    try:
+        with capture_events() as events:
+            outcome = celery_trace.trace_task(task, "early-1", (2, 3), {}, {"id": "early-1"}, app=app)
+        assert outcome.retval == 5
+        assert events.names() == ["TASK_START", "TASK_DISCARD_RESULT", "TASK_END"]  # no result backend
+        assert events.of("TASK_START")[0]["task_id"] == "early-1"
+    finally:
+        selinon_celery_trace.uninstall(app)
+    assert getattr(task.__trace__, "__wrapped__", None) is None, "uninstall unwraps the tracer"
 
 
 def test_receivers_survive_garbage_collection() -> None:

@@ -185,3 +185,34 @@ def test_eager_mode_has_no_schedule_and_no_queue(traced: CapturedEvents, tasks: 
     result = tasks.add.apply((1, 2))
     assert names(traced, result.id) == ["TASK_START", "TASK_END"]
     assert traced.of("TASK_START")[0]["queue"] is None
+
+
+def test_eager_failure_is_one_failure(traced: CapturedEvents, tasks: SimpleNamespace) -> None:
+    """apply() of a raising task: START then one FAILURE with the task's own exception."""
+    result = tasks.fail.apply()
+    assert result.failed()
+    assert names(traced, result.id) == ["TASK_START", "TASK_FAILURE"]
+    assert traced.of("TASK_FAILURE")[0]["exc_type"] == "ValueError"
+
+
+def test_eager_propagation_is_one_failure_and_the_task_error_is_raised(
+    traced: CapturedEvents, tasks: SimpleNamespace
+) -> None:
+    """apply(throw=True) re-raises the task's exception unchanged, and the attempt still gets its FAILURE."""
+    with pytest.raises(ValueError, match="boom"):
+        tasks.fail.apply(task_id="eager-throw", throw=True)
+    assert names(traced, "eager-throw") == ["TASK_START", "TASK_FAILURE"]
+    failure = traced.of("TASK_FAILURE")[0]
+    assert failure["exc_type"] == "ValueError" and "ValueError: boom" in failure["what"]
+
+
+def test_eager_ignore_and_retry(traced: CapturedEvents, tasks: SimpleNamespace) -> None:
+    """apply() of Ignore ends the attempt with state IGNORED; a retrying task's attempts each end once."""
+    ignored = tasks.ignore.apply()
+    assert names(traced, ignored.id) == ["TASK_START", "TASK_END"]
+    assert traced.of("TASK_END")[0]["state"] == "IGNORED"
+    retried = tasks.retry_once.apply()
+    assert retried.get() is not None
+    found = names(traced, retried.id)
+    assert found.count("TASK_START") == sum(name in TERMINAL for name in found) == 2, found
+    assert found[-1] == "TASK_END" and "TASK_RETRY" in found
