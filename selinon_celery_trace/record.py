@@ -13,7 +13,7 @@ import json
 import platform
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import datetime, timezone
 from decimal import Decimal
 from functools import partial
@@ -22,7 +22,17 @@ from typing import Any, Final
 from .catalogue import NAMES
 from .redact import Policy, sanitize
 
-__all__ = ["ENCODER", "HOST", "current_exception", "dumps", "event_name", "exception_scope", "json_line"]
+__all__ = [
+    "ENCODER",
+    "HOST",
+    "caller_details",
+    "current_exception",
+    "dumps",
+    "end_caller_details",
+    "event_name",
+    "exception_scope",
+    "json_line",
+]
 
 HOST: Final[str] = platform.node()
 """This machine's host name, computed once per process (fork keeps it, as it should)."""
@@ -89,16 +99,62 @@ def _one_line(data: bytes) -> bytes:
     return data
 
 
+_caller_details: ContextVar[bool] = ContextVar("selinon_trace_caller_details", default=False)
+_TREE_BUDGET: Final = 4096  # containers a caller's details may hold before they take the full walk
+
+
+def caller_details(active: bool) -> Token[bool]:
+    """Mark the events logged from now on (in this context) as carrying the caller's own details.
+
+    :meth:`Trace.log` sets it: such details may hold a cycle, through which orjson would recurse 254
+    levels deep, writing any big value inside it each time, before failing. They are checked for one
+    first (the adapters' own details are built as trees and skip the check). Returns the token for
+    :func:`end_caller_details`.
+    """
+    return _caller_details.set(active)
+
+
+def end_caller_details(token: Token[bool]) -> None:
+    """Undo :func:`caller_details`."""
+    _caller_details.reset(token)
+
+
+def _tree(value: Any) -> bool:
+    """True when no container of ``value`` is reached twice (a tree, so no cycle), within a budget."""
+    seen: set[int] = set()
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, (list, tuple)):
+            children = node
+        else:
+            continue  # orjson hands other types to _default, which walks them safely
+        marker = id(node)
+        if marker in seen or len(seen) >= _TREE_BUDGET:
+            return False
+        seen.add(marker)
+        stack.extend(children)
+    return True
+
+
+def _fallback_dumps(value: Any) -> bytes:
+    try:
+        return _one_line(_stdlib_dumps(sanitize(value, _ENCODABLE)))
+    except Exception as exc:  # pragma: no cover - sanitize() output is always encodable
+        return _stdlib_dumps(f"<unencodable details: {type(exc).__name__}>")
+
+
 def dumps(value: Any) -> bytes:
     """Encode ``value`` as one line of JSON (UTF-8 bytes, no trailing newline); never raises."""
+    if _caller_details.get() and not _tree(value):
+        return _fallback_dumps(value)
     try:
         return _one_line(_fast_dumps(value))
     except Exception:
         # Cycles, tuple keys, NaN, integers past 64 bits, ... : make it encodable and try again.
-        try:
-            return _one_line(_stdlib_dumps(sanitize(value, _ENCODABLE)))
-        except Exception as exc:  # pragma: no cover - sanitize() output is always encodable
-            return _stdlib_dumps(f"<unencodable details: {type(exc).__name__}>")
+        return _fallback_dumps(value)
 
 
 def json_line(event: int, details: Any, now: datetime | None = None) -> bytes:
@@ -110,6 +166,8 @@ def json_line(event: int, details: Any, now: datetime | None = None) -> bytes:
     # The encoders write an aware datetime as ISO-8601 with its offset, as isoformat() does.
     record = {"event": name, "time": now or datetime.now(_UTC), "details": details, "node": HOST}
     try:
+        if _caller_details.get() and not _tree(details):
+            raise ValueError("not a tree")
         data = _fast_line(record)
     except Exception:
         return dumps(record) + b"\n"

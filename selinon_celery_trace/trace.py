@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Final
 
 from . import catalogue
 from .placeholders import expand_env
+from .record import caller_details, end_caller_details
 from .sinks.jsonl import JsonStreamSink
 from .sinks.stdlib import LoggingSink
 
@@ -189,7 +190,11 @@ class Trace:
                 details["msg_dict"] = list(msg_dict)
                 report_internal_error("Trace.log(msg_dict)", exc)
             details.update(msg_dict_kwargs)
-        emit(event, details)
+        token = caller_details(True)  # the caller's own values: the encoders check them for cycles
+        try:
+            emit(event, details)
+        finally:
+            end_caller_details(token)
 
     @classmethod
     def trace_by_func(cls, func: Sink) -> Sink:
