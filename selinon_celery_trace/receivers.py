@@ -63,7 +63,7 @@ os.register_at_fork(after_in_child=_refresh_pid)
 
 
 class _Attempt:
-    """What prerun learnt about one execution attempt, kept until its postrun."""
+    """What the start of one execution attempt learnt, kept until the attempt ends."""
 
     __slots__ = ("details", "done", "start", "task_id")
 
@@ -78,7 +78,7 @@ class _Attempts(threading.local):
     """The attempts running in this thread, innermost last (as Celery's own request stack).
 
     Kept by the tracer rather than on ``task.request``: reading ``task.request`` is a thread-local
-    stack lookup, too slow to do in every receiver. Pushed by prerun, popped by postrun.
+    stack lookup, too slow to do in every receiver. Pushed and popped by the tracer wrapper.
     """
 
     def __init__(self) -> None:
@@ -92,7 +92,7 @@ _TASK_END: Final = Trace.TASK_END
 
 
 def _running(task_id: Any) -> _Attempt | None:
-    """The running attempt of ``task_id`` in this thread, if prerun saw it."""
+    """The running attempt of ``task_id`` in this thread, if its start was traced."""
     stack = _attempts.stack
     if stack and stack[-1].task_id == task_id:
         return stack[-1]
