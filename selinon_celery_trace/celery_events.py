@@ -70,6 +70,8 @@ class CeleryEventSink:
     0
     """
 
+    encodes_details = True  # details only go through json_line: values may be orjson Fragments
+
     def __init__(
         self,
         app: Any = None,

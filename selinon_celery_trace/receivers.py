@@ -37,7 +37,7 @@ from celery.states import FAILURE, IGNORED, REJECTED, RETRY
 
 from . import context
 from .queues import resolve_queue
-from .record import exception_scope
+from .record import ENCODER, exception_scope
 from .redact import Policy, sanitize, sanitize_arguments
 from .trace import Trace, emit, report_internal_error
 
@@ -111,6 +111,9 @@ class Runtime:
         self._queues: dict[tuple[Any, ...], str] = {}
         self._dispatchers: dict[type, bool] = {}
         self._apps: dict[type, Any] = {}
+        # True while every sink encodes details with orjson and nothing else (see sync): arguments are
+        # then handed over encoded once, as an orjson.Fragment.
+        self.encoded_args = False
 
     def queue_of(self, app: Any, exchange: Any, routing_key: Any, consuming: bool) -> str | None:
         """Resolve the queue a message went to; ``None`` when unsure.
@@ -154,9 +157,16 @@ class Runtime:
             return app
 
     def node_args(self, args: Any, kwargs: Any) -> Any:
+        """The arguments as JSON-safe, redacted, truncated data."""
         if not args and not kwargs:
             return _EMPTY_ARGS
         return sanitize_arguments(args, kwargs, self.policy)
+
+    def event_args(self, args: Any, kwargs: Any) -> Any:
+        """The arguments for an event's details: pre-encoded when every sink only encodes (see sync)."""
+        if not args and not kwargs:
+            return _EMPTY_ARGS
+        return sanitize_arguments(args, kwargs, self.policy, self.encoded_args)
 
     def text(self, value: Any) -> Any:
         return sanitize(value, self.policy)
@@ -213,7 +223,7 @@ def task_details(task: Any, fields: Mapping[str, Any], args: Any, kwargs: Any) -
         "parent": context.true_parent(fields, ctx),
         "dispatcher_id": ctx.get("dispatcher_id"),
         "flow_name": ctx.get("flow_name"),
-        "node_args": runtime.node_args(args, kwargs),
+        "node_args": runtime.event_args(args, kwargs),
         "retried_count": fields.get("retries") or 0,
         # Celery's own request hostname is the node name in prefork but the bare machine name in the
         # solo and threads pools; the worker's node name is what identifies it.
@@ -289,7 +299,7 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
         "parent": headers.get("parent_id"),
         "dispatcher_id": outgoing.get("dispatcher_id"),
         "flow_name": outgoing.get("flow_name"),
-        "node_args": runtime.node_args(args, kwargs),
+        "node_args": runtime.event_args(args, kwargs),
         "condition_str": None,
         "foreach_str": None,
         "selective": False,
@@ -656,6 +666,11 @@ def sync() -> None:
     """Trace task execution only while a sink wants a TASK_* event (so tracing off costs nothing)."""
     global _tracing
     _tracing = any(Trace.wants(event) for event in TASK_EVENTS)
+    # A sink added while an attempt runs may see that attempt's arguments still encoded: rare, and an
+    # orjson.Fragment is still their JSON text.
+    runtime.encoded_args = ENCODER == "orjson" and all(
+        getattr(sink, "encodes_details", False) is True for sink in Trace.sinks()
+    )
     if _tracing:
         connect(WORKER)
     else:

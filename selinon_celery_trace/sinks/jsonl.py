@@ -27,6 +27,7 @@ class JsonStreamSink:
     """
 
     __slots__ = ("key", "stderr", "stdout")
+    encodes_details = True  # details only go through json_line: values may be orjson Fragments
 
     def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
         self.stdout = stdout
@@ -56,6 +57,7 @@ class JsonFileSink:
     """
 
     __slots__ = ("_fd", "key", "path")
+    encodes_details = True  # details only go through json_line: values may be orjson Fragments
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.path.abspath(os.fspath(path))

@@ -13,7 +13,7 @@ import pytest
 from celery import Celery, signals
 
 import selinon_celery_trace
-from selinon_celery_trace import Trace
+from selinon_celery_trace import Trace, receivers
 from selinon_celery_trace.testing import capture_events
 
 
@@ -276,3 +276,38 @@ def test_a_soft_time_limit_inside_a_sink_reaches_the_task() -> None:
             Trace.log(Trace.STORAGE_STORE, storage_name="s3")
     finally:
         selinon_celery_trace.uninstall(app)
+
+
+def test_json_only_sinks_write_the_same_arguments(tmp_path: Path) -> None:
+    """With only JSON sinks, arguments are encoded once: the lines hold the same, redacted node_args."""
+    path = tmp_path / "t.jsonl"
+    app = _app(selinon_trace=[{"json": {"path": str(path)}}])
+
+    @app.task(name="install.echo", shared=False)
+    def echo(*args: Any, **kwargs: Any) -> None:
+        if "options" in kwargs:  # the task mutates its argument: the trace keeps what the task was given
+            kwargs["options"]["pages"].append(99)
+
+    selinon_celery_trace.install(app)
+    try:
+        assert receivers.runtime.encoded_args, "only JSON sinks: arguments are handed over encoded"
+        with capture_events():
+            assert not receivers.runtime.encoded_args, "a function sink needs the arguments as data"
+        assert receivers.runtime.encoded_args
+        echo.apply((1, "ann"), {"options": {"lang": "en", "pages": [1, 2]}})
+        echo.apply((2,), {"db_password": "hunter2", "nested": [{"api_key": "k"}]})
+        echo.apply()
+    finally:
+        selinon_celery_trace.uninstall(app)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    starts = [line["details"]["node_args"] for line in lines if line["event"] == "TASK_START"]
+    ends = [line["details"]["node_args"] for line in lines if line["event"] == "TASK_END"]
+    assert (
+        starts
+        == ends
+        == [
+            {"args": [1, "ann"], "kwargs": {"options": {"lang": "en", "pages": [1, 2]}}},
+            {"args": [2], "kwargs": {"db_password": "[redacted]", "nested": [{"api_key": "[redacted]"}]}},
+            {"args": [], "kwargs": {}},
+        ]
+    )
