@@ -73,6 +73,13 @@ class _Attempt:
         self.details = details
         self.done = False
 
+    def end(self) -> dict[str, Any] | None:
+        """Mark the attempt ended; its details with the runtime, or None if it had already ended."""
+        if self.done:
+            return None
+        self.done = True
+        return {**self.details, "runtime": round(perf_counter() - self.start, 6)}
+
 
 class _Attempts(threading.local):
     """The attempts running in this thread, innermost last (as Celery's own request stack).
@@ -365,10 +372,9 @@ def _end(attempt: _Attempt, task: Any, request: Any, outcome: Any) -> None:
     """
     try:
         _forget(attempt)
-        if attempt.done:
+        details = attempt.end()
+        if details is None:
             return
-        attempt.done = True
-        details = {**attempt.details, "runtime": round(perf_counter() - attempt.start, 6)}
         retval, info, took = outcome[0], outcome[1], outcome[2]
         if info is None:
             if took is None:
@@ -402,21 +408,22 @@ def _escaped(attempt: _Attempt, task: Any, exc: BaseException) -> None:
     """
     try:
         _forget(attempt)
-        if attempt.done or not isinstance(exc, Exception):
+        details = attempt.end() if isinstance(exc, Exception) else None
+        if details is None:
             return
-        attempt.done = True
-        details = {**attempt.details, "runtime": round(perf_counter() - attempt.start, 6)}
         if isinstance(exc, Reject):
             _rejected(details, task, exc)
             return
-        details["what"] = runtime.traceback(
-            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        )
+        details["what"] = runtime.traceback(_traceback_of(exc))
         details.update(exc_type=type(exc).__name__, max_retry=task.max_retries)
         with exception_scope(exc):
             Trace.log(Trace.TASK_FAILURE, details)
     except Exception as error:
         report_internal_error("task end", error)
+
+
+def _traceback_of(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 def _rejected(details: dict[str, Any], task: Any, exc: Any) -> None:
@@ -523,26 +530,23 @@ def on_task_retry(
     """TASK_RETRY, for ``self.retry()`` and ``autoretry_for``."""
     try:
         attempt = _running(getattr(request, "id", None))
-        if attempt is None or attempt.done:
+        details = attempt.end() if attempt is not None else None
+        if details is None:
             return
-        attempt.done = True
         cause = getattr(reason, "exc", None)
         when = getattr(reason, "when", None)
         what: Any
         if isinstance(cause, BaseException) and cause.__traceback__ is not None:
-            # The task's own error, not the traceback of Celery's Retry exception wrapping it.
-            what = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+            what = _traceback_of(cause)  # the task's own error, not Celery's Retry wrapping it
         else:
             what = getattr(einfo, "traceback", None)
-        details = {
-            **attempt.details,
-            "runtime": round(perf_counter() - attempt.start, 6),
-            "what": runtime.traceback(what),
-            "reason": runtime.text(str(reason)),
-            "exc_type": type(cause).__name__ if cause is not None else None,
-            "retry_countdown": when.isoformat() if isinstance(when, datetime) else when,
-            "max_retry": sender.max_retries,
-        }
+        details.update(
+            what=runtime.traceback(what),
+            reason=runtime.text(str(reason)),
+            exc_type=type(cause).__name__ if cause is not None else None,
+            retry_countdown=when.isoformat() if isinstance(when, datetime) else when,
+            max_retry=sender.max_retries,
+        )
         with exception_scope(cause if isinstance(cause, BaseException) else None):
             Trace.log(Trace.TASK_RETRY, details)
     except Exception as exc:
@@ -564,10 +568,10 @@ def on_task_failure(
             return
         attempt = _running(task_id)
         if attempt is not None:
-            if attempt.done:
+            ended = attempt.end()
+            if ended is None:
                 return
-            attempt.done = True
-            details = {**attempt.details, "runtime": round(perf_counter() - attempt.start, 6)}
+            details = ended
         else:
             found = _main_process_details(sender, task_id, sender.request, args, kwargs)
             if found is None:
