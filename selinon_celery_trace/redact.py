@@ -109,15 +109,7 @@ def sanitize_quickly(value: Any, policy: Policy) -> Any:
     from the caller's mutable objects). Anything else takes the full walk. A value this small is
     bounded by its leaves, so ``max_items`` is not applied to it.
     """
-    if not _small_plain_tree(value, policy=policy):
-        return sanitize(value, policy)
-    try:
-        encoded = _strict_dumps(value)
-    except Exception:
-        return sanitize(value, policy)
-    if len(encoded) > policy.max_length:
-        return sanitize(value, policy)
-    return _loads(encoded)
+    return _quick_copy(value, (value,), policy, encoded=False)
 
 
 def sanitize_arguments(args: Any, kwargs: Any, policy: Policy, encoded: bool = False) -> Any:
@@ -127,8 +119,13 @@ def sanitize_arguments(args: Any, kwargs: Any, policy: Policy, encoded: bool = F
     already encoded, as an ``orjson.Fragment`` the encoder embeds as it is: no copy to decode, and no
     second encoding per event.
     """
-    value = {"args": args or [], "kwargs": kwargs or {}}
-    if not _small_plain_tree(value["args"], value["kwargs"], policy=policy):
+    args, kwargs = args or [], kwargs or {}
+    return _quick_copy({"args": args, "kwargs": kwargs}, (args, kwargs), policy, encoded)
+
+
+def _quick_copy(value: Any, roots: tuple[Any, ...], policy: Policy, encoded: bool) -> Any:
+    # ``roots`` are the parts of ``value`` to scan (its own members: ``value`` is a fresh wrapper).
+    if not _small_plain_tree(roots, policy):
         return sanitize(value, policy)
     try:
         text = _strict_dumps(value)
@@ -145,7 +142,7 @@ _SCAN_LIMIT: Final = 64  # containers a "small" value may hold
 _CONTAINERS: Final = (dict, list, tuple)
 
 
-def _small_plain_tree(*roots: Any, policy: Policy) -> bool:
+def _small_plain_tree(roots: tuple[Any, ...], policy: Policy) -> bool:
     """True when ``roots`` are plain data the quick path may copy as they are (see sanitize_quickly).
 
     Visits at most ``_SCAN_LIMIT`` containers: a cycle (or a large value) exhausts that budget and
