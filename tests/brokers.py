@@ -61,6 +61,21 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+def _stop_process(process: subprocess.Popen[bytes], kill: bool = False) -> None:
+    """Stop a server process: SIGTERM (SIGKILL with ``kill``), then SIGKILL if it lingers 10 s."""
+    if process.poll() is not None:
+        return
+    if kill:
+        process.kill()
+    else:
+        process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class _RedisServer:
     process: subprocess.Popen[bytes]
@@ -68,13 +83,7 @@ class _RedisServer:
     url: str
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        _stop_process(self.process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -247,16 +256,8 @@ class RestartableRedis:
 
     def stop(self, kill: bool = False) -> None:
         """Stop the server: SIGTERM, as an operator's restart, or SIGKILL (clients see the link drop)."""
-        if self.process is not None and self.process.poll() is None:
-            if kill:
-                self.process.kill()
-            else:
-                self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            _stop_process(self.process, kill)
 
     def close(self) -> None:
         """Stop the server and delete its folder."""

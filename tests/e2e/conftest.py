@@ -20,7 +20,7 @@ if str(REPO_ROOT) not in sys.path:  # plain `pytest` (tox) does not put the chec
 
 import selinon_celery_trace  # noqa: E402
 from tests import brokers  # noqa: E402
-from tests.e2e.support import Broker, Publisher, Worker  # noqa: E402
+from tests.e2e.support import Broker, Publisher, Worker, running  # noqa: E402
 
 # -- brokers -------------------------------------------------------------------------------------
 
@@ -53,15 +53,8 @@ def broker(request: pytest.FixtureRequest, redis_broker_url: str) -> Broker:
 def _run_worker(
     broker: Broker, tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str]
 ) -> Iterator[Worker]:
-    worker = Worker(broker, tmp_path_factory.mktemp(f"worker-{broker.name}"), extra_env)
-    try:
-        worker.start()
+    with running(Worker(broker, tmp_path_factory.mktemp(f"worker-{broker.name}"), extra_env)) as worker:
         yield worker
-    finally:
-        try:
-            worker.stop()
-        finally:
-            worker.delete_broker_objects()
 
 
 @pytest.fixture(scope="module")

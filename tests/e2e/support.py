@@ -9,10 +9,12 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -271,6 +273,22 @@ class Publisher:
     def send(self, name: str, *args: Any, **options: Any) -> str:
         """Publish task ``name`` with positional ``args``; return its id."""
         return str(self.app.send_task(name, args=list(args), **options).id)
+
+
+WorkerT = TypeVar("WorkerT", bound=Worker)
+
+
+@contextmanager
+def running(worker: WorkerT) -> Iterator[WorkerT]:
+    """Start ``worker``; stop it (warm shutdown) and delete its queues whatever happens."""
+    try:
+        worker.start()
+        yield worker
+    finally:
+        try:
+            worker.stop()
+        finally:
+            worker.delete_broker_objects()
 
 
 def names(events: list[dict[str, Any]]) -> list[str]:

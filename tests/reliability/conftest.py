@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -23,19 +22,6 @@ def rel_broker() -> Broker:
     """Redis (``SELINON_TEST_REDIS_URL``, else a private ``redis-server``) as broker and result backend."""
     url = brokers.redis_url()
     return Broker("redis", url, url)
-
-
-@contextmanager
-def running(worker: RelWorker) -> Iterator[RelWorker]:
-    """Start ``worker``; stop it (warm shutdown) and delete its queues whatever happens."""
-    try:
-        worker.start()
-        yield worker
-    finally:
-        try:
-            worker.stop()
-        finally:
-            worker.delete_broker_objects()
 
 
 class Workers:

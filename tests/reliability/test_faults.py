@@ -23,8 +23,8 @@ import pytest
 
 import selinon_celery_trace
 from tests.brokers import RestartableRedis
-from tests.e2e.support import Broker, names
-from tests.reliability.conftest import Workers, running
+from tests.e2e.support import Broker, names, running
+from tests.reliability.conftest import Workers
 from tests.reliability.sinks import HANG_FOREVER, SLOW_END, SLOW_END_SECONDS
 from tests.reliability.support import RelWorker, attempts_of, check_attempts, wait_until
 

@@ -16,8 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from selinon_celery_trace import Trace
-from tests.e2e.support import Broker, names
-from tests.reliability.conftest import running
+from tests.e2e.support import Broker, names, running
 from tests.reliability.hostile import Unorderable, Unprintable, deep, hostile_details, hostile_values, shape
 from tests.reliability.outputs import AllSinks, eager_app
 from tests.reliability.support import RelWorker, whole_lines

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 import selinon_celery_trace
-from tests.reliability.conftest import Workers, running
+from tests.e2e.support import running
+from tests.reliability.conftest import Workers
 from tests.reliability.support import attempts_of, check_attempts, wait_until, whole_lines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 
 import selinon_celery_trace
-from tests.e2e.support import Broker, names
+from tests.e2e.support import Broker, names, running
 from tests.reliability import sinks
-from tests.reliability.conftest import running
 from tests.reliability.support import RelWorker, whole_lines
 from tests.sentry.envelopes import EnvelopeServer
 
