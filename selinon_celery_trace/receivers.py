@@ -37,8 +37,8 @@ from celery.states import FAILURE, IGNORED, REJECTED, RETRY
 
 from . import context
 from .queues import resolve_queue
-from .record import ENCODER, exception_scope
-from .redact import Policy, sanitize, sanitize_arguments
+from .record import exception_scope
+from .redact import EMBEDS_ENCODED, Policy, sanitize, sanitize_arguments
 from .trace import Trace, emit, report_internal_error
 
 __all__ = ["Runtime", "runtime"]
@@ -672,7 +672,7 @@ def sync() -> None:
     _tracing = any(Trace.wants(event) for event in TASK_EVENTS)
     # A sink added while an attempt runs may see that attempt's arguments still encoded: rare, and an
     # orjson.Fragment is still their JSON text.
-    runtime.encoded_args = ENCODER == "orjson" and all(
+    runtime.encoded_args = EMBEDS_ENCODED and all(
         getattr(sink, "encodes_details", False) is True for sink in Trace.sinks()
     )
     if _tracing:

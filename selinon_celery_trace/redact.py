@@ -93,10 +93,14 @@ try:
     import orjson
 
     _strict_dumps, _loads = orjson.dumps, orjson.loads
-    _fragment = orjson.Fragment
+    # orjson.Fragment is 3.10+: an older orjson still encodes, it only cannot embed encoded arguments.
+    _fragment = getattr(orjson, "Fragment", None)
 except ImportError:  # pragma: no cover - exercised in the no-orjson tox env
     _strict_dumps, _loads = _strict_stdlib_dumps, json.loads
     _fragment = None
+
+#: True when arguments can be handed to sinks already encoded (see :func:`sanitize_arguments`).
+EMBEDS_ENCODED: Final[bool] = _fragment is not None
 
 
 def sanitize_quickly(value: Any, policy: Policy) -> Any:

@@ -311,3 +311,34 @@ def test_json_only_sinks_write_the_same_arguments(tmp_path: Path) -> None:
             {"args": [], "kwargs": {}},
         ]
     )
+
+
+def test_an_orjson_without_fragment_still_traces(tmp_path: Path) -> None:
+    """orjson before 3.10 has no Fragment: the package imports, and JSON lines hold the arguments as data."""
+    path = tmp_path / "old.jsonl"
+    code = textwrap.dedent(
+        f"""
+        import orjson
+        del orjson.Fragment  # what an orjson older than 3.10 looks like
+        from celery import Celery
+        import selinon_celery_trace
+        from selinon_celery_trace import receivers
+        app = Celery("old", broker="memory://")
+        app.conf.selinon_trace = [{{"json": {{"path": {str(path)!r}}}}}]
+
+        @app.task(name="old.echo")
+        def echo(*args, **kwargs):
+            return None
+
+        selinon_celery_trace.install(app)
+        assert not receivers.runtime.encoded_args
+        echo.apply((1, "ann"), {{"db_password": "hunter2"}})
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=60)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["event"] for line in lines] == ["TASK_START", "TASK_END"]
+    assert all(
+        line["details"]["node_args"] == {"args": [1, "ann"], "kwargs": {"db_password": "[redacted]"}}
+        for line in lines
+    )
