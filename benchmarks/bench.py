@@ -12,7 +12,11 @@ count; other load on the machine does not), in chunks of 1,000 tasks: a sample i
 its share of the final exporter flush. Configurations run interleaved (A B C A B C ...) so machine drift
 hits all alike.
 End to end: a real ``celery worker`` (solo, and prefork with 2 processes) drains a pre-filled Redis queue;
-the tasks themselves record first start and last end, so worker start-up is not counted.
+the tasks themselves record first start and last end, so worker start-up is not counted. Tasks per
+second move with any other load on the machine; so each sample also reads the CPU time (user + system,
+from /proc) of the worker's processes between the first tenth of the tasks and the last one: ``cpu
+us/task``, and ``capacity``, plain's CPU per task divided by the configuration's (the share of plain's
+throughput the same CPUs sustain when the worker is CPU-bound).
 
 Prints a table (median, spread, overhead and ratios against ``plain`` and against ``otel``, events emitted
 per task) and ends with one machine-readable JSON line.
@@ -146,12 +150,20 @@ def e2e_sample(config: str, pool: str, tasks: int, redis_url: str) -> dict[str, 
     cmd += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}@%h"]
     log = open(os.path.join(workdir, "worker.log"), "w")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    # CPU of the worker's processes between the first tenth of the tasks and the last one: start-up
+    # excluded, and (unlike tasks per second) insensitive to other load on the machine.
+    marks: list[tuple[int, float]] = []
     try:
         deadline = time.monotonic() + 300
-        while int(client.get(f"{queue}:done") or 0) < tasks:
+        while True:
+            done = int(client.get(f"{queue}:done") or 0)
+            if (not marks and done >= tasks // 10) or done >= tasks:
+                marks.append((done, _tree_cpu(worker.pid)))
+            if done >= tasks:
+                break
             if worker.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker stopped or timed out; see {log.name}")
-            time.sleep(0.05)
+            time.sleep(0.02)
     finally:
         worker.terminate()
         worker.wait(60)
@@ -166,8 +178,31 @@ def e2e_sample(config: str, pool: str, tasks: int, redis_url: str) -> dict[str, 
         "config": config,
         "pool": pool,
         "tasks_per_s": (tasks - 1) / (last - first),
+        "cpu_us_per_task": (
+            (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0]) * 1e6
+            if marks[-1][0] > marks[0][0]
+            else float("nan")
+        ),
         "emitted_per_task": emitted / tasks,
     }
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user and system) used so far by process ``pid`` and its child processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        # After the command name: state, ppid, ..., utime (14th field of stat), stime, cutime, cstime.
+        if int(entry) == pid or int(fields[1]) == pid:
+            total += sum(int(value) for value in fields[11:15]) / tick
+    return total
 
 
 # -- driver ----------------------------------------------------------------------------------------
@@ -243,30 +278,35 @@ def end_to_end(
         f"\nEnd to end: real `celery worker` draining {tasks} tasks from Redis, {rounds} interleaved rounds"
     )
     header = (
-        f"{'pool':<9}{'config':<14}{'median tasks/s':>15}{'spread':>20}{'x plain':>9}{'emitted/task':>14}"
+        f"{'pool':<9}{'config':<14}{'median tasks/s':>15}{'spread':>20}{'x plain':>9}"
+        f"{'cpu us/task':>12}{'capacity':>10}{'emitted/task':>14}"
     )
     print(header)
     print("-" * len(header))
     result: dict[str, Any] = {}
     for pool in pools:
-        plain = (
-            statistics.median(s["tasks_per_s"] for s in samples[("plain", pool)])
-            if "plain" in configs
-            else None
-        )
+        plain_rate = plain_cpu = None
+        if "plain" in configs:
+            plain_rate = statistics.median(s["tasks_per_s"] for s in samples[("plain", pool)])
+            plain_cpu = statistics.median(s["cpu_us_per_task"] for s in samples[("plain", pool)])
         for config in configs:
-            values = [s["tasks_per_s"] for s in samples[(config, pool)]]
+            runs = samples[(config, pool)]
+            values = [s["tasks_per_s"] for s in runs]
             median = statistics.median(values)
+            cpu = statistics.median(s["cpu_us_per_task"] for s in runs)
             row = {
                 "median_tasks_per_s": median,
                 "spread": _spread(values),
-                "ratio_plain": median / plain if plain else float("nan"),
-                "emitted_per_task": statistics.median(s["emitted_per_task"] for s in samples[(config, pool)]),
+                "ratio_plain": median / plain_rate if plain_rate else float("nan"),
+                "cpu_us_per_task": cpu,
+                # What the same CPUs can run, relative to plain: plain's CPU per task / this one's.
+                "capacity_plain": plain_cpu / cpu if plain_cpu else float("nan"),
+                "emitted_per_task": statistics.median(s["emitted_per_task"] for s in runs),
             }
             result[f"{pool}/{config}"] = row
             print(
                 f"{pool:<9}{config:<14}{median:>15.0f}{row['spread']:>20}{row['ratio_plain']:>9.3f}"
-                f"{row['emitted_per_task']:>14.2f}"
+                f"{cpu:>12.0f}{row['capacity_plain']:>10.3f}{row['emitted_per_task']:>14.2f}"
             )
     return result
 

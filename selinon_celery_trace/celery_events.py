@@ -70,7 +70,9 @@ class CeleryEventSink:
     0
     """
 
-    encodes_details = True  # details only go through json_line: values may be orjson Fragments
+    # Details only go through json_line, at once, and are not kept: values may be orjson Fragments, and
+    # the adapters may extend a dict after this sink encoded it.
+    encodes_details = True
 
     def __init__(
         self,

@@ -25,7 +25,7 @@ import traceback
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from time import perf_counter
+from time import perf_counter_ns
 from typing import Any, Final
 
 from celery import signals
@@ -63,14 +63,19 @@ os.register_at_fork(after_in_child=_refresh_pid)
 
 
 class _Attempt:
-    """What the start of one execution attempt learnt, kept until the attempt ends."""
+    """What the start of one execution attempt learnt, kept until the attempt ends.
 
-    __slots__ = ("details", "done", "start", "task_id")
+    ``reuse``: the sinks that received the start's details only encoded them (see :func:`sync`), so
+    nothing holds that dict and the terminal event may extend it rather than copy it.
+    """
 
-    def __init__(self, task_id: Any, details: dict[str, Any]) -> None:
-        self.start = perf_counter()
+    __slots__ = ("details", "done", "reuse", "start", "task_id")
+
+    def __init__(self, task_id: Any, details: dict[str, Any], reuse: bool) -> None:
+        self.start = perf_counter_ns()
         self.task_id = task_id
         self.details = details
+        self.reuse = reuse
         self.done = False
 
     def end(self) -> dict[str, Any] | None:
@@ -78,7 +83,10 @@ class _Attempt:
         if self.done:
             return None
         self.done = True
-        return {**self.details, "runtime": round(perf_counter() - self.start, 6)}
+        details = self.details if self.reuse else self.details.copy()
+        # Seconds, to the microsecond (integer arithmetic: round() on a float costs more than this).
+        details["runtime"] = (perf_counter_ns() - self.start) // 1000 / 1_000_000
+        return details
 
 
 class _Attempts(threading.local):
@@ -118,8 +126,9 @@ class Runtime:
         self._queues: dict[tuple[Any, ...], str] = {}
         self._dispatchers: dict[type, bool] = {}
         self._apps: dict[type, Any] = {}
-        # True while every sink encodes details with orjson and nothing else (see sync): arguments are
-        # then handed over encoded once, as an orjson.Fragment.
+        # True while every sink encodes details with orjson at once and keeps nothing (see sync):
+        # arguments are then handed over encoded once, as an orjson.Fragment, and an attempt's
+        # terminal event extends the dict its start event had.
         self.encoded_args = False
 
     def queue_of(self, app: Any, exchange: Any, routing_key: Any, consuming: bool) -> str | None:
@@ -356,7 +365,7 @@ def _begin(task: Any, task_id: Any, args: Any, kwargs: Any, request: Any) -> _At
         stack = _attempts.stack
         if len(stack) > 64:  # an attempt never ended (tracing switched off mid-task): stay bounded
             stack.clear()
-        attempt = _Attempt(task_id, details)
+        attempt = _Attempt(task_id, details, runtime.encoded_args)
         stack.append(attempt)
         _log(_TASK_START, details)
     except Exception as exc:

@@ -64,10 +64,12 @@ class Policy:
     max_depth: int = 16
     _fragments: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _verdicts: dict[str, bool] = field(init=False, repr=False, compare=False)
+    _plain_keys: set[str] = field(init=False, repr=False, compare=False)  # verdict False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_fragments", tuple(_normalise(k) for k in self.redact if k))
         object.__setattr__(self, "_verdicts", {})
+        object.__setattr__(self, "_plain_keys", set())
 
     def masks(self, key: str) -> bool:
         """Return True when values under ``key`` must be masked."""
@@ -78,7 +80,10 @@ class Policy:
             verdict = any(fragment in normalised for fragment in self._fragments)
             if len(verdicts) > 4096:  # keys come from user data: keep the memo bounded
                 verdicts.clear()
+                self._plain_keys.clear()
             verdicts[key] = verdict
+            if not verdict:
+                self._plain_keys.add(key)
         return verdict
 
 
@@ -150,10 +155,10 @@ def _small_plain_tree(roots: tuple[Any, ...], policy: Policy) -> bool:
     """True when ``roots`` are plain data the quick path may copy as they are (see sanitize_quickly).
 
     Visits at most ``_SCAN_LIMIT`` containers: a cycle (or a large value) exhausts that budget and
-    takes the full walk, so no set of visited ids is needed.
+    takes the full walk, so no set of visited ids is needed. String lengths are not checked here: the
+    quick path takes only values whose whole encoding is within ``max_length``.
     """
-    limit = policy.max_length
-    verdicts = policy._verdicts
+    plain_keys = policy._plain_keys
     stack = list(roots)
     budget = _SCAN_LIMIT
     while stack:
@@ -163,14 +168,10 @@ def _small_plain_tree(roots: tuple[Any, ...], policy: Policy) -> bool:
             return False
         kind = type(node)
         if kind is dict:
-            for key in node:
-                verdict = verdicts.get(key)  # the memo, without a method call per key
-                if verdict is None:
-                    if type(key) is not str:
+            if not plain_keys.issuperset(node):  # one C-level check when every key is known
+                for key in node:
+                    if type(key) is not str or policy.masks(key):
                         return False
-                    verdict = policy.masks(key)
-                if verdict:
-                    return False
             children: Any = node.values()
         elif kind is list or kind is tuple:
             children = node
@@ -178,15 +179,14 @@ def _small_plain_tree(roots: tuple[Any, ...], policy: Policy) -> bool:
             return False
         for child in children:
             child_kind = type(child)
-            if child_kind is str:
-                if len(child) > limit:
-                    return False
-            elif child_kind in _CONTAINERS:
+            if child_kind is str or child_kind is int:
+                continue
+            if child_kind in _CONTAINERS:
                 stack.append(child)
             elif child_kind is float:
                 if child - child:  # NaN or an infinity (x - x is 0.0 for every finite x)
                     return False
-            elif not (child_kind is int or child_kind is bool or child is None):
+            elif not (child_kind is bool or child is None):
                 return False
     return True
 

@@ -27,7 +27,9 @@ class JsonStreamSink:
     """
 
     __slots__ = ("key", "stderr", "stdout")
-    encodes_details = True  # details only go through json_line: values may be orjson Fragments
+    # Details only go through json_line, at once, and are not kept: values may be orjson Fragments, and
+    # the adapters may extend a dict after this sink encoded it.
+    encodes_details = True
 
     def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
         self.stdout = stdout
@@ -57,7 +59,9 @@ class JsonFileSink:
     """
 
     __slots__ = ("_fd", "key", "path")
-    encodes_details = True  # details only go through json_line: values may be orjson Fragments
+    # Details only go through json_line, at once, and are not kept: values may be orjson Fragments, and
+    # the adapters may extend a dict after this sink encoded it.
+    encodes_details = True
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.path.abspath(os.fspath(path))
