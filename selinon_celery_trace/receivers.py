@@ -69,13 +69,14 @@ class _Attempt:
     nothing holds that dict and the terminal event may extend it rather than copy it.
     """
 
-    __slots__ = ("details", "done", "reuse", "start", "task_id")
+    __slots__ = ("details", "done", "reuse", "stack", "start", "task_id")
 
-    def __init__(self, task_id: Any, details: dict[str, Any], reuse: bool) -> None:
+    def __init__(self, task_id: Any, details: dict[str, Any], reuse: bool, stack: list[_Attempt]) -> None:
         self.start = perf_counter_ns()
         self.task_id = task_id
         self.details = details
         self.reuse = reuse
+        self.stack = stack  # this thread's attempts (the attempt ends in the thread it began in)
         self.done = False
 
     def end(self) -> dict[str, Any] | None:
@@ -224,7 +225,6 @@ def task_details(task: Any, fields: Mapping[str, Any], args: Any, kwargs: Any) -
     ``fields`` is the request as a mapping: the dict Celery hands its task tracer, or the ``vars()`` of
     a request ``Context`` (which keeps every field in its ``__dict__``).
     """
-    ctx = context.read(fields) if context.HEADER in fields else _NO_CONTEXT
     delivery = fields.get("delivery_info")
     if fields.get("is_eager") or not isinstance(delivery, dict):
         queue = None
@@ -232,13 +232,18 @@ def task_details(task: Any, fields: Mapping[str, Any], args: Any, kwargs: Any) -
         queue = runtime.queue_of(
             runtime.app_of(task), delivery.get("exchange"), delivery.get("routing_key"), True
         )
+    if context.HEADER in fields:
+        ctx = context.read(fields)
+        dispatcher_id, flow_name = ctx.get("dispatcher_id"), ctx.get("flow_name")
+    else:  # outside a flow (most tasks)
+        ctx, dispatcher_id, flow_name = _NO_CONTEXT, None, None
     details = {
         "task_name": task.name,
         "task_id": fields.get("id"),
         "queue": queue,
         "parent": context.true_parent(fields, ctx),
-        "dispatcher_id": ctx.get("dispatcher_id"),
-        "flow_name": ctx.get("flow_name"),
+        "dispatcher_id": dispatcher_id,
+        "flow_name": flow_name,
         "node_args": runtime.event_args(args, kwargs),
         "retried_count": fields.get("retries") or 0,
         # Celery's own request hostname is the node name in prefork but the bare machine name in the
@@ -365,7 +370,7 @@ def _begin(task: Any, task_id: Any, args: Any, kwargs: Any, request: Any) -> _At
         stack = _attempts.stack
         if len(stack) > 64:  # an attempt never ended (tracing switched off mid-task): stay bounded
             stack.clear()
-        attempt = _Attempt(task_id, details, runtime.encoded_args)
+        attempt = _Attempt(task_id, details, runtime.encoded_args, stack)
         stack.append(attempt)
         _log(_TASK_START, details)
     except Exception as exc:
@@ -444,7 +449,7 @@ def _rejected(details: dict[str, Any], task: Any, exc: Any) -> None:
 
 
 def _forget(attempt: _Attempt) -> None:
-    stack = _attempts.stack
+    stack = attempt.stack
     if stack and stack[-1] is attempt:
         stack.pop()
     elif attempt in stack:
