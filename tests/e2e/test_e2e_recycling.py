@@ -37,7 +37,10 @@ def test_retries_and_failures_survive_recycling(e2e_recycling: Publisher) -> Non
     e2e = e2e_recycling
     retried = e2e.send("e2e.flaky", 2)
     failed = e2e.send("e2e.boom", "gone")
-    events = e2e.trace.wait({retried: ["TASK_END"], failed: ["TASK_FAILURE"]}, timeout=60)
+    # Wait for every attempt's terminal event: a retry can be written after the next attempt ended.
+    events = e2e.trace.wait(
+        {retried: ["TASK_RETRY", "TASK_RETRY", "TASK_END"], failed: ["TASK_FAILURE"]}, timeout=60
+    )
 
     assert by_attempt(events[retried]) == {
         0: ["TASK_START", "TASK_RETRY"],
