@@ -127,6 +127,7 @@ class Runtime:
         self._queues: dict[tuple[Any, ...], str] = {}
         self._dispatchers: dict[type, bool] = {}
         self._apps: dict[type, Any] = {}
+        self._only_json: dict[int, bool] = {}
         # True while every sink encodes details with orjson at once and keeps nothing (see sync):
         # arguments are then handed over encoded once, as an orjson.Fragment, and an attempt's
         # terminal event extends the dict its start event had.
@@ -179,11 +180,30 @@ class Runtime:
             return _EMPTY_ARGS
         return sanitize_arguments(args, kwargs, self.policy)
 
-    def event_args(self, args: Any, kwargs: Any) -> Any:
-        """The arguments for an event's details: pre-encoded when every sink only encodes (see sync)."""
+    def event_args(self, args: Any, kwargs: Any, decoded_json: bool = False) -> Any:
+        """The arguments for an event's details: pre-encoded when every sink only encodes (see sync).
+
+        ``decoded_json``: they come from a message a JSON-only worker decoded (see sanitize_arguments).
+        """
         if not args and not kwargs:
             return _EMPTY_ARGS
-        return sanitize_arguments(args, kwargs, self.policy, self.encoded_args)
+        return sanitize_arguments(args, kwargs, self.policy, self.encoded_args, decoded_json)
+
+    def only_json(self, app: Any) -> bool:
+        """True when ``app``'s workers accept JSON messages only (``accept_content``, Celery's default)."""
+        try:
+            return self._only_json[id(app)]
+        except KeyError:
+            pass
+        try:
+            accept = list(app.conf.accept_content or ())
+            verdict = bool(accept) and all(
+                isinstance(kind, str) and kind.lower() in ("json", "application/json") for kind in accept
+            )
+        except Exception:
+            verdict = False
+        self._only_json[id(app)] = verdict
+        return verdict
 
     def text(self, value: Any) -> Any:
         return sanitize(value, self.policy)
@@ -226,12 +246,15 @@ def task_details(task: Any, fields: Mapping[str, Any], args: Any, kwargs: Any) -
     a request ``Context`` (which keeps every field in its ``__dict__``).
     """
     delivery = fields.get("delivery_info")
-    if fields.get("is_eager") or not isinstance(delivery, dict):
-        queue = None
+    eager = fields.get("is_eager")
+    if eager or not isinstance(delivery, dict):
+        queue, decoded_json = None, False
     else:
-        queue = runtime.queue_of(
-            runtime.app_of(task), delivery.get("exchange"), delivery.get("routing_key"), True
-        )
+        app = runtime.app_of(task)
+        queue = runtime.queue_of(app, delivery.get("exchange"), delivery.get("routing_key"), True)
+        # A worker's tracer (is_eager explicitly False) runs arguments its consumer decoded from the
+        # message, with the app's accept list checked.
+        decoded_json = eager is False and runtime.only_json(app)
     if context.HEADER in fields:
         ctx = context.read(fields)
         dispatcher_id, flow_name = ctx.get("dispatcher_id"), ctx.get("flow_name")
@@ -244,14 +267,14 @@ def task_details(task: Any, fields: Mapping[str, Any], args: Any, kwargs: Any) -
         "parent": context.true_parent(fields, ctx),
         "dispatcher_id": dispatcher_id,
         "flow_name": flow_name,
-        "node_args": runtime.event_args(args, kwargs),
+        "node_args": runtime.event_args(args, kwargs, decoded_json),
         "retried_count": fields.get("retries") or 0,
         # Celery's own request hostname is the node name in prefork but the bare machine name in the
         # solo and threads pools; the worker's node name is what identifies it.
         "hostname": runtime.hostname or fields.get("hostname"),
         "pid": _pid,
     }
-    if ctx.get("node_name"):
+    if ctx and ctx.get("node_name"):
         details["node_name"] = ctx["node_name"]
     return details
 

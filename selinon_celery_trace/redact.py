@@ -87,21 +87,26 @@ class Policy:
         return verdict
 
 
-def _strict_stdlib_dumps(value: Any) -> bytes:
+def _strict_stdlib_dumps(value: Any, default: None = None, option: int = 0) -> bytes:
+    # The standard library rejects every type but JSON's own, so ``option`` has nothing to add.
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-_strict_dumps: Callable[[Any], bytes]
+_strict_dumps: Callable[..., bytes]
 _loads: Callable[[bytes], Any]
 _fragment: Callable[[bytes], Any] | None
 try:
     import orjson
 
     _strict_dumps, _loads = orjson.dumps, orjson.loads
+    # For values nobody scanned, as ``_strict_dumps(value, None, _UNSCANNED)``: dataclasses and
+    # subclasses of str, int, dict and list raise instead of being encoded (a dataclass's fields would
+    # escape masking); they take the full walk.
+    _UNSCANNED: Final[int] = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
     # orjson.Fragment is 3.10+: an older orjson still encodes, it only cannot embed encoded arguments.
     _fragment = getattr(orjson, "Fragment", None)
 except ImportError:  # pragma: no cover - exercised in the no-orjson tox env
-    _strict_dumps, _loads = _strict_stdlib_dumps, json.loads
+    _strict_dumps, _loads, _UNSCANNED = _strict_stdlib_dumps, json.loads, 0  # type: ignore[misc]
     _fragment = None
 
 #: True when arguments can be handed to sinks already encoded (see :func:`sanitize_arguments`).
@@ -121,30 +126,72 @@ def sanitize_quickly(value: Any, policy: Policy) -> Any:
     return _quick_copy(value, (value,), policy, encoded=False)
 
 
-def sanitize_arguments(args: Any, kwargs: Any, policy: Policy, encoded: bool = False) -> Any:
+def sanitize_arguments(
+    args: Any, kwargs: Any, policy: Policy, encoded: bool = False, decoded_json: bool = False
+) -> Any:
     """A task's arguments as ``{"args": [...], "kwargs": {...}}``, sanitized (quickly when plain).
 
     With ``encoded`` (only when every sink just encodes details with orjson), plain arguments come back
     already encoded, as an ``orjson.Fragment`` the encoder embeds as it is: no copy to decode, and no
     second encoding per event.
+
+    ``decoded_json`` says the arguments were decoded from a JSON message (a worker that accepts only
+    JSON): JSON values, no cycle, no object of the caller's. The scan is then skipped: the encoder
+    rejects any other type, and only the dicts are visited, for their keys (as many as the encoding has
+    braces: usually a few, found without walking the lists). NaN and the infinities, which JSON has no
+    words for, come out as null on this path.
     """
     args, kwargs = args or [], kwargs or {}
-    return _quick_copy({"args": args, "kwargs": kwargs}, (args, kwargs), policy, encoded)
+    return _quick_copy({"args": args, "kwargs": kwargs}, (args, kwargs), policy, encoded, decoded_json)
 
 
-def _quick_copy(value: Any, roots: tuple[Any, ...], policy: Policy, encoded: bool) -> Any:
+def _quick_copy(
+    value: Any, roots: tuple[Any, ...], policy: Policy, encoded: bool, decoded_json: bool = False
+) -> Any:
     # ``roots`` are the parts of ``value`` to scan (its own members: ``value`` is a fresh wrapper).
-    if not _small_plain_tree(roots, policy):
+    if not decoded_json and not _small_plain_tree(roots, policy):
         return sanitize(value, policy)
     try:
-        text = _strict_dumps(value)
+        text = _strict_dumps(value, None, _UNSCANNED) if decoded_json else _strict_dumps(value)
     except Exception:
         return sanitize(value, policy)
     if len(text) > policy.max_length:
         return sanitize(value, policy)
+    # The wrapper's own brace is not one of the roots' dicts.
+    if decoded_json and not _keys_plain(roots, text.count(b"{") - 1, policy):
+        return sanitize(value, policy)
     if encoded and _fragment is not None:
         return _fragment(text)
     return _loads(text)
+
+
+def _keys_plain(roots: tuple[Any, ...], dicts: int, policy: Policy) -> bool:
+    """True when no key of the dicts in ``roots`` (JSON data: a tree) is masked or not a string.
+
+    ``dicts`` is how many there are, read off the encoding's braces: the walk stops once it has seen
+    them all. A brace inside a string only overcounts, which makes the walk complete.
+    """
+    plain_keys = policy._plain_keys
+    stack = list(roots)  # popped last first: the keyword arguments, where dicts usually are
+    while stack and dicts > 0:
+        node = stack.pop()
+        kind = type(node)
+        if kind is dict:
+            if not plain_keys.issuperset(node):
+                for key in node:
+                    if type(key) is not str or policy.masks(key):
+                        return False
+            dicts -= 1
+            if not dicts:
+                return True
+            node = node.values()
+        elif kind is not list and kind is not tuple:
+            continue
+        for child in node:
+            child_kind = type(child)
+            if child_kind is dict or child_kind is list or child_kind is tuple:
+                stack.append(child)
+    return True
 
 
 _SCAN_LIMIT: Final = 64  # containers a "small" value may hold

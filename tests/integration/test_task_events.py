@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from celery.exceptions import MaxRetriesExceededError
 
+from selinon_celery_trace import receivers
 from selinon_celery_trace.testing import CapturedEvents
 
 from .conftest import wait_for
@@ -168,6 +169,27 @@ def test_arguments_are_redacted_and_truncated(
         assert kwargs["password"] == "[redacted]" and kwargs["nested"] == {"api_key": "[redacted]"}
         assert kwargs["user"] == "ann" and kwargs["blob"].endswith("...[truncated 2952 chars]")
     assert "hunter2" not in repr(list(traced))
+
+
+def test_arguments_from_a_json_message_are_redacted(
+    traced: CapturedEvents, tasks: SimpleNamespace, worker: Any, celery_session_app: Any
+) -> None:
+    """Small arguments decoded from the worker's JSON message take the dict-only check: still masked."""
+    assert receivers.runtime.only_json(celery_session_app), "Celery's default accepts JSON only"
+    result = tasks.report.delay(
+        options={"lang": "en", "db": {"Password": "p1"}}, tags=["a{", {"api_token": "t"}], user="ann"
+    )
+    settle(traced, result.id)
+    for _, details in by_task(traced, result.id):
+        assert details["node_args"] == {
+            "args": [],
+            "kwargs": {
+                "options": {"lang": "en", "db": {"Password": "[redacted]"}},
+                "tags": ["a{", {"api_token": "[redacted]"}],
+                "user": "ann",
+            },
+        }
+    assert "p1" not in repr(list(traced))
 
 
 def test_user_headers_are_kept(traced: CapturedEvents, tasks: SimpleNamespace, worker: Any) -> None:

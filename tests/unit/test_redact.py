@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from uuid import UUID
@@ -121,11 +122,40 @@ def test_quick_path_agrees_with_the_full_walk(value: object) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_json_like, max_size=3), st.dictionaries(_keys, _json_like, max_size=3))
+@given(
+    st.lists(_json_like, max_size=3),
+    st.dictionaries(_keys, _json_like, max_size=3),
+    st.booleans(),
+)
 def test_task_arguments_are_sanitized_as_the_full_walk_does(
-    args: list[object], kwargs: dict[str, object]
+    args: list[object], kwargs: dict[str, object], decoded_json: bool
 ) -> None:
-    """A task's args and kwargs come out as the full walk makes them (bounded by bytes when small)."""
-    quick = sanitize_arguments(args, kwargs, Policy())
+    """A task's args and kwargs come out as the full walk makes them (bounded by bytes when small).
+
+    The same holds for arguments decoded from a JSON message, where only their dicts are visited.
+    """
+    quick = sanitize_arguments(args, kwargs, Policy(), decoded_json=decoded_json)
     value = {"args": args, "kwargs": kwargs}
     assert quick == sanitize(value, Policy(max_items=10**9)) or quick == sanitize(value, Policy())
+
+
+@dataclass
+class _Login:
+    user: str
+    password: str
+
+
+def test_json_decoded_arguments_find_every_dict_to_mask() -> None:
+    """Secrets in dicts deep in args or kwargs are masked, braces inside strings notwithstanding."""
+    args = [1, [{"name": "a{b}c", "inner": [{"api_token": "t"}]}], "}{"]
+    kwargs = {"options": {"lang": "{", "pages": [1, 2]}, "note": "{{{"}
+    for decoded_json in (True, False):
+        safe = sanitize_arguments(args, kwargs, Policy(), decoded_json=decoded_json)
+        assert safe == {
+            "args": [1, [{"name": "a{b}c", "inner": [{"api_token": REDACTED}]}], "}{"],
+            "kwargs": {"options": {"lang": "{", "pages": [1, 2]}, "note": "{{{"},
+        }
+    # An object a custom decoder made is not encoded field by field: it takes the full walk.
+    login = _Login("ann", "hunter2")
+    safe = sanitize_arguments([login], {}, Policy(), decoded_json=True)
+    assert safe == sanitize({"args": [login], "kwargs": {}}, Policy())
