@@ -102,7 +102,6 @@ class _Attempts(threading.local):
 
 
 _attempts: Final = _Attempts()
-_log: Final = emit  # Trace.log without argument packing: the hot path logs two events per task
 _TASK_START: Final = Trace.TASK_START
 _TASK_END: Final = Trace.TASK_END
 
@@ -357,7 +356,7 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
         details["dispatcher_id"] = task_id
         if subflow:
             details["parent_dispatcher_id"] = current_id
-    Trace.log(event, details)
+    emit(event, details)
 
 
 def _registered(app: Any, name: Any) -> Any:
@@ -395,7 +394,7 @@ def _begin(task: Any, task_id: Any, args: Any, kwargs: Any, request: Any) -> _At
             stack.clear()
         attempt = _Attempt(task_id, details, runtime.encoded_args, stack)
         stack.append(attempt)
-        _log(_TASK_START, details)
+        emit(_TASK_START, details)
     except Exception as exc:
         report_internal_error("task start", exc)
     return attempt
@@ -419,21 +418,21 @@ def _end(attempt: _Attempt, task: Any, request: Any, outcome: Any) -> None:
                 # (worker_deduplicate_successful_tasks), or an error before its request existed.
                 details["state"] = IGNORED
             elif retval is not None and Trace.wants(Trace.TASK_DISCARD_RESULT) and _discards(task, request):
-                _log(Trace.TASK_DISCARD_RESULT, {**details, "result": runtime.text(retval)})
-            _log(_TASK_END, details)
+                emit(Trace.TASK_DISCARD_RESULT, {**details, "result": runtime.text(retval)})
+            emit(_TASK_END, details)
             return
         state, exc = info.state, info.retval
         if state == IGNORED:
             # Ignore is control flow (Task.replace raises it): the attempt ended as the task chose.
             details["state"] = state
-            Trace.log(Trace.TASK_END, details)
+            emit(Trace.TASK_END, details)
         elif state == REJECTED:
             _rejected(details, task, exc)
         elif state in (FAILURE, RETRY):  # only if their own signal did not reach us
             details.update(
                 what=runtime.text(repr(exc)), exc_type=type(exc).__name__, max_retry=task.max_retries
             )
-            Trace.log(Trace.TASK_FAILURE if state == FAILURE else Trace.TASK_RETRY, details)
+            emit(Trace.TASK_FAILURE if state == FAILURE else Trace.TASK_RETRY, details)
     except Exception as error:
         report_internal_error("task end", error)
 
@@ -454,7 +453,7 @@ def _escaped(attempt: _Attempt, task: Any, exc: BaseException) -> None:
         details["what"] = runtime.traceback(_traceback_of(exc))
         details.update(exc_type=type(exc).__name__, max_retry=task.max_retries)
         with exception_scope(exc):
-            Trace.log(Trace.TASK_FAILURE, details)
+            emit(Trace.TASK_FAILURE, details)
     except Exception as error:
         report_internal_error("task end", error)
 
@@ -467,7 +466,7 @@ def _rejected(details: dict[str, Any], task: Any, exc: Any) -> None:
     if getattr(exc, "requeue", False):
         details.update(reason=runtime.text(f"rejected and requeued: {exc!r}"), exc_type="Reject")
         details.update(what=None, retry_countdown=None, max_retry=task.max_retries)
-        Trace.log(Trace.TASK_RETRY, details)
+        emit(Trace.TASK_RETRY, details)
     # Reject without requeue: the worker's main process reports the failure (task_failure).
 
 
@@ -585,7 +584,7 @@ def on_task_retry(
             max_retry=sender.max_retries,
         )
         with exception_scope(cause if isinstance(cause, BaseException) else None):
-            Trace.log(Trace.TASK_RETRY, details)
+            emit(Trace.TASK_RETRY, details)
     except Exception as exc:
         report_internal_error("task_retry receiver", exc)
 
@@ -618,7 +617,7 @@ def on_task_failure(
         details["exc_type"] = type(exception).__name__ if exception is not None else None
         details["max_retry"] = sender.max_retries
         with exception_scope(exception if isinstance(exception, BaseException) else None):
-            Trace.log(Trace.TASK_FAILURE, details)
+            emit(Trace.TASK_FAILURE, details)
     except Exception as exc:
         report_internal_error("task_failure receiver", exc)
 

@@ -339,7 +339,8 @@ class Trace:
 def emit(event: int, details: Any) -> None:
     """Hand one event's details to every sink, guarded: :meth:`Trace.log` without merging its arguments.
 
-    The Celery adapters call it on the hot path (no argument packing per event).
+    The Celery receivers call it with the details they build (sanitized trees: no argument packing, and
+    no cycle check in the encoders, which :meth:`Trace.log` asks for on the caller's own values).
     """
     state = _state
     sinks = state.sinks
