@@ -71,6 +71,12 @@ class Policy:
         object.__setattr__(self, "_verdicts", {})
         object.__setattr__(self, "_plain_keys", set())
 
+    def keys_plain(self, mapping: dict[Any, Any]) -> bool:
+        """True when every key of ``mapping`` is a string none of which is masked (memoised per key)."""
+        if self._plain_keys.issuperset(mapping):
+            return True
+        return all(type(key) is str and not self.masks(key) for key in mapping)
+
     def masks(self, key: str) -> bool:
         """Return True when values under ``key`` must be masked."""
         verdicts = self._verdicts
@@ -177,10 +183,9 @@ def _keys_plain(roots: tuple[Any, ...], dicts: int, policy: Policy) -> bool:
         node = stack.pop()
         kind = type(node)
         if kind is dict:
-            if not plain_keys.issuperset(node):
-                for key in node:
-                    if type(key) is not str or policy.masks(key):
-                        return False
+            # The memo's subset check inline: a call per dict only for keys not seen yet.
+            if not plain_keys.issuperset(node) and not policy.keys_plain(node):
+                return False
             dicts -= 1
             if not dicts:
                 return True
@@ -215,10 +220,9 @@ def _small_plain_tree(roots: tuple[Any, ...], policy: Policy) -> bool:
             return False
         kind = type(node)
         if kind is dict:
-            if not plain_keys.issuperset(node):  # one C-level check when every key is known
-                for key in node:
-                    if type(key) is not str or policy.masks(key):
-                        return False
+            # The memo's subset check inline: a call per dict only for keys not seen yet.
+            if not plain_keys.issuperset(node) and not policy.keys_plain(node):
+                return False
             children: Any = node.values()
         elif kind is list or kind is tuple:
             children = node
