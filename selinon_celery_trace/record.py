@@ -168,9 +168,9 @@ def json_line(event: int, details: Any, now: datetime | None = None) -> bytes:
         name = event_name(event)
     # The encoders write an aware datetime as ISO-8601 with its offset, as isoformat() does.
     record = {"event": name, "time": now or datetime.now(_UTC), "details": details, "node": HOST}
+    if _caller_details.get() and not _tree(details):
+        return _fallback_dumps(record) + b"\n"  # a cycle, or shared containers: the sanitizing walk
     try:
-        if _caller_details.get() and not _tree(details):
-            raise ValueError("not a tree")
         data = _fast_line(record, _default, _LINE)
     except Exception:
         return dumps(record) + b"\n"
