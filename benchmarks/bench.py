@@ -12,11 +12,11 @@ count; other load on the machine does not), in chunks of 1,000 tasks: a sample i
 its share of the final exporter flush. Configurations run interleaved (A B C A B C ...) so machine drift
 hits all alike.
 End to end: a real ``celery worker`` (solo, and prefork with 2 processes) drains a pre-filled Redis queue;
-the tasks themselves record first start and last end, so worker start-up is not counted. Tasks per
-second move with any other load on the machine; so each sample also reads the CPU time (user + system,
-from /proc) of the worker's processes between the first tenth of the tasks and the last one: ``cpu
-us/task``, and ``capacity``, plain's CPU per task divided by the configuration's (the share of plain's
-throughput the same CPUs sustain when the worker is CPU-bound).
+the tasks themselves record first start and last end, so worker start-up is not counted. Each sample
+also reads the CPU time (user + system, from /proc) of the worker's processes between the first tenth of
+the tasks and the last one: ``cpu us/task``, and ``capacity``, plain's CPU per task divided by the
+configuration's (the share of plain's throughput the same CPUs sustain when the worker is CPU-bound).
+Both move with other load on a shared machine: compare several runs.
 
 Prints a table (median, spread, overhead and ratios against ``plain`` and against ``otel``, events emitted
 per task) and ends with one machine-readable JSON line.
@@ -151,7 +151,7 @@ def e2e_sample(config: str, pool: str, tasks: int, redis_url: str) -> dict[str, 
     log = open(os.path.join(workdir, "worker.log"), "w")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
     # CPU of the worker's processes between the first tenth of the tasks and the last one: start-up
-    # excluded, and (unlike tasks per second) insensitive to other load on the machine.
+    # excluded, and waiting on other processes not counted (a busy neighbour still slows the CPU).
     marks: list[tuple[int, float]] = []
     try:
         deadline = time.monotonic() + 300

@@ -36,7 +36,6 @@ def test_micro_benchmark_counts_what_each_configuration_emits() -> None:
     emitted = {config: row["emitted_per_task"] for config, row in micro.items()}
     assert emitted == {"plain": 0, "naive-json": 2, "ours-off": 0, "ours-json": 2, "ours-logging": 2}
     assert all(row["median_us"] > 0 for row in micro.values())
-    assert micro["plain"]["ratio_plain"] == 1.0
 
 
 def test_end_to_end_benchmark_reads_the_workers_cpu() -> None:

@@ -71,10 +71,7 @@ def test_no_sink_connects_no_worker_receiver() -> None:
             app.tasks["install.add"].apply((1, 2))
         assert events.names() == ["TASK_START", "TASK_END"]
         assert not any(signal.receivers for signal in hot)
-        with capture_events() as events:
-            pass
-        app.tasks["install.add"].apply((1, 2))
-        assert events.names() == []
+        assert not receivers._tracing, "no sink left: the tracer wrapper passes straight through"
     finally:
         selinon_celery_trace.uninstall(app)
 
