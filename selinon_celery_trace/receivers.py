@@ -127,6 +127,7 @@ class Runtime:
         self._dispatchers: dict[type, bool] = {}
         self._apps: dict[type, Any] = {}
         self._only_json: dict[int, bool] = {}
+        self._consumed: dict[tuple[Any, ...], tuple[str | None, bool]] = {}
         # True while every sink encodes details with orjson at once and keeps nothing (see sync):
         # arguments are then handed over encoded once, as an orjson.Fragment, and an attempt's
         # terminal event extends the dict its start event had.
@@ -155,6 +156,28 @@ class Runtime:
             self._queues[key] = name
         return name
 
+    def consumed(self, task: Any, delivery: dict[str, Any]) -> tuple[str | None, bool]:
+        """For a task a worker took from a queue: the queue's name, and whether the app accepts JSON only.
+
+        One lookup per task on a worker's hot path, memoised per task class and route once the queue
+        is found (as :meth:`queue_of`).
+        """
+        exchange, routing_key = delivery.get("exchange"), delivery.get("routing_key")
+        key: tuple[Any, ...] = (type(task), exchange, routing_key)
+        try:
+            return self._consumed[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable exchange object
+            key = ()
+        app = self.app_of(task)
+        facts = (self.queue_of(app, exchange, routing_key, True), self.only_json(app))
+        if facts[0] is not None and key:
+            if len(self._consumed) > 1024:
+                self._consumed.clear()
+            self._consumed[key] = facts
+        return facts
+
     def is_dispatcher(self, task: Any) -> bool:
         """True for tasks built on :class:`selinon_celery_trace.Dispatcher` (they trace themselves)."""
         kind = type(task)
@@ -179,14 +202,11 @@ class Runtime:
             return _EMPTY_ARGS
         return sanitize_arguments(args, kwargs, self.policy)
 
-    def event_args(self, args: Any, kwargs: Any, decoded_json: bool = False) -> Any:
-        """The arguments for an event's details: pre-encoded when every sink only encodes (see sync).
-
-        ``decoded_json``: they come from a message a JSON-only worker decoded (see sanitize_arguments).
-        """
+    def event_args(self, args: Any, kwargs: Any) -> Any:
+        """The arguments for an event's details: pre-encoded when every sink only encodes (see sync)."""
         if not args and not kwargs:
             return _EMPTY_ARGS
-        return sanitize_arguments(args, kwargs, self.policy, self.encoded_args, decoded_json)
+        return sanitize_arguments(args, kwargs, self.policy, self.encoded_args)
 
     def only_json(self, app: Any) -> bool:
         """True when ``app``'s workers accept JSON messages only (``accept_content``, Celery's default)."""
@@ -249,11 +269,10 @@ def task_details(task: Any, fields: Mapping[str, Any], args: Any, kwargs: Any) -
     if eager or not isinstance(delivery, dict):
         queue, decoded_json = None, False
     else:
-        app = runtime.app_of(task)
-        queue = runtime.queue_of(app, delivery.get("exchange"), delivery.get("routing_key"), True)
+        queue, only_json = runtime.consumed(task, delivery)
         # A worker's tracer (is_eager explicitly False) runs arguments its consumer decoded from the
         # message, with the app's accept list checked.
-        decoded_json = eager is False and runtime.only_json(app)
+        decoded_json = eager is False and only_json
     if context.HEADER in fields:
         ctx = context.read(fields)
         dispatcher_id, flow_name = ctx.get("dispatcher_id"), ctx.get("flow_name")
@@ -266,7 +285,11 @@ def task_details(task: Any, fields: Mapping[str, Any], args: Any, kwargs: Any) -
         "parent": context.true_parent(fields, ctx),
         "dispatcher_id": dispatcher_id,
         "flow_name": flow_name,
-        "node_args": runtime.event_args(args, kwargs, decoded_json),
+        "node_args": (
+            sanitize_arguments(args, kwargs, runtime.policy, runtime.encoded_args, decoded_json)
+            if args or kwargs
+            else _EMPTY_ARGS
+        ),
         "retried_count": fields.get("retries") or 0,
         # Celery's own request hostname is the node name in prefork but the bare machine name in the
         # solo and threads pools; the worker's node name is what identifies it.

@@ -148,38 +148,48 @@ def sanitize_arguments(
     words for, come out as null on this path.
     """
     args, kwargs = args or [], kwargs or {}
-    return _quick_copy({"args": args, "kwargs": kwargs}, (args, kwargs), policy, encoded, decoded_json)
-
-
-def _quick_copy(
-    value: Any, roots: tuple[Any, ...], policy: Policy, encoded: bool, decoded_json: bool = False
-) -> Any:
-    # ``roots`` are the parts of ``value`` to scan (its own members: ``value`` is a fresh wrapper).
-    if not decoded_json and not _small_plain_tree(roots, policy):
-        return sanitize(value, policy)
+    value = {"args": args, "kwargs": kwargs}
+    if not decoded_json:
+        return _quick_copy(value, (args, kwargs), policy, encoded)
+    # A worker's hot path (one call, no scan): the strict encoder, then the dicts' keys.
     try:
-        text = _strict_dumps(value, None, _UNSCANNED) if decoded_json else _strict_dumps(value)
+        text = _strict_dumps(value, None, _UNSCANNED)
     except Exception:
         return sanitize(value, policy)
-    if len(text) > policy.max_length:
-        return sanitize(value, policy)
-    # The wrapper's own brace is not one of the roots' dicts.
-    if decoded_json and not _keys_plain(roots, text.count(b"{") - 1, policy):
+    # The wrapper's own brace is not one of the arguments' dicts.
+    if len(text) > policy.max_length or not _keys_plain(args, kwargs, text.count(b"{") - 1, policy):
         return sanitize(value, policy)
     if encoded and _fragment is not None:
         return _fragment(text)
     return _loads(text)
 
 
-def _keys_plain(roots: tuple[Any, ...], dicts: int, policy: Policy) -> bool:
-    """True when no key of the dicts in ``roots`` (JSON data: a tree) is masked or not a string.
+def _quick_copy(value: Any, roots: tuple[Any, ...], policy: Policy, encoded: bool) -> Any:
+    # ``roots`` are the parts of ``value`` to scan (its own members: ``value`` is a fresh wrapper).
+    if not _small_plain_tree(roots, policy):
+        return sanitize(value, policy)
+    try:
+        text = _strict_dumps(value)
+    except Exception:
+        return sanitize(value, policy)
+    if len(text) > policy.max_length:
+        return sanitize(value, policy)
+    if encoded and _fragment is not None:
+        return _fragment(text)
+    return _loads(text)
+
+
+def _keys_plain(args: Any, kwargs: Any, dicts: int, policy: Policy) -> bool:
+    """True when no key of the dicts in ``args`` and ``kwargs`` (JSON data) is masked or not a string.
 
     ``dicts`` is how many there are, read off the encoding's braces: the walk stops once it has seen
     them all. A brace inside a string only overcounts, which makes the walk complete.
     """
+    if dicts <= 0:
+        return True
     plain_keys = policy._plain_keys
-    stack = list(roots)  # popped last first: the keyword arguments, where dicts usually are
-    while stack and dicts > 0:
+    stack = [args, kwargs]  # popped last first: the keyword arguments, where dicts usually are
+    while stack:
         node = stack.pop()
         kind = type(node)
         if kind is dict:
@@ -190,11 +200,11 @@ def _keys_plain(roots: tuple[Any, ...], dicts: int, policy: Policy) -> bool:
             if not dicts:
                 return True
             node = node.values()
-        elif kind is not list and kind is not tuple:
+        elif kind is not list and kind is not tuple:  # a scalar passed as args or kwargs
             continue
         for child in node:
-            child_kind = type(child)
-            if child_kind is dict or child_kind is list or child_kind is tuple:
+            kind = type(child)
+            if kind is dict or kind is list or kind is tuple:
                 stack.append(child)
     return True
 
