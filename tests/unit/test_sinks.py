@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
@@ -59,6 +59,35 @@ def test_every_event_is_one_json_line_whatever_the_details() -> None:
     assert details["norepr"].startswith("<unrepresentable NoRepr")
     assert details["text"].endswith("still one JSON line")
     assert datetime.fromisoformat(record["time"]).utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+
+
+def test_event_times_are_utc_whatever_the_local_time_zone(tmp_path: Path) -> None:
+    """Both clocks (the adapters' events' and Trace.log's) give UTC with its offset, in any local zone."""
+    script = (
+        "import sys; from selinon_celery_trace import Trace;"
+        "from selinon_celery_trace.record import json_line;"
+        "from selinon_celery_trace.sinks import JsonFileSink;"
+        "sys.stdout.buffer.write(json_line(Trace.TASK_START, {'task_id': 'a'}));"
+        "Trace.add_sink(JsonFileSink(sys.argv[1])); Trace.log(Trace.TASK_END, task_id='a')"
+    )
+    path = tmp_path / "trace.jsonl"
+    env = {**os.environ, "TZ": "JST-9"}  # nine hours east of UTC, no time-zone database needed
+    done = subprocess.run([sys.executable, "-c", script, str(path)], env=env, capture_output=True, check=True)
+    now = datetime.now(timezone.utc)
+    for line in (done.stdout, path.read_bytes()):
+        stamp = datetime.fromisoformat(json.loads(line)["time"])
+        assert stamp.utcoffset() == timedelta(0)
+        assert abs((now - stamp).total_seconds()) < 60, line
+
+
+def test_a_callers_naive_datetime_is_written_as_given(tmp_path: Path) -> None:
+    """A naive datetime in Trace.log's details gets no offset the caller did not give it."""
+    path = tmp_path / "trace.jsonl"
+    Trace.add_sink(JsonFileSink(path))
+    Trace.log(Trace.TASK_END, task_id="a", when=datetime(2026, 1, 1, 12, 0))
+    record = json.loads(path.read_bytes())
+    assert record["details"]["when"] == "2026-01-01T12:00:00"
+    assert record["time"].endswith("+00:00")
 
 
 def test_json_file_sink_appends_whole_lines(tmp_path: Path) -> None:
