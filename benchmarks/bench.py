@@ -12,13 +12,15 @@ count), in chunks of 1,000 tasks: a sample is its fastest chunk plus its share o
 flush. Another tenant's load on a shared VM only adds CPU time (cache pollution, frequency, stolen
 cycles charged to us), in bursts: the fastest chunk is the least disturbed estimate, as timeit advises
 (on this project's VM the median chunk of one configuration moved ±15 % between samples, the fastest
-±2 %). Configurations run interleaved (A B C A B C ...) so machine drift hits all alike.
+±2 %). Configurations run interleaved (A B C, B C A, ...) so machine drift hits all alike.
 End to end: a real ``celery worker`` (solo, and prefork with 2 processes) drains a pre-filled Redis queue;
 the tasks themselves record first start and last end, so worker start-up is not counted. Each sample
 also reads the CPU time (user + system, from /proc) of the worker's processes between the first tenth of
 the tasks and the last one: ``cpu us/task``, and ``capacity``, plain's CPU per task divided by the
 configuration's (the share of plain's throughput the same CPUs sustain when the worker is CPU-bound).
-Both move with other load on a shared machine: compare several runs.
+Both ratios are paired: each round's sample against plain's of the same round, the median over rounds
+(``range``: the lowest and highest of them), so drift between rounds cancels. Each round starts with
+the next configuration. Both move with other load on a shared machine: compare several runs.
 
 Prints a table (median, spread, overhead and ratios against ``plain`` and against ``otel``, events emitted
 per task) and ends with one machine-readable JSON line.
@@ -226,11 +228,23 @@ def _spread(values: list[float]) -> str:
     return f"{min(values):.1f}..{max(values):.1f}"
 
 
+def _rotated(configs: list[str], round_number: int) -> list[str]:
+    # Each round starts one configuration later, so none always runs first (or right after another).
+    shift = round_number % len(configs)
+    return configs[shift:] + configs[:shift]
+
+
+def _pairs(runs: list[dict[str, Any]], bases: list[dict[str, Any]], key: str) -> list[float]:
+    # Each round's sample against the base's sample of the same round (they ran a minute apart at most):
+    # the machine's drift between rounds cancels out, which a ratio of medians does not do.
+    return [run[key] / base[key] for run, base in zip(runs, bases, strict=True)]
+
+
 def micro(configs: list[str], rounds: int, tasks: int) -> dict[str, dict[str, Any]]:
     """Run interleaved rounds of micro samples and print the table."""
     samples: dict[str, list[dict[str, Any]]] = {c: [] for c in configs}
     for r in range(rounds):
-        for config in configs:
+        for config in _rotated(configs, r):
             samples[config].append(_run_child(["--child-micro", config, "--tasks", str(tasks)]))
         print(f"  round {r + 1}/{rounds} done", file=sys.stderr)
     result: dict[str, dict[str, Any]] = {}
@@ -270,7 +284,7 @@ def end_to_end(
     samples: dict[tuple[str, str], list[dict[str, Any]]] = {(c, p): [] for p in pools for c in configs}
     for r in range(rounds):
         for pool in pools:
-            for config in configs:
+            for config in _rotated(configs, r):
                 samples[(config, pool)].append(
                     _run_child(
                         ["--child-e2e", config, "--pool", pool, "--tasks", str(tasks), "--redis", redis_url]
@@ -281,35 +295,38 @@ def end_to_end(
         f"\nEnd to end: real `celery worker` draining {tasks} tasks from Redis, {rounds} interleaved rounds"
     )
     header = (
-        f"{'pool':<9}{'config':<14}{'median tasks/s':>15}{'spread':>20}{'x plain':>9}"
+        f"{'pool':<9}{'config':<14}{'median tasks/s':>15}{'spread':>20}{'x plain':>9}{'range':>12}"
         f"{'cpu us/task':>12}{'capacity':>10}{'emitted/task':>14}"
     )
     print(header)
     print("-" * len(header))
     result: dict[str, Any] = {}
     for pool in pools:
-        plain_rate = plain_cpu = None
-        if "plain" in configs:
-            plain_rate = statistics.median(s["tasks_per_s"] for s in samples[("plain", pool)])
-            plain_cpu = statistics.median(s["cpu_us_per_task"] for s in samples[("plain", pool)])
+        plain = samples.get(("plain", pool))
         for config in configs:
             runs = samples[(config, pool)]
             values = [s["tasks_per_s"] for s in runs]
             median = statistics.median(values)
             cpu = statistics.median(s["cpu_us_per_task"] for s in runs)
+            pairs = _pairs(runs, plain, "tasks_per_s") if plain else []
             row = {
                 "median_tasks_per_s": median,
                 "spread": _spread(values),
-                "ratio_plain": median / plain_rate if plain_rate else float("nan"),
+                # Throughput against plain's in the same round, the median over rounds.
+                "ratio_plain": statistics.median(pairs) if pairs else float("nan"),
+                "ratio_plain_spread": f"{min(pairs):.2f}..{max(pairs):.2f}" if pairs else "",
                 "cpu_us_per_task": cpu,
                 # What the same CPUs can run, relative to plain: plain's CPU per task / this one's.
-                "capacity_plain": plain_cpu / cpu if plain_cpu else float("nan"),
+                "capacity_plain": (
+                    statistics.median(_pairs(plain, runs, "cpu_us_per_task")) if plain else float("nan")
+                ),
                 "emitted_per_task": statistics.median(s["emitted_per_task"] for s in runs),
             }
             result[f"{pool}/{config}"] = row
             print(
                 f"{pool:<9}{config:<14}{median:>15.0f}{row['spread']:>20}{row['ratio_plain']:>9.3f}"
-                f"{cpu:>12.0f}{row['capacity_plain']:>10.3f}{row['emitted_per_task']:>14.2f}"
+                f"{row['ratio_plain_spread']:>12}{cpu:>12.0f}{row['capacity_plain']:>10.3f}"
+                f"{row['emitted_per_task']:>14.2f}"
             )
     return result
 
@@ -340,6 +357,7 @@ def main() -> None:
     parser.add_argument("--e2e-tasks", type=int, default=3000, help="tasks per end-to-end sample")
     parser.add_argument("--e2e-rounds", type=int, default=3)
     parser.add_argument("--e2e-configs", default="plain,ours-json")
+    parser.add_argument("--e2e-pools", default="solo,prefork", help="comma-separated worker pools")
     parser.add_argument("--micro-only", action="store_true")
     parser.add_argument("--e2e-only", action="store_true")
     parser.add_argument("--child-micro", help=argparse.SUPPRESS)
@@ -368,7 +386,7 @@ def main() -> None:
         url, server = _redis_url()
         try:
             report["e2e"] = end_to_end(
-                args.e2e_configs.split(","), ["solo", "prefork"], args.e2e_rounds, args.e2e_tasks, url
+                args.e2e_configs.split(","), args.e2e_pools.split(","), args.e2e_rounds, args.e2e_tasks, url
             )
         finally:
             if server is not None:
