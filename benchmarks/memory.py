@@ -97,7 +97,6 @@ def _measure(app: Any, workdir: str, tasks: int, checkpoints: list[int]) -> dict
             delivery_info={"exchange": "", "routing_key": "memory"},
         )
         request = Request(message, app=app, task=app.tasks[name], hostname="memory@host")
-        runtime.received[request.id] = request  # as the worker's task_received does
         request.execute()
 
     for i in range(300):  # warm caches: memoised queue names, key verdicts, imports
@@ -126,8 +125,8 @@ def _measure(app: Any, workdir: str, tasks: int, checkpoints: list[int]) -> dict
                 "tasks": checkpoint,
                 "tracer_bytes": size - base_size,
                 "attempt_stack": len(_attempts.stack),
-                "received_requests": len(runtime.received),
                 "queue_memo": len(runtime._queues),
+                "consumed_memo": len(runtime._consumed),
                 "key_verdicts": len(runtime.policy._verdicts),
                 "sinks": len(Trace.sinks()),
                 "swallowed_errors": sum(Trace.errors().values()),
@@ -148,12 +147,13 @@ def main() -> None:
     checkpoints = sorted({max(1, args.tasks // 10), args.tasks // 2, args.tasks})
     result = run(args.tasks, checkpoints)
     print(
-        f"{'tasks':>7}{'tracer bytes':>14}{'attempts':>10}{'requests':>10}{'queue memo':>12}{'key memo':>10}"
+        f"{'tasks':>7}{'tracer bytes':>14}{'attempts':>10}{'queue memo':>12}{'route memo':>12}"
+        f"{'key memo':>10}"
     )
     for row in result["checkpoints"]:
         print(
-            f"{row['tasks']:>7}{row['tracer_bytes']:>14}{row['attempt_stack']:>10}{row['received_requests']:>10}"
-            f"{row['queue_memo']:>12}{row['key_verdicts']:>10}"
+            f"{row['tasks']:>7}{row['tracer_bytes']:>14}{row['attempt_stack']:>10}{row['queue_memo']:>12}"
+            f"{row['consumed_memo']:>12}{row['key_verdicts']:>10}"
         )
     print(f"trace lines written: {result['trace_lines']}")
     print(json.dumps(result, sort_keys=True))

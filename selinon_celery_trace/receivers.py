@@ -10,9 +10,11 @@ Why each hook exists:
   ``Ignore``, ``Reject``, eager propagation), at a fraction of two signal dispatches' cost.
 - ``task_retry`` / ``task_failure``: the terminal event of a retried or failed attempt (these signals
   carry the exception info).
-- ``task_received`` (the worker's main process): keeps a weak reference to each request, so failures
-  reported from the main process (hard time limit, lost worker, ``Reject``), where no attempt began, still
-  get their queue, parent and flow, and the two signals of a hard time limit report once.
+  Failures reported from the worker's main process (hard time limit, lost worker, ``Reject``), where no
+  attempt began, are sent by Celery from the worker's ``Request``: the receiver finds it among its
+  callers, for the queue, parent and flow, and marks it so the two signals of a hard time limit report
+  once. (Remembering every request from ``task_received`` instead cost the main process about 40,000
+  instructions a task, for a rare path.)
 
 Every receiver catches its own errors at the boundary: the user's task never sees them.
 """
@@ -20,9 +22,9 @@ Every receiver catches its own errors at the boundary: the user's task never see
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import traceback
-import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from time import perf_counter_ns
@@ -122,7 +124,6 @@ class Runtime:
         self.app: Any = None
         self.hostname: str | None = None  # the worker's node name (celery@host), once a worker starts
         self.policy = Policy()
-        self.received: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
         self._queues: dict[tuple[Any, ...], str] = {}
         self._dispatchers: dict[type, bool] = {}
         self._apps: dict[type, Any] = {}
@@ -648,7 +649,7 @@ def on_task_failure(
 def _main_process_details(
     sender: Any, task_id: Any, request: Any, args: Any, kwargs: Any
 ) -> dict[str, Any] | None:
-    received = runtime.received.get(task_id) if isinstance(task_id, str) else None
+    received = _failing_request(task_id) if isinstance(task_id, str) else None
     if received is not None:
         if getattr(received, _REPORTED, False):
             return None
@@ -666,14 +667,30 @@ def _main_process_details(
 # -- the worker's main process -------------------------------------------------------------------
 
 
-def on_task_received(sender: Any = None, request: Any = None, **_: Any) -> None:
-    """Remember the request weakly: main-process failures need its context, and it dies with the task."""
+def _failing_request(task_id: str) -> Any:
+    """The worker's ``Request`` of ``task_id`` whose failure the main process is reporting, if at hand.
+
+    Celery sends ``task_failure`` there from the request's own methods (``on_failure``, ``on_timeout``),
+    through ``Signal.send``: the request is the ``self`` of a frame a few calls up. Looked for on this
+    rare path only.
+    """
+    from celery.worker.request import Request
+
     try:
-        task_id = getattr(request, "id", None)
-        if isinstance(task_id, str):
-            runtime.received[task_id] = request
-    except Exception as exc:
-        report_internal_error("task_received receiver", exc)
+        frame: Any = sys._getframe(2)
+    except ValueError:
+        return None
+    for _ in range(_CALLERS):
+        if frame is None:
+            break
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, Request) and candidate.id == task_id:
+            return candidate
+        frame = frame.f_back
+    return None
+
+
+_CALLERS: Final = 8  # frames looked through: the receiver, Signal.send, then Celery's Request method
 
 
 def on_worker_init(sender: Any = None, **_: Any) -> None:
@@ -705,7 +722,6 @@ ALWAYS: Final[tuple[tuple[Any, Receiver], ...]] = (
 WORKER: Final[tuple[tuple[Any, Receiver], ...]] = (
     (signals.task_retry, on_task_retry),
     (signals.task_failure, on_task_failure),
-    (signals.task_received, on_task_received),
 )
 
 
