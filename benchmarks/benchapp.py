@@ -16,6 +16,9 @@ _queue = os.environ["BENCH_QUEUE"]
 _redis = redis.Redis.from_url(os.environ["BENCH_BROKER"])
 
 
+MARK = 100  # every MARK-th task to end records the count and the time: the progress marks
+
+
 @app.task(name="bench.work", ignore_result=True)
 def work(doc_id: int, user: str, options: dict[str, Any] | None = None) -> None:
     # Record first start and last end in Redis, so worker start-up and shutdown are not measured.
@@ -24,7 +27,9 @@ def work(doc_id: int, user: str, options: dict[str, Any] | None = None) -> None:
     pipe.setnx(f"{_queue}:first", now)
     pipe.set(f"{_queue}:last", now)
     pipe.incr(f"{_queue}:done")
-    pipe.execute()
+    done = pipe.execute()[-1]
+    if done % MARK == 0:
+        _redis.rpush(f"{_queue}:marks", f"{done} {now}")
 
 
 def fill(count: int) -> None:

@@ -47,5 +47,7 @@ def test_end_to_end_benchmark_reads_the_workers_cpu() -> None:
         assert row["median_tasks_per_s"] > 0, name
         assert math.isfinite(row["cpu_us_per_task"]) and row["cpu_us_per_task"] > 0, name
         assert math.isfinite(row["capacity_plain"]), name
+        # The fastest window (200 of the 600 tasks here) from the progress marks the tasks recorded.
+        assert row["median_best_tasks_per_s"] > 0 and math.isfinite(row["best_ratio_plain"]), name
         # The publisher's TASK_SCHEDULE and the worker's TASK_START and TASK_END, in one file.
         assert row["emitted_per_task"] == (3.0 if name.endswith("ours-json") else 0.0), name
