@@ -40,7 +40,10 @@ def test_micro_benchmark_counts_what_each_configuration_emits() -> None:
 
 def test_end_to_end_benchmark_reads_the_workers_cpu() -> None:
     """One round end to end (a real worker on Redis): throughput, the worker's CPU per task, events."""
-    report = _run("--e2e-only", "--e2e-rounds", "1", "--e2e-tasks", "600", "--e2e-configs", "plain,ours-json")
+    report = _run(
+        *("--e2e-only", "--e2e-rounds", "1", "--e2e-tasks", "600", "--e2e-configs", "plain,ours-json"),
+        *("--duel-rounds", "1", "--duel-configs", "ours-json"),
+    )
     e2e = report["e2e"]
     assert set(e2e) == {"solo/plain", "solo/ours-json", "prefork/plain", "prefork/ours-json"}
     for name, row in e2e.items():
@@ -51,3 +54,10 @@ def test_end_to_end_benchmark_reads_the_workers_cpu() -> None:
         assert row["median_best_tasks_per_s"] > 0 and math.isfinite(row["best_ratio_plain"]), name
         # The publisher's TASK_SCHEDULE and the worker's TASK_START and TASK_END, in one file.
         assert row["emitted_per_task"] == (3.0 if name.endswith("ours-json") else 0.0), name
+    # Side by side: plain's worker and ours at the same time, both measured over the stretch they shared.
+    duels = report["side_by_side"]
+    assert set(duels) == {"solo/ours-json", "prefork/ours-json"}
+    for name, row in duels.items():
+        assert row["median_overlap_s"] > 0 and row["median_tasks_per_s"] > 0, name
+        assert math.isfinite(row["ratio_plain"]) and row["ratio_plain"] > 0, name
+        assert row["emitted_per_task"] == 3.0, name
