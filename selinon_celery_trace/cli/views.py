@@ -277,20 +277,14 @@ def _attempt_text(attempt: Attempt, index: int, *, traceback: bool) -> Text:
     text.append(_mark(attempt.outcome))
     label = attempt.number + 1 if attempt.number is not None else index + 1
     text.append(f" attempt {label}", style="bold")
-    if attempt.outcome == "success":
-        text.append(f" ok in {format_duration(attempt.duration)}", style="green")
-        if attempt.discarded:
-            text.append(" (result discarded)", style="yellow")
-    elif attempt.outcome == "retry":
+    if attempt.outcome == "retry":
         text.append(f" retried after {format_duration(attempt.duration)}", style="yellow")
         if attempt.retry_countdown is not None:
             text.append(f", next in {format_duration(attempt.retry_countdown)}", style="yellow")
-    elif attempt.outcome == "failure" and attempt.duration is None:
-        text.append(" failed, no start event (worker lost or killed?)", style="bold red")
-    elif attempt.outcome == "failure":
-        text.append(f" failed after {format_duration(attempt.duration)}", style="bold red")
     else:
-        text.append(" running or lost (no end event)", style="cyan")
+        _append_ending(text, attempt)
+        if attempt.outcome == "success" and attempt.discarded:
+            text.append(" (result discarded)", style="yellow")
     text.append(f" · {attempt.worker}", style="dim cyan")
     if attempt.queue:
         text.append(f" · q={attempt.queue}", style="blue")
@@ -299,6 +293,18 @@ def _attempt_text(attempt: Attempt, index: int, *, traceback: bool) -> Text:
     if traceback and attempt.what and attempt.what.strip() != attempt.error:
         text.append("\n" + attempt.what.rstrip(), style="dim red")
     return text
+
+
+def _append_ending(text: Text, attempt: Attempt) -> None:
+    """How an attempt that was not retried ended, in the words of the attempt and the task lines."""
+    if attempt.outcome == "success":
+        text.append(f" ok in {format_duration(attempt.duration)}", style="green")
+    elif attempt.outcome == "failure" and attempt.duration is None:
+        text.append(" failed, no start event (worker lost or killed?)", style="bold red")
+    elif attempt.outcome == "failure":
+        text.append(f" failed after {format_duration(attempt.duration)}", style="bold red")
+    else:
+        text.append(" running or lost (no end event)", style="cyan")
 
 
 def _task_label(task: TaskRun, at: _Clock) -> Text:
@@ -313,14 +319,7 @@ def _task_label(task: TaskRun, at: _Clock) -> Text:
     first_start = next((a.start for a in attempts if a.start is not None), None)
     if len(attempts) == 1:
         attempt = attempts[0]
-        if attempt.outcome == "success":
-            text.append(f" ok in {format_duration(attempt.duration)}", style="green")
-        elif attempt.outcome == "failure" and attempt.duration is None:
-            text.append(" failed, no start event (worker lost or killed?)", style="bold red")
-        elif attempt.outcome == "failure":
-            text.append(f" failed after {format_duration(attempt.duration)}", style="bold red")
-        else:
-            text.append(" running or lost (no end event)", style="cyan")
+        _append_ending(text, attempt)
         text.append(f" · {attempt.worker}", style="dim cyan")
         error = attempt.error
     elif attempts:
