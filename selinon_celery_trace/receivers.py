@@ -116,6 +116,14 @@ def _running(task_id: Any) -> _Attempt | None:
     return None
 
 
+def _remember(memo: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
+    """Keep a fact found for ``key`` (``()`` stands for an unhashable key: not kept), in a bounded memo."""
+    if key:
+        if len(memo) > 1024:
+            memo.clear()
+        memo[key] = value
+
+
 class Runtime:
     """Per-process state of the Celery adapter (one instance: :data:`runtime`)."""
 
@@ -151,10 +159,8 @@ class Runtime:
             name = resolve_queue(app.amqp.queues, exchange, routing_key, consuming)
         except Exception:
             return None
-        if name is not None and key:
-            if len(self._queues) > 1024:
-                self._queues.clear()
-            self._queues[key] = name
+        if name is not None:
+            _remember(self._queues, key, name)
         return name
 
     def consumed(self, task: Any, delivery: dict[str, Any]) -> tuple[str | None, bool]:
@@ -173,10 +179,8 @@ class Runtime:
             key = ()
         app = self.app_of(task)
         facts = (self.queue_of(app, exchange, routing_key, True), self.only_json(app))
-        if facts[0] is not None and key:
-            if len(self._consumed) > 1024:
-                self._consumed.clear()
-            self._consumed[key] = facts
+        if facts[0] is not None:
+            _remember(self._consumed, key, facts)
         return facts
 
     def is_dispatcher(self, task: Any) -> bool:

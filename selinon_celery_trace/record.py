@@ -178,28 +178,25 @@ def dumps(value: Any) -> bytes:
         return _fallback_dumps(value)
 
 
-def json_line(event: int, details: Any, now: datetime | None = None) -> bytes:
-    """Return the reference's JSON record for one event, as one ``\\n``-terminated line.
-
-    ``now`` (an aware datetime) is the event's time; the clock's when None.
-    """
+def json_line(event: int, details: Any) -> bytes:
+    """Return the reference's JSON record for one event, as one ``\\n``-terminated line."""
     try:
         name = NAMES[event]
     except (IndexError, TypeError):
         name = event_name(event)
     # The encoders write an aware datetime as ISO-8601 with its offset, as isoformat() does.
     if _caller_details.get():
-        record = {"event": name, "time": now or datetime.now(_UTC), "details": details, "node": HOST}
+        record = {"event": name, "time": datetime.now(_UTC), "details": details, "node": HOST}
         if not _tree(details):
             return _fallback_dumps(record) + b"\n"  # a cycle, or shared containers: the sanitizing walk
         option = _LINE
     else:
-        record = {"event": name, "time": now or _clock(), "details": details, "node": HOST}
+        record = {"event": name, "time": _clock(), "details": details, "node": HOST}
         option = _CLOCK_LINE
     try:
         data = _fast_line(record, _default, option)
     except Exception:
-        if option != _LINE:  # the naive clock's time: the other encoders need it aware
+        if record["time"].tzinfo is None:  # the naive clock's: the other encoders need it aware
             record["time"] = record["time"].replace(tzinfo=_UTC)
         return dumps(record) + b"\n"
     # Only non-ASCII text can hold the separators _one_line escapes; isascii() is one fast C pass.
