@@ -116,7 +116,6 @@ def micro_sample(config: str, tasks: int) -> dict[str, Any]:
     return {
         "config": config,
         "us_per_task": (min(chunks) + flushed / tasks) * 1e6,
-        "median_chunk_us": (statistics.median(chunks) + flushed / tasks) * 1e6,
         "emitted_per_task": emitted / (WARMUP + tasks),
     }
 
@@ -154,6 +153,7 @@ class _Drain:
             raise RuntimeError(fill.stderr)
         self.worker: subprocess.Popen[bytes] | None = None
         self.log_path = os.path.join(self.workdir, "worker.log")
+        self.progress: list[tuple[float, float]] = []  # (tasks done, time) marks, read by finish()
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "celery", "-A", "benchapp", "worker", "-P", self.pool, "-Q", self.queue]
@@ -182,6 +182,7 @@ class _Drain:
         first, last = float(get(f"{self.queue}:first") or 0), float(get(f"{self.queue}:last") or 0)
         marks = self.client.lrange(f"{self.queue}:marks", 0, -1)
         progress = sorted((float(done), float(when)) for done, when in (mark.split() for mark in marks))
+        self.progress = progress
         trace = Path(self.workdir, "trace.jsonl")
         emitted = sum(1 for _ in trace.open("rb")) if trace.exists() else 0
         self.client.delete(*self.keys, self.queue)
@@ -190,7 +191,6 @@ class _Drain:
             "pool": self.pool,
             "tasks_per_s": (self.tasks - 1) / (last - first),
             "best_tasks_per_s": _fastest_window(progress, max(self.tasks // 4, 200)),
-            "progress": progress,
             "emitted_per_task": emitted / self.tasks,
         }
 
@@ -216,7 +216,6 @@ def e2e_sample(config: str, pool: str, tasks: int, redis_url: str) -> dict[str, 
             time.sleep(0.02)
     finally:
         result = drain.finish()
-    del result["progress"]
     result["cpu_us_per_task"] = (
         (cpu[-1][1] - cpu[0][1]) / (cpu[-1][0] - cpu[0][0]) * 1e6 if cpu[-1][0] > cpu[0][0] else float("nan")
     )
@@ -242,7 +241,7 @@ def duel_sample(config: str, pool: str, tasks: int, redis_url: str, config_first
             time.sleep(0.05)
     finally:
         results = [drain.finish() for drain in drains]
-    plain, other = (result["progress"] for result in results)
+    plain, other = (drain.progress for drain in drains)
     begin = max(plain[0][1], other[0][1])
     end = min(plain[-1][1], other[-1][1])
     rates = [(_done_at(marks, end) - _done_at(marks, begin)) / (end - begin) for marks in (plain, other)]
@@ -330,6 +329,10 @@ def _pairs(runs: list[dict[str, Any]], bases: list[dict[str, Any]], key: str) ->
     return [run[key] / base[key] for run, base in zip(runs, bases, strict=True)]
 
 
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
 def micro(configs: list[str], rounds: int, tasks: int) -> dict[str, dict[str, Any]]:
     """Run interleaved rounds of micro samples and print the table."""
     samples: dict[str, list[dict[str, Any]]] = {c: [] for c in configs}
@@ -343,7 +346,7 @@ def micro(configs: list[str], rounds: int, tasks: int) -> dict[str, dict[str, An
         result[config] = {
             "median_us": statistics.median(values),
             "spread_us": _spread(values),
-            "emitted_per_task": statistics.median(run["emitted_per_task"] for run in runs),
+            "emitted_per_task": _median(runs, "emitted_per_task"),
         }
     plain = result["plain"]["median_us"] if "plain" in result else None
     otel_overhead = result["otel"]["median_us"] - plain if plain is not None and "otel" in result else None
@@ -367,20 +370,38 @@ def micro(configs: list[str], rounds: int, tasks: int) -> dict[str, dict[str, An
     return result
 
 
-def end_to_end(
-    configs: list[str], pools: list[str], rounds: int, tasks: int, redis_url: str
-) -> dict[str, Any]:
-    """Run interleaved end-to-end samples and print the table."""
+def _worker_rounds(
+    kind: str, configs: list[str], pools: list[str], rounds: int, tasks: int, redis_url: str
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """``rounds`` rounds of ``kind`` samples (``e2e`` or ``duel``) per pool and configuration.
+
+    Each round starts with the next configuration; in odd rounds a duel starts the configuration's
+    worker before plain's.
+    """
     samples: dict[tuple[str, str], list[dict[str, Any]]] = {(c, p): [] for p in pools for c in configs}
     for r in range(rounds):
         for pool in pools:
             for config in _rotated(configs, r):
-                samples[(config, pool)].append(
-                    _run_child(
-                        ["--child-e2e", config, "--pool", pool, "--tasks", str(tasks), "--redis", redis_url]
-                    )
-                )
-        print(f"  e2e round {r + 1}/{rounds} done", file=sys.stderr)
+                args = [
+                    f"--child-{kind}",
+                    config,
+                    "--pool",
+                    pool,
+                    "--tasks",
+                    str(tasks),
+                    "--redis",
+                    redis_url,
+                ]
+                samples[(config, pool)].append(_run_child(args + (["--odd-round"] if r % 2 else [])))
+        print(f"  {kind} round {r + 1}/{rounds} done", file=sys.stderr)
+    return samples
+
+
+def end_to_end(
+    configs: list[str], pools: list[str], rounds: int, tasks: int, redis_url: str
+) -> dict[str, Any]:
+    """Run interleaved end-to-end samples and print the table."""
+    samples = _worker_rounds("e2e", configs, pools, rounds, tasks, redis_url)
     print(
         f"\nEnd to end: real `celery worker` draining {tasks} tasks from Redis, {rounds} interleaved rounds"
     )
@@ -397,13 +418,13 @@ def end_to_end(
             runs = samples[(config, pool)]
             values = [s["tasks_per_s"] for s in runs]
             median = statistics.median(values)
-            cpu = statistics.median(s["cpu_us_per_task"] for s in runs)
+            cpu = _median(runs, "cpu_us_per_task")
             pairs = _pairs(runs, plain, "tasks_per_s") if plain else []
             best_pairs = _pairs(runs, plain, "best_tasks_per_s") if plain else []
-            best = statistics.median(s["best_tasks_per_s"] for s in runs)
+            best = _median(runs, "best_tasks_per_s")
             row = {
                 "median_tasks_per_s": median,
-                "spread": _spread(values),
+                "spread": _spread(values, 0),
                 # Throughput against plain's in the same round, the median over rounds.
                 "ratio_plain": statistics.median(pairs) if pairs else float("nan"),
                 "ratio_plain_spread": _spread(pairs, 2) if pairs else "",
@@ -416,11 +437,11 @@ def end_to_end(
                 "capacity_plain": (
                     statistics.median(_pairs(plain, runs, "cpu_us_per_task")) if plain else float("nan")
                 ),
-                "emitted_per_task": statistics.median(s["emitted_per_task"] for s in runs),
+                "emitted_per_task": _median(runs, "emitted_per_task"),
             }
             result[f"{pool}/{config}"] = row
             print(
-                f"{pool:<9}{config:<14}{median:>8.0f}{_spread(values, 0):>14}{row['ratio_plain']:>8.3f}"
+                f"{pool:<9}{config:<14}{median:>8.0f}{row['spread']:>14}{row['ratio_plain']:>8.3f}"
                 f"{row['ratio_plain_spread']:>11}{best:>8.0f}{row['best_ratio_plain']:>8.3f}"
                 f"{row['best_ratio_plain_spread']:>11}{cpu:>7.0f}{row['capacity_plain']:>9.3f}"
                 f"{row['emitted_per_task']:>7.2f}"
@@ -430,13 +451,7 @@ def end_to_end(
 
 def duels(configs: list[str], pools: list[str], rounds: int, tasks: int, redis_url: str) -> dict[str, Any]:
     """Run ``rounds`` side-by-side samples (plain and each configuration at once) and print the table."""
-    samples: dict[tuple[str, str], list[dict[str, Any]]] = {(c, p): [] for p in pools for c in configs}
-    for r in range(rounds):
-        for pool in pools:
-            for config in configs:
-                args = ["--child-duel", config, "--pool", pool, "--tasks", str(tasks), "--redis", redis_url]
-                samples[(config, pool)].append(_run_child(args + (["--config-first"] if r % 2 else [])))
-        print(f"  side-by-side round {r + 1}/{rounds} done", file=sys.stderr)
+    samples = _worker_rounds("duel", configs, pools, rounds, tasks, redis_url)
     print(f"\nSide by side: plain's worker and the configuration's at the same time, {tasks} tasks each,")
     print(f"{rounds} rounds; throughput over the stretch both ran")
     header = (
@@ -450,10 +465,10 @@ def duels(configs: list[str], pools: list[str], rounds: int, tasks: int, redis_u
         row = {
             "ratio_plain": statistics.median(ratios),
             "ratio_plain_spread": _spread(ratios, 2),
-            "median_tasks_per_s": statistics.median(run["tasks_per_s"] for run in runs),
-            "median_plain_tasks_per_s": statistics.median(run["plain_tasks_per_s"] for run in runs),
-            "median_overlap_s": statistics.median(run["overlap_s"] for run in runs),
-            "emitted_per_task": statistics.median(run["emitted_per_task"] for run in runs),
+            "median_tasks_per_s": _median(runs, "tasks_per_s"),
+            "median_plain_tasks_per_s": _median(runs, "plain_tasks_per_s"),
+            "median_overlap_s": _median(runs, "overlap_s"),
+            "emitted_per_task": _median(runs, "emitted_per_task"),
         }
         result[f"{pool}/{config}"] = row
         print(
@@ -498,7 +513,7 @@ def main() -> None:
     parser.add_argument("--child-micro", help=argparse.SUPPRESS)
     parser.add_argument("--child-e2e", help=argparse.SUPPRESS)
     parser.add_argument("--child-duel", help=argparse.SUPPRESS)
-    parser.add_argument("--config-first", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--odd-round", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--pool", help=argparse.SUPPRESS)
     parser.add_argument("--redis", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -510,7 +525,7 @@ def main() -> None:
         print(json.dumps(e2e_sample(args.child_e2e, args.pool, args.tasks, args.redis)))
         return
     if args.child_duel:
-        print(json.dumps(duel_sample(args.child_duel, args.pool, args.tasks, args.redis, args.config_first)))
+        print(json.dumps(duel_sample(args.child_duel, args.pool, args.tasks, args.redis, args.odd_round)))
         return
 
     report: dict[str, Any] = {"python": sys.version.split()[0]}
