@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from selinon_celery_trace.record import dumps
+from selinon_celery_trace.core.record import dumps
 
 START = datetime(2026, 11, 28, 0, 0, tzinfo=timezone.utc)
 HOSTS = ("host-a", "host-b", "host-c", "host-d")

@@ -76,7 +76,7 @@ def _measure(app: Any, workdir: str, tasks: int, checkpoints: list[int]) -> dict
     from kombu.serialization import dumps
 
     from selinon_celery_trace import Trace
-    from selinon_celery_trace.receivers import _attempts, runtime
+    from selinon_celery_trace.celery.receivers import _attempts, runtime
 
     app.finalize()
     names = ["memory.ok", "memory.fail", "memory.retry"]

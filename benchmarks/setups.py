@@ -164,7 +164,7 @@ def _ours_events(app: Any, workdir: str) -> Counter:
     # in the micro benchmark): the cost on the task's thread plus its publishing thread's CPU.
     import selinon_celery_trace
     from selinon_celery_trace import Trace
-    from selinon_celery_trace.celery_events import CeleryEventSink
+    from selinon_celery_trace.sinks.events import CeleryEventSink
 
     app.conf.selinon_trace = [{"events": True}]
     selinon_celery_trace.install(app)

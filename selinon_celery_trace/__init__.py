@@ -4,8 +4,8 @@
 >>> selinon_celery_trace.Trace.event2str(selinon_celery_trace.Trace.TASK_START)
 'TASK_START'
 
-The Celery adapters (``install``, ``uninstall``, ``Dispatcher``) are imported on first use, so the trace
-core can be used (and imported) without loading Celery.
+The Celery adapters (``install``, ``uninstall``, ``Dispatcher``, ``TraceConfigError``) are imported on
+first use, so the trace core can be used (and imported) without loading Celery.
 """
 
 from __future__ import annotations
@@ -15,13 +15,19 @@ from typing import TYPE_CHECKING, Any
 from .trace import Trace
 
 if TYPE_CHECKING:
-    from .dispatcher import Dispatcher
-    from .installer import install, uninstall
+    from .celery.config import TraceConfigError
+    from .celery.dispatcher import Dispatcher
+    from .celery.install import install, uninstall
 
-__all__ = ["Dispatcher", "Trace", "install", "uninstall"]
+__all__ = ["Dispatcher", "Trace", "TraceConfigError", "install", "uninstall"]
 __version__ = "0.1.0"
 
-_LAZY = {"install": "installer", "uninstall": "installer", "Dispatcher": "dispatcher"}
+_LAZY = {
+    "install": "celery.install",
+    "uninstall": "celery.install",
+    "Dispatcher": "celery.dispatcher",
+    "TraceConfigError": "celery.config",
+}
 
 
 def __getattr__(name: str) -> Any:

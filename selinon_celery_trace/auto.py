@@ -17,7 +17,7 @@ from typing import Any
 
 from celery import _state
 
-from .installer import install
+from .celery.install import install
 
 _MODULE = __name__
 

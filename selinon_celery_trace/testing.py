@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .record import event_name
+from .core.record import event_name
 from .trace import Trace
 
 __all__ = ["CapturedEvents", "capture_events"]

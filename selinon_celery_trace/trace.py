@@ -1,4 +1,4 @@
-"""The ``Trace`` facade: the reference ``selinon.trace.Trace`` API, and the registry of sinks.
+"""The ``Trace`` facade: the reference ``selinon.trace.Trace`` API over the core's registry of sinks.
 
 Code written against ``selinon.trace.Trace`` runs unchanged::
 
@@ -7,92 +7,25 @@ Code written against ``selinon.trace.Trace`` runs unchanged::
     Trace.trace_by_logging()
     Trace.log(Trace.TASK_START, {"task_name": "fetch"}, task_id="42")
 
-Data flows one way: ``Trace.log`` -> every registered sink, in registration order. A sink that raises
-is reported once through standard logging (never through ``Trace``, so never recursively) and the other
-sinks still run; nothing a sink does reaches the caller of ``log``. This module never imports Celery.
+Data flows one way: ``Trace.log`` -> every registered sink, in registration order (see
+:mod:`selinon_celery_trace.core.registry`); nothing a sink does reaches the caller of ``log``. This
+module never imports Celery.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Final
 
-from . import catalogue
-from .placeholders import expand_env
-from .record import caller_details, end_caller_details
+from .core import catalogue, registry
+from .core.placeholders import expand_env
+from .core.record import caller_details, end_caller_details
+from .core.registry import Sink, emit, report_internal_error
 from .sinks.jsonl import JsonStreamSink
-from .sinks.stdlib import LoggingSink
+from .sinks.logging import LoggingSink
 
 __all__ = ["Sink", "Trace", "emit", "expand_env", "report_internal_error"]
-
-Sink = Callable[[int, Any], None]
-"""A sink is called as ``sink(event, details)``; built-in ones also have a ``key`` (see below)."""
-
-_errors_logger = logging.getLogger("selinon_celery_trace.errors")
-
-
-class _State:
-    """Global state department: everything ``Trace`` keeps per process, in one resettable place.
-
-    ``sinks`` is an immutable tuple swapped whole under ``lock``, so ``log()`` reads it without locking.
-    """
-
-    __slots__ = ("errors", "lock", "muted", "passthrough", "reported", "sinks", "watchers")
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.sinks: tuple[Sink, ...] = ()
-        self.muted: frozenset[int] = frozenset()
-        self.errors: dict[str, int] = {}
-        self.reported: set[tuple[str, str]] = set()
-        self.watchers: tuple[Callable[[], None], ...] = ()
-        # Exceptions that are the caller's control flow, not sink failures (Celery's soft time limit
-        # fires asynchronously, possibly while a sink runs): re-raised, never swallowed.
-        self.passthrough: tuple[type[BaseException], ...] = ()
-
-    def changed(self) -> None:
-        # Adapters (the Celery receivers) connect only what the current sinks need; tell them.
-        for watcher in self.watchers:
-            try:
-                watcher()
-            except Exception as exc:
-                report_internal_error(f"watcher {watcher!r}", exc)
-
-
-_state: Final = _State()
-
-
-def _key(sink: Sink) -> Hashable:
-    key = getattr(sink, "key", None)
-    return key if key is not None else sink
-
-
-def report_internal_error(where: str, exc: BaseException) -> None:
-    """Count an error the tracer swallowed, logging it once per place and exception type.
-
-    Used for sinks that raise and by the Celery adapters at their boundary: the user's task never sees
-    the error, and a broken sink on a busy worker produces one log record, not one per event.
-    """
-    with _state.lock:
-        _state.errors[where] = _state.errors.get(where, 0) + 1
-        first = (where, type(exc).__name__) not in _state.reported
-        if first:
-            _state.reported.add((where, type(exc).__name__))
-    if first:
-        try:
-            _errors_logger.error(
-                "selinon_celery_trace: %s failed (%s: %s); the event was not delivered there. "
-                "Further %s errors from it are counted, not logged.",
-                where,
-                type(exc).__name__,
-                exc,
-                type(exc).__name__,
-                exc_info=(type(exc), exc, exc.__traceback__),
-            )
-        except Exception:  # pragma: no cover - logging itself is broken; nothing more we can do
-            pass
 
 
 class Trace:
@@ -175,9 +108,7 @@ class Trace:
 
         >>> Trace.log(Trace.FLOW_END, {"flow_name": "flow1"}, state={"a": "SUCCESS"})
         """
-        state = _state
-        sinks = state.sinks
-        if not sinks or event in state.muted:
+        if not registry.wants(event):
             return
         if len(msg_dict) == 1 and not msg_dict_kwargs:
             details = msg_dict[0]
@@ -236,7 +167,7 @@ class Trace:
         """Log one event directly to ``logger``, else to the logger given to ``trace_by_logging``."""
         if logger is None:
             logger = next(
-                (s.logger for s in _state.sinks if isinstance(s, LoggingSink)),
+                (s.logger for s in registry.sinks() if isinstance(s, LoggingSink)),
                 logging.getLogger("selinon_celery_trace"),
             )
         LoggingSink(logger)(event, msg_dict)
@@ -250,16 +181,7 @@ class Trace:
         A sink with the same ``key`` (built-in sinks: the same output) or the same function already
         registered is not added twice; the one already registered is returned.
         """
-        if not callable(sink):
-            raise TypeError(f"a trace sink must be callable as sink(event, details), got {sink!r}")
-        key = _key(sink)
-        with _state.lock:
-            for existing in _state.sinks:
-                if _key(existing) == key:
-                    return existing
-            _state.sinks = (*_state.sinks, sink)
-        _state.changed()
-        return sink
+        return registry.add_sink(sink)
 
     @classmethod
     def remove_sink(cls, sink: Sink) -> bool:
@@ -267,101 +189,47 @@ class Trace:
 
         Returns False when it was not registered.
         """
-        key = _key(sink)
-        with _state.lock:
-            kept = tuple(s for s in _state.sinks if _key(s) != key)
-            removed = [s for s in _state.sinks if _key(s) == key]
-            _state.sinks = kept
-        for old in removed:
-            _close(old)
-        if removed:
-            _state.changed()
-        return bool(removed)
+        return registry.remove_sink(sink)
 
     @classmethod
     def sinks(cls) -> tuple[Sink, ...]:
         """Return the registered sinks, in the order they receive events."""
-        return _state.sinks
+        return registry.sinks()
 
     @classmethod
     def mute(cls, events: Iterable[int]) -> None:
         """Drop these events before any sink sees them (replaces any earlier muted set)."""
-        _state.muted = frozenset(events)
-        _state.changed()
+        registry.mute(events)
 
     @classmethod
     def wants(cls, event: int) -> bool:
         """True when logging ``event`` would reach a sink: callers skip building details otherwise."""
-        return bool(_state.sinks) and event not in _state.muted
+        return registry.wants(event)
 
     @classmethod
     def errors(cls) -> dict[str, int]:
         """Return how many errors the tracer swallowed, by where they happened."""
-        with _state.lock:
-            return dict(_state.errors)
+        return registry.errors()
 
     @classmethod
     def reset(cls) -> None:
         """Remove (and close) every sink, unmute all events and forget the error counts."""
-        with _state.lock:
-            old, _state.sinks = _state.sinks, ()
-            _state.muted = frozenset()
-            _state.errors.clear()
-            _state.reported.clear()
-        for sink in old:
-            _close(sink)
-        _state.changed()
+        registry.reset()
 
     @classmethod
     def let_through(cls, *exc_types: type[BaseException]) -> None:
-        """Re-raise these exceptions from ``log()`` instead of reporting them as sink errors.
-
-        For control-flow exceptions that can fire while a sink runs (Celery's
-        ``SoftTimeLimitExceeded``, which ``install`` registers): the task must see its soft limit.
-        """
-        with _state.lock:
-            _state.passthrough = tuple(dict.fromkeys((*_state.passthrough, *exc_types)))
+        """Re-raise these exceptions from ``log()`` instead of reporting them as sink errors."""
+        registry.let_through(*exc_types)
 
     @classmethod
     def watch(cls, callback: Callable[[], None]) -> None:
         """Call ``callback()`` whenever the sinks or muted events change (used by the adapters)."""
-        with _state.lock:
-            if callback not in _state.watchers:
-                _state.watchers = (*_state.watchers, callback)
+        registry.watch(callback)
 
     @classmethod
     def unwatch(cls, callback: Callable[[], None]) -> None:
         """Stop calling ``callback`` on changes."""
-        with _state.lock:
-            _state.watchers = tuple(w for w in _state.watchers if w != callback)
-
-
-def emit(event: int, details: Any) -> None:
-    """Hand one event's details to every sink, guarded: :meth:`Trace.log` without merging its arguments.
-
-    The Celery receivers call it with the details they build (sanitized trees: no argument packing, and
-    no cycle check in the encoders, which :meth:`Trace.log` asks for on the caller's own values).
-    """
-    state = _state
-    sinks = state.sinks
-    if not sinks or event in state.muted:
-        return
-    for sink in sinks:
-        try:
-            sink(event, details)
-        except Exception as exc:
-            if state.passthrough and isinstance(exc, state.passthrough):
-                raise
-            report_internal_error(f"sink {sink!r}", exc)
-
-
-def _close(sink: Sink) -> None:
-    close = getattr(sink, "close", None)
-    if callable(close):
-        try:
-            close()
-        except Exception as exc:
-            report_internal_error(f"closing {sink!r}", exc)
+        registry.unwatch(callback)
 
 
 _json_printer: Final = JsonStreamSink()

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import catalogue
+from ..core import catalogue
 from .reader import Record
 
 __all__ = ["EventFilter", "event_patterns", "filter_options"]

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from rich.text import Text
 
-from .. import catalogue
+from ..core import catalogue
 from .fields import as_float, as_int, as_str, clock, error_line, format_duration, short_id
 from .reader import Record
 

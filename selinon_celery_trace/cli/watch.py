@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import click
 
-from ..record import dumps
+from ..core.record import dumps
 from .filters import EventFilter, event_patterns, filter_options
 from .reader import Record
 

@@ -7,6 +7,6 @@ whose key is already registered does not add a second one (so ``trace_by_json()`
 from __future__ import annotations
 
 from .jsonl import JsonFileSink, JsonStreamSink
-from .stdlib import LoggingSink
+from .logging import LoggingSink
 
 __all__ = ["JsonFileSink", "JsonStreamSink", "LoggingSink"]

@@ -11,8 +11,8 @@ import sys
 from collections.abc import Hashable
 from typing import Any, TextIO
 
-from ..catalogue import WARN_EVENTS
-from ..record import json_line
+from ..core.catalogue import WARN_EVENTS
+from ..core.record import json_line
 
 _write = os.write  # one global lookup per line instead of two
 

@@ -16,7 +16,7 @@ The application's own client is left as sentry-sdk made it.
 
 **What reaches Sentry.** The configured failure events (default: TASK_FAILURE, FLOW_FAILURE,
 DISPATCHER_FAILURE, NODE_FAILURE) become Sentry events: the live exception when the adapter provided one
-(:func:`~selinon_celery_trace.record.exception_scope`), else a message; tagged with the event name and
+(:func:`~selinon_celery_trace.core.record.exception_scope`), else a message; tagged with the event name and
 task_name, task_id, queue, flow_name, dispatcher_id, hostname; the event's details (already redacted by
 the adapters) as the ``selinon_trace`` context. Every other event is kept as a breadcrumb.
 
@@ -53,9 +53,9 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from ..catalogue import BY_NAME, WARN_EVENTS
-from ..placeholders import expand_env
-from ..record import current_exception, dumps, event_name
+from ..core.catalogue import BY_NAME, WARN_EVENTS
+from ..core.placeholders import expand_env
+from ..core.record import current_exception, dumps, event_name
 
 __all__ = ["DEFAULT_EVENTS", "FAILURE_EVENTS", "History", "SentrySink"]
 

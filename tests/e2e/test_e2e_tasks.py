@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from celery import chord, states
 
-from selinon_celery_trace.redact import REDACTED
+from selinon_celery_trace.core.redact import REDACTED
 from tests.e2e.proj import DIRECT_ROUTING_KEY, TOPIC_ROUTING_KEY
 from tests.e2e.support import Publisher, by_attempt, names, parse_time
 

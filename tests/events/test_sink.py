@@ -12,9 +12,9 @@ import pytest
 from celery import Celery
 
 from selinon_celery_trace import Trace
-from selinon_celery_trace.celery_events import CeleryEventSink
+from selinon_celery_trace.celery.config import TraceConfigError, build_sinks
 from selinon_celery_trace.cli.watch import Watcher, json_line_of, record_of
-from selinon_celery_trace.config import TraceConfigError, build_sinks
+from selinon_celery_trace.sinks.events import CeleryEventSink
 from tests import brokers
 
 

@@ -13,7 +13,8 @@ import pytest
 from celery import Celery, signals
 
 import selinon_celery_trace
-from selinon_celery_trace import Trace, receivers
+from selinon_celery_trace import Trace
+from selinon_celery_trace.celery import receivers
 from selinon_celery_trace.testing import capture_events
 
 
@@ -222,7 +223,7 @@ def test_auto_module_installs_from_imports(tmp_path: Path) -> None:
 def test_bad_configuration_names_the_entry(conf: dict[str, Any], message: str) -> None:
     """Each bad setting fails install with an error naming it, and installs nothing."""
     app = _app(**conf)
-    with pytest.raises(selinon_celery_trace.installer.TraceConfigError, match=message):
+    with pytest.raises(selinon_celery_trace.TraceConfigError, match=message):
         selinon_celery_trace.install(app)
     assert Trace.sinks() == () and not signals.before_task_publish.receivers
 
@@ -321,7 +322,7 @@ def test_an_orjson_without_fragment_still_traces(tmp_path: Path) -> None:
         del orjson.Fragment  # what an orjson older than 3.10 looks like
         from celery import Celery
         import selinon_celery_trace
-        from selinon_celery_trace import receivers
+        from selinon_celery_trace.celery import receivers
         app = Celery("old", broker="memory://")
         app.conf.selinon_trace = [{{"json": {{"path": {str(path)!r}}}}}]
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from celery.exceptions import MaxRetriesExceededError
 
-from selinon_celery_trace import receivers
+from selinon_celery_trace.celery import receivers
 from selinon_celery_trace.testing import CapturedEvents
 
 from .conftest import wait_for

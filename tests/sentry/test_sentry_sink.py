@@ -10,7 +10,7 @@ import pytest
 import sentry_sdk
 
 from selinon_celery_trace import Trace
-from selinon_celery_trace.record import exception_scope
+from selinon_celery_trace.core.record import exception_scope
 from selinon_celery_trace.sinks.sentry import History, SentrySink
 from tests.sentry.envelopes import EnvelopeServer
 

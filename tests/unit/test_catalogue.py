@@ -6,7 +6,8 @@ import logging
 from pathlib import Path
 from typing import NamedTuple
 
-from selinon_celery_trace import Trace, catalogue
+from selinon_celery_trace import Trace
+from selinon_celery_trace.core import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 FACTS = ROOT / "tests" / "data" / "reference_events.tsv"
@@ -95,6 +96,6 @@ def test_levels_follow_the_reference_rule() -> None:
 
 
 def test_readme_event_table_is_generated_from_the_catalogue() -> None:
-    """README carries the catalogue's table verbatim (python -m selinon_celery_trace.catalogue prints it)."""
+    """README carries the catalogue's table verbatim (`python -m selinon_celery_trace.core.catalogue`)."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert catalogue.markdown_table() in readme

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kombu import Exchange, Queue, binding
 
-from selinon_celery_trace.queues import resolve_queue, topic_matches
+from selinon_celery_trace.celery.queues import resolve_queue, topic_matches
 
 
 class Queues(dict[str, Queue]):

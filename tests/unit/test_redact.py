@@ -12,7 +12,7 @@ from uuid import UUID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from selinon_celery_trace.redact import REDACTED, Policy, sanitize, sanitize_arguments, sanitize_quickly
+from selinon_celery_trace.core.redact import REDACTED, Policy, sanitize, sanitize_arguments, sanitize_quickly
 
 
 class Hostile:

@@ -16,8 +16,8 @@ from uuid import UUID
 import pytest
 
 from selinon_celery_trace import Trace
-from selinon_celery_trace.placeholders import expand_env
-from selinon_celery_trace.record import HOST, json_line
+from selinon_celery_trace.core.placeholders import expand_env
+from selinon_celery_trace.core.record import HOST, json_line
 from selinon_celery_trace.sinks import JsonFileSink
 
 
@@ -65,7 +65,7 @@ def test_event_times_are_utc_whatever_the_local_time_zone(tmp_path: Path) -> Non
     """Both clocks (the adapters' events' and Trace.log's) give UTC with its offset, in any local zone."""
     script = (
         "import sys; from selinon_celery_trace import Trace;"
-        "from selinon_celery_trace.record import json_line;"
+        "from selinon_celery_trace.core.record import json_line;"
         "from selinon_celery_trace.sinks import JsonFileSink;"
         "sys.stdout.buffer.write(json_line(Trace.TASK_START, {'task_id': 'a'}));"
         "Trace.add_sink(JsonFileSink(sys.argv[1])); Trace.log(Trace.TASK_END, task_id='a')"

@@ -10,7 +10,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from selinon_celery_trace import catalogue
 from selinon_celery_trace.cli.model import (
     Collector,
     DurationSketch,
@@ -21,6 +20,7 @@ from selinon_celery_trace.cli.model import (
     latest_flow,
 )
 from selinon_celery_trace.cli.reader import Malformed, Record, read
+from selinon_celery_trace.core import catalogue
 
 from . import tracegen
 from .tracegen import write_trace_files

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from selinon_celery_trace import catalogue
 from selinon_celery_trace.cli.render import event_style, render_event
+from selinon_celery_trace.core import catalogue
 
 from . import tracegen
 

@@ -3,7 +3,7 @@
 The events follow SPEC section 4 as the Celery adapters emit them: a flow whose dispatcher wakes up
 several times, parallel nodes on two hosts, a retry, a failure, a subflow that fails, a worker lost
 without a TASK_START, a task outside any flow whose result is discarded, and a task still running at
-the end. Lines are encoded with :func:`selinon_celery_trace.record.dumps`, as the json sink does.
+the end. Lines are encoded with :func:`selinon_celery_trace.core.record.dumps`, as the json sink does.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from selinon_celery_trace.record import dumps
+from selinon_celery_trace.core.record import dumps
 
 T0 = datetime(2026, 11, 28, 11, 46, 14, 238884, tzinfo=timezone.utc)
 

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Hashable
 from typing import Any
 
-from ..catalogue import LEVELS
-from ..record import HOST, dumps, event_name
+from ..core.catalogue import LEVELS
+from ..core.record import HOST, dumps, event_name
 
 __all__ = ["DEFAULT_LOGGER", "LoggingSink"]
 

@@ -17,9 +17,10 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from ..core.registry import Sink
+from ..trace import Trace
 from . import receivers
 from .config import TraceConfigError, load_settings
-from .trace import Sink, Trace
 
 __all__ = ["TraceConfigError", "install", "installed_app", "uninstall"]
 

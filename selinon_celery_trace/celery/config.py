@@ -17,15 +17,15 @@ Read from ``app.conf`` (so Django's ``CELERY_`` namespace works too)::
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import catalogue
-from .redact import DEFAULT_REDACT, Policy
-from .sinks.jsonl import JsonFileSink, JsonStreamSink
-from .sinks.stdlib import LoggingSink
-from .trace import Sink
+from ..core import catalogue
+from ..core.redact import DEFAULT_REDACT, Policy
+from ..core.registry import Sink
+from ..sinks.jsonl import JsonFileSink, JsonStreamSink
+from ..sinks.logging import LoggingSink
 
 __all__ = ["KEYS", "TraceConfigError", "TraceSettings", "load_settings"]
 
@@ -90,7 +90,7 @@ def _import_function(where: str, options: Mapping[str, Any]) -> Sink:
 
 
 def _sentry(where: str, options: Mapping[str, Any]) -> Sink:
-    from .sinks.sentry import SentrySink
+    from ..sinks.sentry import SentrySink
 
     dsn = options.get("dsn")
     if dsn is not None and not isinstance(dsn, str):
@@ -133,7 +133,7 @@ def _logging(where: str, options: Mapping[str, Any]) -> Sink:
 
 def _events(where: str, options: Mapping[str, Any]) -> Sink:
     # Imported here: the sink needs Celery's event dispatcher, and most configurations do not use it.
-    from .celery_events import DEFAULT_EVENT_TYPE, DEFAULT_QUEUE_SIZE, CeleryEventSink
+    from ..sinks.events import DEFAULT_EVENT_TYPE, DEFAULT_QUEUE_SIZE, CeleryEventSink
 
     event_type = options.get("type", DEFAULT_EVENT_TYPE)
     if not isinstance(event_type, str) or not event_type:
@@ -146,7 +146,15 @@ def _events(where: str, options: Mapping[str, Any]) -> Sink:
     queue_size = options.get("queue_size", DEFAULT_QUEUE_SIZE)
     if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
         raise TraceConfigError(f"{where}: 'queue_size' must be a positive integer")
-    return CeleryEventSink(event_type=event_type, events=events, queue_size=queue_size)
+    from .receivers import runtime
+
+    return CeleryEventSink(
+        event_type=event_type,
+        events=events,
+        queue_size=queue_size,
+        app_source=lambda: runtime.app,
+        hostname_source=lambda: runtime.hostname,
+    )
 
 
 _BUILDERS: dict[str, tuple[set[str], Callable[[str, Mapping[str, Any]], Sink]]] = {
@@ -188,16 +196,11 @@ def build_sinks(value: Any) -> tuple[Sink, ...]:
     return tuple(sinks)
 
 
-def _event_numbers(where: str, names: Any) -> set[int]:
-    if isinstance(names, str) or not isinstance(names, Iterable):
-        raise TraceConfigError(f"{where}: expected a list of event names")
-    numbers = set()
-    for name in names:
-        spec = catalogue.BY_NAME.get(name) if isinstance(name, str) else None
-        if spec is None:
-            raise TraceConfigError(f"{where}: unknown event {name!r}")
-        numbers.add(spec.number)
-    return numbers
+def _event_numbers(where: str, names: Any) -> frozenset[int]:
+    try:
+        return catalogue.numbers(names)
+    except ValueError as exc:
+        raise TraceConfigError(f"{where}: {exc}") from None
 
 
 def muted_events(value: Any) -> frozenset[int]:

@@ -21,7 +21,7 @@ reset in a forked child) owns the connection and publishes. When the queue is fu
 not answer, events are dropped and counted rather than slowing tasks or growing memory. ``flush()``
 (called by the adapter when a pool process exits) waits a little for the queue to drain.
 
-This module is an adapter (it needs Celery); the core never imports it.
+This sink needs Celery (imported when it first connects); the core never imports it.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ import queue
 import threading
 import time
 import weakref
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final
 
-from . import catalogue
-from .record import json_line
+from ..core import catalogue
+from ..core.record import json_line
 
 __all__ = ["DEFAULT_EVENT_TYPE", "CeleryEventSink"]
 
@@ -59,8 +59,10 @@ _instances: weakref.WeakSet[CeleryEventSink] = weakref.WeakSet()
 class CeleryEventSink:
     """Publish each trace event as a custom Celery event through the app's event dispatcher.
 
-    ``app`` is the Celery app whose broker carries the events; None means the app tracing was
-    installed for (else Celery's current app), looked up when the first event is published. ``events``
+    ``app`` is the Celery app whose broker carries the events; None means the one ``app_source()``
+    returns (the Celery adapter passes the app tracing was installed for), else Celery's current app,
+    looked up when the first event is published. ``hostname_source()`` gives the worker's node name
+    the events are sent under (None: Celery's default). ``events``
     limits the events sent (names; None: all). ``queue_size`` bounds the events waiting to be sent in
     each process. ``connect_timeout`` bounds one connection attempt; ``retry_interval`` is the pause
     between attempts while the broker is unreachable (events arriving meanwhile are dropped).
@@ -78,6 +80,8 @@ class CeleryEventSink:
         self,
         app: Any = None,
         *,
+        app_source: Callable[[], Any] | None = None,
+        hostname_source: Callable[[], str | None] | None = None,
         event_type: str = DEFAULT_EVENT_TYPE,
         events: Iterable[str] | None = None,
         queue_size: int = DEFAULT_QUEUE_SIZE,
@@ -87,16 +91,10 @@ class CeleryEventSink:
         if not event_type or not isinstance(event_type, str):
             raise ValueError("the event type must be a non-empty string")
         self.app = app
+        self._app_source = app_source
+        self._hostname_source = hostname_source
         self.event_type = event_type
-        self.wanted: frozenset[int] | None = None
-        if events is not None:
-            numbers = set()
-            for name in events:
-                spec = catalogue.BY_NAME.get(name) if isinstance(name, str) else None
-                if spec is None:
-                    raise ValueError(f"unknown event {name!r}")
-                numbers.add(spec.number)
-            self.wanted = frozenset(numbers)
+        self.wanted = None if events is None else catalogue.numbers(events)
         self.queue_size = queue_size
         self.connect_timeout = connect_timeout
         self.retry_interval = retry_interval
@@ -249,9 +247,8 @@ class CeleryEventSink:
             return self.app
         from celery import current_app
 
-        from .installer import installed_app
-
-        return installed_app() or current_app
+        found = self._app_source() if self._app_source is not None else None
+        return found if found is not None else current_app
 
     def _connected(self) -> bool:
         if self._dispatcher is not None:
@@ -262,16 +259,15 @@ class CeleryEventSink:
         self._next_attempt = now + self.retry_interval
         connection = None
         try:
-            from .receivers import runtime
-
             app = self._resolve_app()
+            hostname = self._hostname_source() if self._hostname_source is not None else None
             # heartbeat=0: nothing in this thread would answer the broker's heartbeats.
             connection = app.connection_for_write(heartbeat=0, connect_timeout=self.connect_timeout)
             connection.ensure_connection(
                 max_retries=1, interval_start=0, interval_step=0, timeout=self.connect_timeout
             )
             self._dispatcher = app.events.Dispatcher(
-                connection, hostname=runtime.hostname, enabled=True, buffer_while_offline=False
+                connection, hostname=hostname, enabled=True, buffer_while_offline=False
             )
             self._connection = connection
         except Exception as exc:

@@ -37,11 +37,12 @@ from celery.backends.base import DisabledBackend
 from celery.exceptions import Reject
 from celery.states import FAILURE, IGNORED, REJECTED, RETRY
 
+from ..core.record import exception_scope
+from ..core.redact import EMBEDS_ENCODED, Policy, sanitize, sanitize_arguments
+from ..core.registry import emit, report_internal_error
+from ..trace import Trace
 from . import context
 from .queues import resolve_queue
-from .record import exception_scope
-from .redact import EMBEDS_ENCODED, Policy, sanitize, sanitize_arguments
-from .trace import Trace, emit, report_internal_error
 
 __all__ = ["Runtime", "runtime"]
 

@@ -35,10 +35,11 @@ from celery.backends.base import DisabledBackend
 from celery.exceptions import Ignore, MaxRetriesExceededError, Reject, Retry
 from celery.states import FAILURE, READY_STATES, REVOKED, SUCCESS
 
+from ..core.record import exception_scope
+from ..core.registry import report_internal_error
+from ..trace import Trace
 from . import context
 from .receivers import flow_name_of, runtime
-from .record import exception_scope
-from .trace import Trace, report_internal_error
 
 __all__ = ["Dispatcher", "Flow", "FlowFailed", "Node"]
 

@@ -2,17 +2,18 @@
 
 Numbers and names are exactly those of the reference ``selinon.trace`` (DISPATCHER_WAKEUP = 0 ...
 EAGER_FAILURE = 49), so code and trace files written against Selinon keep their meaning. README's event
-table is generated from :data:`EVENTS` (``python -m selinon_celery_trace.catalogue``) and a test fails
+table is generated from :data:`EVENTS` (``python -m selinon_celery_trace.core.catalogue``) and a test fails
 when the two differ.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["BY_NAME", "EVENTS", "LEVELS", "NAMES", "WARN_EVENTS", "EventSpec", "markdown_table"]
+__all__ = ["BY_NAME", "EVENTS", "LEVELS", "NAMES", "WARN_EVENTS", "EventSpec", "markdown_table", "numbers"]
 
 _DISPATCHER = "Dispatcher"
 _TASK = "Task"
@@ -401,6 +402,23 @@ LEVELS: Final[tuple[int, ...]] = tuple(spec.level for spec in EVENTS)
 """Logging levels indexed by number."""
 
 BY_NAME: Final[dict[str, EventSpec]] = {spec.name: spec for spec in EVENTS}
+
+
+def numbers(names: Iterable[object]) -> frozenset[int]:
+    """The numbers of the events called ``names``; ``ValueError`` names the first unknown one.
+
+    >>> sorted(numbers(["TASK_FAILURE", "FLOW_FAILURE"]))
+    [8, 10]
+    """
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise ValueError(f"expected a list of event names, got {names!r}")
+    found = set()
+    for name in names:
+        spec = BY_NAME.get(name) if isinstance(name, str) else None
+        if spec is None:
+            raise ValueError(f"unknown event {name!r}")
+        found.add(spec.number)
+    return frozenset(found)
 
 
 def markdown_table() -> str:

@@ -4,7 +4,7 @@ The line has the reference's four keys: ``event`` (name), ``time`` (timezone-awa
 ``details`` and ``node`` (the host name, computed once per process). orjson is used when installed (the
 ``fast`` extra); the standard library otherwise. Whatever the details hold, the result is exactly one
 line of valid JSON: values the fast path cannot encode (cycles, odd keys, NaN, huge integers, objects
-whose ``__repr__`` raises) go through :func:`selinon_celery_trace.redact.sanitize` instead.
+whose ``__repr__`` raises) go through :func:`selinon_celery_trace.core.redact.sanitize` instead.
 """
 
 from __future__ import annotations

@@ -1,0 +1,213 @@
+"""The registry of sinks: which sinks get events, and the guarded fan-out to them.
+
+Data flows one way: :func:`emit` -> every registered sink, in registration order. A sink that raises
+is reported once through standard logging (never through a sink, so never recursively) and the other
+sinks still run; nothing a sink does reaches the code that emitted the event.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, Final
+
+__all__ = [
+    "Sink",
+    "add_sink",
+    "emit",
+    "errors",
+    "let_through",
+    "mute",
+    "remove_sink",
+    "report_internal_error",
+    "reset",
+    "sinks",
+    "unwatch",
+    "wants",
+    "watch",
+]
+
+Sink = Callable[[int, Any], None]
+"""A sink is called as ``sink(event, details)``; built-in ones also have a ``key`` (see :func:`add_sink`)."""
+
+_errors_logger = logging.getLogger("selinon_celery_trace.errors")
+
+
+class _State:
+    """Global state department: everything the registry keeps per process, in one resettable place.
+
+    ``sinks`` is an immutable tuple swapped whole under ``lock``, so :func:`emit` reads it without locking.
+    """
+
+    __slots__ = ("errors", "lock", "muted", "passthrough", "reported", "sinks", "watchers")
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.sinks: tuple[Sink, ...] = ()
+        self.muted: frozenset[int] = frozenset()
+        self.errors: dict[str, int] = {}
+        self.reported: set[tuple[str, str]] = set()
+        self.watchers: tuple[Callable[[], None], ...] = ()
+        # Exceptions that are the caller's control flow, not sink failures (Celery's soft time limit
+        # fires asynchronously, possibly while a sink runs): re-raised, never swallowed.
+        self.passthrough: tuple[type[BaseException], ...] = ()
+
+    def changed(self) -> None:
+        # Adapters (the Celery receivers) connect only what the current sinks need; tell them.
+        for watcher in self.watchers:
+            try:
+                watcher()
+            except Exception as exc:
+                report_internal_error(f"watcher {watcher!r}", exc)
+
+
+_state: Final = _State()
+
+
+def _key(sink: Sink) -> Hashable:
+    key = getattr(sink, "key", None)
+    return key if key is not None else sink
+
+
+def report_internal_error(where: str, exc: BaseException) -> None:
+    """Count an error the tracer swallowed, logging it once per place and exception type.
+
+    Used for sinks that raise and by the Celery adapters at their boundary: the user's task never sees
+    the error, and a broken sink on a busy worker produces one log record, not one per event.
+    """
+    with _state.lock:
+        _state.errors[where] = _state.errors.get(where, 0) + 1
+        first = (where, type(exc).__name__) not in _state.reported
+        if first:
+            _state.reported.add((where, type(exc).__name__))
+    if first:
+        try:
+            _errors_logger.error(
+                "selinon_celery_trace: %s failed (%s: %s); the event was not delivered there. "
+                "Further %s errors from it are counted, not logged.",
+                where,
+                type(exc).__name__,
+                exc,
+                type(exc).__name__,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+        except Exception:  # pragma: no cover - logging itself is broken; nothing more we can do
+            pass
+
+
+def emit(event: int, details: Any) -> None:
+    """Hand one event's details to every sink, guarded; returns at once when no sink wants the event.
+
+    The Celery adapters call it with the details they build (sanitized trees);
+    :meth:`selinon_celery_trace.Trace.log` merges its caller's arguments first.
+    """
+    state = _state
+    sinks = state.sinks
+    if not sinks or event in state.muted:
+        return
+    for sink in sinks:
+        try:
+            sink(event, details)
+        except Exception as exc:
+            if state.passthrough and isinstance(exc, state.passthrough):
+                raise
+            report_internal_error(f"sink {sink!r}", exc)
+
+
+def wants(event: int) -> bool:
+    """True when emitting ``event`` would reach a sink: callers skip building details otherwise."""
+    return bool(_state.sinks) and event not in _state.muted
+
+
+def add_sink(sink: Sink) -> Sink:
+    """Register ``sink`` and return the registered one.
+
+    A sink with the same ``key`` (built-in sinks: the same output) or the same function already
+    registered is not added twice; the one already registered is returned.
+    """
+    if not callable(sink):
+        raise TypeError(f"a trace sink must be callable as sink(event, details), got {sink!r}")
+    key = _key(sink)
+    with _state.lock:
+        for existing in _state.sinks:
+            if _key(existing) == key:
+                return existing
+        _state.sinks = (*_state.sinks, sink)
+    _state.changed()
+    return sink
+
+
+def remove_sink(sink: Sink) -> bool:
+    """Unregister ``sink`` (or the sink with its key), closing it if it has ``close()``; False if absent."""
+    key = _key(sink)
+    with _state.lock:
+        kept = tuple(s for s in _state.sinks if _key(s) != key)
+        removed = [s for s in _state.sinks if _key(s) == key]
+        _state.sinks = kept
+    for old in removed:
+        _close(old)
+    if removed:
+        _state.changed()
+    return bool(removed)
+
+
+def sinks() -> tuple[Sink, ...]:
+    """The registered sinks, in the order they receive events."""
+    return _state.sinks
+
+
+def mute(events: Iterable[int]) -> None:
+    """Drop these events before any sink sees them (replaces any earlier muted set)."""
+    _state.muted = frozenset(events)
+    _state.changed()
+
+
+def errors() -> dict[str, int]:
+    """How many errors the tracer swallowed, by where they happened."""
+    with _state.lock:
+        return dict(_state.errors)
+
+
+def reset() -> None:
+    """Remove (and close) every sink, unmute all events and forget the error counts."""
+    with _state.lock:
+        old, _state.sinks = _state.sinks, ()
+        _state.muted = frozenset()
+        _state.errors.clear()
+        _state.reported.clear()
+    for sink in old:
+        _close(sink)
+    _state.changed()
+
+
+def let_through(*exc_types: type[BaseException]) -> None:
+    """Re-raise these exceptions from :func:`emit` instead of reporting them as sink errors.
+
+    For control-flow exceptions that can fire while a sink runs (Celery's ``SoftTimeLimitExceeded``,
+    which ``install`` registers): the task must see its soft limit.
+    """
+    with _state.lock:
+        _state.passthrough = tuple(dict.fromkeys((*_state.passthrough, *exc_types)))
+
+
+def watch(callback: Callable[[], None]) -> None:
+    """Call ``callback()`` whenever the sinks or muted events change (the adapters connect accordingly)."""
+    with _state.lock:
+        if callback not in _state.watchers:
+            _state.watchers = (*_state.watchers, callback)
+
+
+def unwatch(callback: Callable[[], None]) -> None:
+    """Stop calling ``callback`` on changes."""
+    with _state.lock:
+        _state.watchers = tuple(w for w in _state.watchers if w != callback)
+
+
+def _close(sink: Sink) -> None:
+    close = getattr(sink, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception as exc:
+            report_internal_error(f"closing {sink!r}", exc)
