@@ -531,7 +531,7 @@ def main() -> None:
     report: dict[str, Any] = {"python": sys.version.split()[0]}
     import celery
 
-    from selinon_celery_trace.core.record import ENCODER
+    from selinon_celery_trace.core.fast import ENCODER
 
     report["celery"] = celery.__version__
     report["encoder"] = ENCODER

@@ -70,13 +70,19 @@ def run(tasks: int, checkpoints: list[int]) -> dict[str, Any]:
         celery_logger.setLevel(saved[2])
 
 
+def _facts(task: Any) -> Any:
+    """The facts the tracer wrapper of ``task`` keeps (its consumed-queue memo among them)."""
+    return task.__trace__.facts
+
+
 def _measure(app: Any, workdir: str, tasks: int, checkpoints: list[int]) -> dict[str, Any]:
     from celery.worker.request import Request
     from kombu.message import Message
     from kombu.serialization import dumps
 
     from selinon_celery_trace import Trace
-    from selinon_celery_trace.celery.receivers import _attempts, runtime
+    from selinon_celery_trace.celery.execution import _attempts
+    from selinon_celery_trace.celery.runtime import runtime
 
     app.finalize()
     names = ["memory.ok", "memory.fail", "memory.retry"]
@@ -126,7 +132,7 @@ def _measure(app: Any, workdir: str, tasks: int, checkpoints: list[int]) -> dict
                 "tracer_bytes": size - base_size,
                 "attempt_stack": len(_attempts.stack),
                 "queue_memo": len(runtime._queues),
-                "consumed_memo": len(runtime._consumed),
+                "route_memos": sum(len(_facts(app.tasks[name]).queues) for name in names),
                 "key_verdicts": len(runtime.policy._verdicts),
                 "sinks": len(Trace.sinks()),
                 "swallowed_errors": sum(Trace.errors().values()),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .core import __version__
 from .trace import Trace
 
 if TYPE_CHECKING:
@@ -19,8 +20,7 @@ if TYPE_CHECKING:
     from .celery.dispatcher import Dispatcher
     from .celery.install import install, uninstall
 
-__all__ = ["Dispatcher", "Trace", "TraceConfigError", "install", "uninstall"]
-__version__ = "0.1.0"
+__all__ = ["Dispatcher", "Trace", "TraceConfigError", "__version__", "install", "uninstall"]
 
 _LAZY = {
     "install": "celery.install",

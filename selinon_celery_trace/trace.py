@@ -15,17 +15,15 @@ module never imports Celery.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, ClassVar, Final
 
 from .core import catalogue, registry
-from .core.placeholders import expand_env
-from .core.record import caller_details, end_caller_details
-from .core.registry import Sink, emit, report_internal_error
+from .core.registry import Sink, report_internal_error
 from .sinks.jsonl import JsonStreamSink
 from .sinks.logging import LoggingSink
 
-__all__ = ["Sink", "Trace", "emit", "expand_env", "report_internal_error"]
+__all__ = ["Sink", "Trace"]
 
 
 class Trace:
@@ -121,11 +119,7 @@ class Trace:
                 details["msg_dict"] = list(msg_dict)
                 report_internal_error("Trace.log(msg_dict)", exc)
             details.update(msg_dict_kwargs)
-        token = caller_details(True)  # the caller's own values: the encoders check them for cycles
-        try:
-            emit(event, details)
-        finally:
-            end_caller_details(token)
+        registry.log(event, details)
 
     @classmethod
     def trace_by_func(cls, func: Sink) -> Sink:
@@ -215,21 +209,6 @@ class Trace:
     def reset(cls) -> None:
         """Remove (and close) every sink, unmute all events and forget the error counts."""
         registry.reset()
-
-    @classmethod
-    def let_through(cls, *exc_types: type[BaseException]) -> None:
-        """Re-raise these exceptions from ``log()`` instead of reporting them as sink errors."""
-        registry.let_through(*exc_types)
-
-    @classmethod
-    def watch(cls, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` whenever the sinks or muted events change (used by the adapters)."""
-        registry.watch(callback)
-
-    @classmethod
-    def unwatch(cls, callback: Callable[[], None]) -> None:
-        """Stop calling ``callback`` on changes."""
-        registry.unwatch(callback)
 
 
 _json_printer: Final = JsonStreamSink()

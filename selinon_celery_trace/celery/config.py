@@ -146,7 +146,7 @@ def _events(where: str, options: Mapping[str, Any]) -> Sink:
     queue_size = options.get("queue_size", DEFAULT_QUEUE_SIZE)
     if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
         raise TraceConfigError(f"{where}: 'queue_size' must be a positive integer")
-    from .receivers import runtime
+    from .runtime import runtime
 
     return CeleryEventSink(
         event_type=event_type,

@@ -17,12 +17,13 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from ..core import registry
 from ..core.registry import Sink
-from ..trace import Trace
-from . import receivers
+from . import execution, failures, hooks
 from .config import TraceConfigError, load_settings
+from .runtime import runtime
 
-__all__ = ["TraceConfigError", "install", "installed_app", "uninstall"]
+__all__ = ["TraceConfigError", "install", "uninstall"]
 
 _sinks: tuple[Sink, ...] = ()  # the sinks the current installation registered
 
@@ -36,39 +37,36 @@ def install(app: Any) -> None:
     """
     global _sinks
     settings = load_settings(app.conf)
-    with receivers.runtime.lock:
+    with runtime.lock:
         previous, _sinks = _sinks, ()
         for sink in previous:
             if sink not in settings.sinks:
-                Trace.remove_sink(sink)
-        receivers.runtime.app = app
-        receivers.runtime.policy = settings.policy
-        Trace.mute(settings.muted)
-        _sinks = tuple(Trace.add_sink(sink) for sink in settings.sinks)
-        receivers.connect(receivers.ALWAYS)
-        receivers.patch_tracers(app)
+                registry.remove_sink(sink)
+        runtime.app = app
+        runtime.policy = settings.policy
+        registry.mute(settings.muted)
+        _sinks = tuple(registry.add_sink(sink) for sink in settings.sinks)
+        hooks.connect(hooks.ALWAYS)
+        execution.patch_tracers(app)
+        failures.patch_requests()
         # A soft time limit can fire while a sink runs inside the task (Trace.log from task code,
         # or a Dispatcher's events): it belongs to the task, never to the tracer's error handling.
-        Trace.let_through(SoftTimeLimitExceeded)
-        Trace.watch(receivers.sync)
-        receivers.sync()
+        registry.let_through(SoftTimeLimitExceeded)
+        registry.watch(hooks.sync)
+        hooks.sync()
 
 
 def uninstall(app: Any = None) -> None:
     """Undo :func:`install`: disconnect every receiver and remove the sinks it registered."""
     global _sinks
-    with receivers.runtime.lock:
-        Trace.unwatch(receivers.sync)
-        receivers.disconnect(receivers.ALWAYS)
-        receivers.stop()
-        receivers.unpatch_tracers(app if app is not None else receivers.runtime.app)
+    with runtime.lock:
+        registry.unwatch(hooks.sync)
+        hooks.disconnect(hooks.ALWAYS)
+        hooks.stop()
+        failures.unpatch_requests()
+        execution.unpatch_tracers(app if app is not None else runtime.app)
         for sink in _sinks:
-            Trace.remove_sink(sink)
+            registry.remove_sink(sink)
         _sinks = ()
-        Trace.mute(())
-        receivers.runtime.app = None
-
-
-def installed_app() -> Any:
-    """Return the app tracing was installed for, or None."""
-    return receivers.runtime.app
+        registry.mute(())
+        runtime.app = None

@@ -27,7 +27,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from .. import __version__
+from ..core import __version__
 from .filters import EventFilter, event_patterns, filter_options
 from .model import Collector, FlowRun, LatestFlow, Summary, TaskRun, latest_flow
 from .reader import STDIN, Malformed, follow, merged

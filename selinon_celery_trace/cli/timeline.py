@@ -15,7 +15,7 @@ import re
 from importlib import resources
 from typing import Any, Final, Literal
 
-from .. import __version__
+from ..core import __version__
 from .fields import UNKNOWN
 from .model import Attempt, FlowRun, TaskRun, Wakeup
 

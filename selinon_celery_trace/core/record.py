@@ -14,25 +14,29 @@ import platform
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from decimal import Decimal
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from .catalogue import NAMES
+from .fast import orjson
 from .redact import Policy, sanitize
 
 __all__ = [
-    "ENCODER",
     "HOST",
-    "caller_details",
+    "Record",
+    "adapter_record",
+    "aware",
+    "caller_record",
+    "clock",
     "current_exception",
     "dumps",
-    "end_caller_details",
     "event_name",
     "exception_scope",
     "json_line",
+    "line",
 ]
 
 HOST: Final[str] = platform.node()
@@ -76,22 +80,18 @@ _fast_dumps: Callable[[Any], bytes]
 # The line encoder is called as ``_fast_line(record, _default, _LINE)``: orjson.dumps itself, with
 # positional arguments (a partial() with keywords costs a third more per line).
 _fast_line: Callable[[Any, Callable[[Any], Any], int], bytes]
-try:
-    import orjson
-
+if orjson is not None:
     _fast_dumps = partial(orjson.dumps, default=_default, option=orjson.OPT_NON_STR_KEYS)
     # No OPT_NON_STR_KEYS on the line encoder (it makes orjson markedly slower): the rare record with
     # non-string keys fails there and takes dumps().
     _fast_line = orjson.dumps
     _LINE: Final[int] = orjson.OPT_APPEND_NEWLINE
-    ENCODER: Final[str] = "orjson"
-except ImportError:  # pragma: no cover - exercised in the no-orjson tox env
+else:  # pragma: no cover - exercised in the no-orjson tox env
 
     def _stdlib_line(value: Any, default: Callable[[Any], Any], option: int) -> bytes:
         return _stdlib_dumps(value) + b"\n"
 
     _fast_dumps, _fast_line, _LINE = _stdlib_dumps, _stdlib_line, 0  # type: ignore[misc]
-    ENCODER = "json"  # type: ignore[misc]
 
 
 def _aware_now() -> datetime:
@@ -104,10 +104,10 @@ def _aware_now() -> datetime:
 # code until Python 3.12, which deprecates it (a warning per call). Only for details the adapters
 # built: they hold no datetime, so every naive one in the record is the clock's (a caller's naive
 # datetime keeps meaning local time).
-_clock: Callable[[], datetime] = _aware_now
+clock: Callable[[], datetime] = _aware_now
 _CLOCK_LINE: int = _LINE
-if ENCODER == "orjson" and sys.version_info < (3, 12):
-    _clock = datetime.utcnow
+if orjson is not None and sys.version_info < (3, 12):
+    clock = datetime.utcnow
     _CLOCK_LINE = _LINE | orjson.OPT_NAIVE_UTC
 
 
@@ -120,24 +120,7 @@ def _one_line(data: bytes) -> bytes:
     return data
 
 
-_caller_details: ContextVar[bool] = ContextVar("selinon_trace_caller_details", default=False)
 _TREE_BUDGET: Final = 4096  # containers a caller's details may hold before they take the full walk
-
-
-def caller_details(active: bool) -> Token[bool]:
-    """Mark the events logged from now on (in this context) as carrying the caller's own details.
-
-    :meth:`Trace.log` sets it: such details may hold a cycle, through which orjson would recurse 254
-    levels deep, writing any big value inside it each time, before failing. They are checked for one
-    first (the adapters' own details are built as trees and skip the check). Returns the token for
-    :func:`end_caller_details`.
-    """
-    return _caller_details.set(active)
-
-
-def end_caller_details(token: Token[bool]) -> None:
-    """Undo :func:`caller_details`."""
-    _caller_details.reset(token)
 
 
 def _tree(value: Any) -> bool:
@@ -169,8 +152,6 @@ def _fallback_dumps(value: Any) -> bytes:
 
 def dumps(value: Any) -> bytes:
     """Encode ``value`` as one line of JSON (UTF-8 bytes, no trailing newline); never raises."""
-    if _caller_details.get() and not _tree(value):
-        return _fallback_dumps(value)
     try:
         return _one_line(_fast_dumps(value))
     except Exception:
@@ -178,29 +159,63 @@ def dumps(value: Any) -> bytes:
         return _fallback_dumps(value)
 
 
-def json_line(event: int, details: Any) -> bytes:
-    """Return the reference's JSON record for one event, as one ``\\n``-terminated line."""
+class Record(TypedDict):
+    """One trace event as every sink receives it: the reference's JSON record, built once per event.
+
+    ``time`` is UTC: timezone-aware, except for the Celery adapters' own events on Python before 3.12,
+    whose clock is naive UTC (cheaper to read and to encode; see :func:`aware`). Sinks read it and
+    never change it: the same record goes to every sink.
+    """
+
+    event: str
+    time: datetime
+    details: Any
+    node: str
+
+
+def adapter_record(event: int, details: Any) -> Record:
+    """The record of an event whose details the adapters built (a tree of JSON-safe values)."""
     try:
         name = NAMES[event]
     except (IndexError, TypeError):
         name = event_name(event)
-    # The encoders write an aware datetime as ISO-8601 with its offset, as isoformat() does.
-    if _caller_details.get():
-        record = {"event": name, "time": datetime.now(_UTC), "details": details, "node": HOST}
-        if not _tree(details):
-            return _fallback_dumps(record) + b"\n"  # a cycle, or shared containers: the sanitizing walk
-        option = _LINE
-    else:
-        record = {"event": name, "time": _clock(), "details": details, "node": HOST}
-        option = _CLOCK_LINE
+    return {"event": name, "time": clock(), "details": details, "node": HOST}
+
+
+def caller_record(event: int, details: Any) -> Record:
+    """The record of an event a caller logged with its own values (``Trace.log``).
+
+    Such details may hold a cycle, through which orjson would recurse 254 levels deep, writing any big
+    value inside it each time, before failing: they are checked once here, and details that are not a
+    tree reach every record-receiving sink as their sanitized copy. A naive datetime of the caller's
+    keeps meaning local time (the record's own time is aware).
+    """
+    if not _tree(details):
+        details = sanitize(details, _ENCODABLE)
+    return {"event": event_name(event), "time": datetime.now(_UTC), "details": details, "node": HOST}
+
+
+def aware(time: datetime) -> datetime:
+    """A record's time as a timezone-aware UTC datetime (the adapters' clock may be naive UTC)."""
+    return time if time.tzinfo is not None else time.replace(tzinfo=_UTC)
+
+
+def line(record: Record) -> bytes:
+    """The record as one ``\\n``-terminated JSON line (as the reference's JSON sink writes it)."""
+    # The encoders write an aware datetime as ISO-8601 with its offset, as isoformat() does; the naive
+    # clock's time is written the same way by _CLOCK_LINE's OPT_NAIVE_UTC.
     try:
-        data = _fast_line(record, _default, option)
+        data = _fast_line(record, _default, _LINE if record["time"].tzinfo is not None else _CLOCK_LINE)
     except Exception:
-        if record["time"].tzinfo is None:  # the naive clock's: the other encoders need it aware
-            record["time"] = record["time"].replace(tzinfo=_UTC)
-        return dumps(record) + b"\n"
+        fixed = {**record, "time": aware(record["time"])}  # the other encoders need it aware
+        return dumps(fixed) + b"\n"
     # Only non-ASCII text can hold the separators _one_line escapes; isascii() is one fast C pass.
     return data if data.isascii() else _one_line(data)
+
+
+def json_line(event: int, details: Any) -> bytes:
+    """The JSON line of one event logged with ``details`` (as :meth:`Trace.log` would write it)."""
+    return line(caller_record(event, details))
 
 
 _exception: ContextVar[BaseException | None] = ContextVar("selinon_trace_exception", default=None)

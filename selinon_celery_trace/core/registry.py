@@ -1,8 +1,14 @@
 """The registry of sinks: which sinks get events, and the guarded fan-out to them.
 
-Data flows one way: :func:`emit` -> every registered sink, in registration order. A sink that raises
-is reported once through standard logging (never through a sink, so never recursively) and the other
-sinks still run; nothing a sink does reaches the code that emitted the event.
+Data flows one way: :func:`emit` (or :func:`log`) builds the event's :class:`~.record.Record` once, then
+hands that same value to every registered sink, in registration order, so every sink sees the same
+time, node and details. A sink that raises is reported once through standard logging (never through a
+sink, so never recursively) and the other sinks still run; nothing a sink does reaches the code that
+emitted the event.
+
+Two kinds of sinks: any callable ``sink(event, details)`` (the reference's ``trace_by_func``), which
+gets the details exactly as they were given, and sinks with a ``receive(event, record)`` method (the
+built-in ones), which get the whole record.
 """
 
 from __future__ import annotations
@@ -12,12 +18,17 @@ import threading
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final
 
+from .catalogue import NAMES
+from .record import HOST, Record, caller_record, clock, event_name
+
 __all__ = [
+    "Receive",
     "Sink",
     "add_sink",
     "emit",
     "errors",
     "let_through",
+    "log",
     "mute",
     "remove_sink",
     "report_internal_error",
@@ -31,20 +42,25 @@ __all__ = [
 Sink = Callable[[int, Any], None]
 """A sink is called as ``sink(event, details)``; built-in ones also have a ``key`` (see :func:`add_sink`)."""
 
+Receive = Callable[[int, Record], None]
+"""How the registry calls a sink: ``receive(event, record)``."""
+
 _errors_logger = logging.getLogger("selinon_celery_trace.errors")
 
 
 class _State:
     """Global state department: everything the registry keeps per process, in one resettable place.
 
-    ``sinks`` is an immutable tuple swapped whole under ``lock``, so :func:`emit` reads it without locking.
+    ``sinks`` is an immutable tuple swapped whole under ``lock`` (with ``receivers``, how each is called,
+    derived from it in :meth:`use`), so :func:`emit` reads them without locking.
     """
 
-    __slots__ = ("errors", "lock", "muted", "passthrough", "reported", "sinks", "watchers")
+    __slots__ = ("errors", "lock", "muted", "passthrough", "receivers", "reported", "sinks", "watchers")
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.sinks: tuple[Sink, ...] = ()
+        self.receivers: tuple[tuple[Sink, Receive | None], ...] = ()
         self.muted: frozenset[int] = frozenset()
         self.errors: dict[str, int] = {}
         self.reported: set[tuple[str, str]] = set()
@@ -52,6 +68,11 @@ class _State:
         # Exceptions that are the caller's control flow, not sink failures (Celery's soft time limit
         # fires asynchronously, possibly while a sink runs): re-raised, never swallowed.
         self.passthrough: tuple[type[BaseException], ...] = ()
+
+    def use(self, sinks: tuple[Sink, ...]) -> None:
+        """Make ``sinks`` the registered ones (under ``lock``)."""
+        self.receivers = tuple((sink, _receiver(sink)) for sink in sinks)
+        self.sinks = sinks
 
     def changed(self) -> None:
         # Adapters (the Celery receivers) connect only what the current sinks need; tell them.
@@ -63,6 +84,11 @@ class _State:
 
 
 _state: Final = _State()
+
+
+def _receiver(sink: Sink) -> Receive | None:
+    receive = getattr(sink, "receive", None)
+    return receive if callable(receive) else None  # None: called as sink(event, details)
 
 
 def _key(sink: Sink) -> Hashable:
@@ -97,18 +123,45 @@ def report_internal_error(where: str, exc: BaseException) -> None:
 
 
 def emit(event: int, details: Any) -> None:
-    """Hand one event's details to every sink, guarded; returns at once when no sink wants the event.
+    """Hand one event of the Celery adapters to every sink; returns at once when no sink wants it.
 
-    The Celery adapters call it with the details they build (sanitized trees);
-    :meth:`selinon_celery_trace.Trace.log` merges its caller's arguments first.
+    ``details`` is a tree of JSON-safe values (the adapters build them so); :func:`log` is for others.
     """
     state = _state
-    sinks = state.sinks
-    if not sinks or event in state.muted:
+    receivers = state.receivers
+    if not receivers or event in state.muted:
         return
-    for sink in sinks:
+    try:
+        name = NAMES[event]
+    except (IndexError, TypeError):
+        name = event_name(event)
+    # Built here, inline (the per-task path): what record.adapter_record() returns.
+    record: Record = {"event": name, "time": clock(), "details": details, "node": HOST}
+    _deliver(state, receivers, event, details, record)
+
+
+def log(event: int, details: Any) -> None:
+    """Hand one event logged with a caller's own details to every sink (see ``record.caller_record``)."""
+    state = _state
+    receivers = state.receivers
+    if not receivers or event in state.muted:
+        return
+    _deliver(state, receivers, event, details, caller_record(event, details))
+
+
+def _deliver(
+    state: _State,
+    receivers: tuple[tuple[Sink, Receive | None], ...],
+    event: int,
+    details: Any,
+    record: Record,
+) -> None:
+    for sink, receive in receivers:
         try:
-            sink(event, details)
+            if receive is None:
+                sink(event, details)  # the reference's trace_by_func: the caller's own details, as given
+            else:
+                receive(event, record)
         except Exception as exc:
             if state.passthrough and isinstance(exc, state.passthrough):
                 raise
@@ -133,7 +186,7 @@ def add_sink(sink: Sink) -> Sink:
         for existing in _state.sinks:
             if _key(existing) == key:
                 return existing
-        _state.sinks = (*_state.sinks, sink)
+        _state.use((*_state.sinks, sink))
     _state.changed()
     return sink
 
@@ -144,7 +197,7 @@ def remove_sink(sink: Sink) -> bool:
     with _state.lock:
         kept = tuple(s for s in _state.sinks if _key(s) != key)
         removed = [s for s in _state.sinks if _key(s) == key]
-        _state.sinks = kept
+        _state.use(kept)
     for old in removed:
         _close(old)
     if removed:
@@ -172,7 +225,8 @@ def errors() -> dict[str, int]:
 def reset() -> None:
     """Remove (and close) every sink, unmute all events and forget the error counts."""
     with _state.lock:
-        old, _state.sinks = _state.sinks, ()
+        old = _state.sinks
+        _state.use(())
         _state.muted = frozenset()
         _state.errors.clear()
         _state.reported.clear()

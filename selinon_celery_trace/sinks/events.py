@@ -15,7 +15,7 @@ sent as soon as the broker answers again and repeated for a few seconds, since a
 routes nothing to a watcher until the watcher has reconnected too. A watcher reports each increase.
 
 Never blocking a task is the design's first rule. Publishing on a broken connection can block (kombu
-retries, TCP timeouts), so ``__call__`` only encodes the line and puts it into a bounded in-process
+retries, TCP timeouts), so ``receive`` only encodes the line and puts it into a bounded in-process
 queue; a background thread per process (started at the first event, so after the prefork fork, and
 reset in a forked child) owns the connection and publishes. When the queue is full, or the broker does
 not answer, events are dropped and counted rather than slowing tasks or growing memory. ``flush()``
@@ -38,7 +38,7 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final
 
 from ..core import catalogue
-from ..core.record import json_line
+from ..core.record import Record, caller_record, line
 
 __all__ = ["DEFAULT_EVENT_TYPE", "CeleryEventSink"]
 
@@ -72,8 +72,8 @@ class CeleryEventSink:
     0
     """
 
-    # Details only go through json_line, at once, and are not kept: values may be orjson Fragments, and
-    # the adapters may extend a dict after this sink encoded it.
+    # Details are only encoded, at once, and not kept: values may be orjson Fragments, and the adapters
+    # may extend a dict after this sink encoded it.
     encodes_details = True
 
     def __init__(
@@ -126,15 +126,18 @@ class CeleryEventSink:
 
     # -- the task's side: never blocks ----------------------------------------------------------------
 
-    def __call__(self, event: int, details: Any) -> None:
+    def receive(self, event: int, record: Record) -> None:
         if self.wanted is not None and event not in self.wanted:
             return
         if self._thread is None:
             self._start()
         try:
-            self._queue.put_nowait(json_line(event, details))
+            self._queue.put_nowait(line(record))
         except queue.Full:
             self._drop()
+
+    def __call__(self, event: int, details: Any) -> None:
+        self.receive(event, caller_record(event, details))
 
     def _drop(self, count: int = 1) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ from collections.abc import Hashable
 from typing import Any, TextIO
 
 from ..core.catalogue import WARN_EVENTS
-from ..core.record import json_line
+from ..core.record import Record, caller_record, line
 
 _write = os.write  # one global lookup per line instead of two
 
@@ -29,8 +29,8 @@ class JsonStreamSink:
     """
 
     __slots__ = ("key", "stderr", "stdout")
-    # Details only go through json_line, at once, and are not kept: values may be orjson Fragments, and
-    # the adapters may extend a dict after this sink encoded it.
+    # Details are only encoded, at once, and not kept: values may be orjson Fragments, and the adapters
+    # may extend a dict after this sink encoded it.
     encodes_details = True
 
     def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
@@ -38,14 +38,17 @@ class JsonStreamSink:
         self.stderr = stderr
         self.key: Hashable = ("json", id(stdout) if stdout else None, id(stderr) if stderr else None)
 
-    def __call__(self, event: int, details: Any) -> None:
-        line = json_line(event, details).decode("utf-8", "backslashreplace")
+    def receive(self, event: int, record: Record) -> None:
+        text = line(record).decode("utf-8", "backslashreplace")
         if event in _WARN:
             stream = self.stderr or sys.stderr
         else:
             stream = self.stdout or sys.stdout
-        stream.write(line)
+        stream.write(text)
         stream.flush()
+
+    def __call__(self, event: int, details: Any) -> None:
+        self.receive(event, caller_record(event, details))
 
     def __repr__(self) -> str:
         return "JsonStreamSink()"
@@ -61,8 +64,8 @@ class JsonFileSink:
     """
 
     __slots__ = ("_fd", "key", "path")
-    # Details only go through json_line, at once, and are not kept: values may be orjson Fragments, and
-    # the adapters may extend a dict after this sink encoded it.
+    # Details are only encoded, at once, and not kept: values may be orjson Fragments, and the adapters
+    # may extend a dict after this sink encoded it.
     encodes_details = True
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -70,11 +73,14 @@ class JsonFileSink:
         self.key: Hashable = ("json-file", self.path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
-    def __call__(self, event: int, details: Any) -> None:
-        data = json_line(event, details)
+    def receive(self, event: int, record: Record) -> None:
+        data = line(record)
         written = _write(self._fd, data)
         while written < len(data):  # only on odd file systems or a full disk: finish the line
             written += _write(self._fd, data[written:])
+
+    def __call__(self, event: int, details: Any) -> None:
+        self.receive(event, caller_record(event, details))
 
     def close(self) -> None:
         """Close the file; later events raise (and are reported) until the sink is removed."""

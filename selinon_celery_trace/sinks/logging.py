@@ -7,7 +7,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from ..core.catalogue import LEVELS
-from ..core.record import HOST, dumps, event_name
+from ..core.record import Record, aware, caller_record, dumps
 
 __all__ = ["DEFAULT_LOGGER", "LoggingSink"]
 
@@ -19,8 +19,9 @@ class LoggingSink:
     """Log each event as ``SELINON <node> - <EVENT> : <json>``.
 
     DISPATCHER_FAILURE is logged at ERROR, the reference's WARN_EVENTS at WARNING, the rest at INFO.
-    The event name, number and details also travel as ``extra`` (``selinon_event``,
-    ``selinon_event_number``, ``selinon_details``) for formatters and log processors.
+    The event name, number, details and time (aware UTC, the same in every sink) also travel as
+    ``extra`` (``selinon_event``, ``selinon_event_number``, ``selinon_details``, ``selinon_time``) for
+    formatters and log processors.
     """
 
     __slots__ = ("key", "logger")
@@ -31,7 +32,7 @@ class LoggingSink:
         self.logger = logger
         self.key: Hashable = ("logging", logger.name)
 
-    def __call__(self, event: int, details: Any) -> None:
+    def receive(self, event: int, record: Record) -> None:
         try:
             level = LEVELS[event]
         except (IndexError, TypeError):
@@ -39,16 +40,24 @@ class LoggingSink:
         logger = self.logger
         if not logger.isEnabledFor(level):
             return
-        name = event_name(event)
+        name, details = record["event"], record["details"]
         text = dumps(details).decode("utf-8", "backslashreplace")
         logger.log(
             level,
             "SELINON %s - %s : %s",
-            HOST,
+            record["node"],
             name,
             text,
-            extra={"selinon_event": name, "selinon_event_number": event, "selinon_details": details},
+            extra={
+                "selinon_event": name,
+                "selinon_event_number": event,
+                "selinon_details": details,
+                "selinon_time": aware(record["time"]),
+            },
         )
+
+    def __call__(self, event: int, details: Any) -> None:
+        self.receive(event, caller_record(event, details))
 
     def __repr__(self) -> str:
         return f"LoggingSink({self.logger.name!r})"

@@ -55,7 +55,7 @@ from typing import Any, Final
 
 from ..core.catalogue import BY_NAME, WARN_EVENTS
 from ..core.placeholders import expand_env
-from ..core.record import current_exception, dumps, event_name
+from ..core.record import Record, aware, caller_record, current_exception, dumps, event_name
 
 __all__ = ["DEFAULT_EVENTS", "FAILURE_EVENTS", "History", "SentrySink"]
 
@@ -311,6 +311,10 @@ class SentrySink:
     # -- events ---------------------------------------------------------------------------------
 
     def __call__(self, event: int, details: Any) -> None:
+        self.receive(event, caller_record(event, details))
+
+    def receive(self, event: int, record: Record) -> None:
+        details = record["details"]
         state = _process
         if state.sink is not self:
             state.sink = self
@@ -325,20 +329,24 @@ class SentrySink:
                 _running.set(running)
         if event in self.events:
             if client.is_active():
-                self._capture(event, details, client, running)
+                self._capture(event, details, client, running, record["time"])
         elif self.breadcrumbs:
-            self._breadcrumb(event, details, running)
+            self._breadcrumb(event, details, running, record["time"])
         self._ended(event, details, running)
 
-    def _breadcrumb(self, event: int, details: dict[str, Any], running: _Running | None) -> None:
-        crumb, size = _crumb(event, details)
+    def _breadcrumb(
+        self, event: int, details: dict[str, Any], running: _Running | None, time: datetime
+    ) -> None:
+        crumb, size = _crumb(event, details, time)
         keys = _history_keys(event, details, running)
         if keys:
             _process.history.add(keys, crumb, size)
         else:  # belongs to no task or flow: an ordinary breadcrumb of the current Sentry scope
             self._sdk.add_breadcrumb(crumb)
 
-    def _capture(self, event: int, details: dict[str, Any], client: Any, running: _Running | None) -> None:
+    def _capture(
+        self, event: int, details: dict[str, Any], client: Any, running: _Running | None, time: datetime
+    ) -> None:
         name = event_name(event)
         exc = current_exception()
         keys = _history_keys(event, details, running)
@@ -349,7 +357,7 @@ class SentrySink:
         # was already sent (Sentry's Celery integration captured it first and we enriched that event,
         # or an earlier event of ours carried it), this is history only, not a second event.
         if keys:
-            crumb, size = _crumb(event, details)
+            crumb, size = _crumb(event, details, time)
             _process.history.add(keys, crumb, size)
 
     def _send(
@@ -517,7 +525,7 @@ def _compact(value: Any) -> tuple[Any, int]:
     return value, len(text)
 
 
-def _crumb(event: int, details: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def _crumb(event: int, details: dict[str, Any], time: datetime) -> tuple[dict[str, Any], int]:
     """A Sentry breadcrumb for one event, its data bounded, and its estimated size."""
     data: dict[str, Any] = {}
     size = 64
@@ -531,7 +539,7 @@ def _crumb(event: int, details: dict[str, Any]) -> tuple[dict[str, Any], int]:
         "category": CATEGORY,
         "message": event_name(event),
         "level": "error" if event in FAILURE_EVENTS else "warning" if event in _WARN else "info",
-        "timestamp": datetime.now(_UTC),
+        "timestamp": aware(time),
         "data": data,
     }
     return crumb, size

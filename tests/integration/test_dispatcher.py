@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from selinon_celery_trace.celery.dispatcher import FlowFailed
+from selinon_celery_trace.celery.flow import FlowFailed
 from selinon_celery_trace.testing import CapturedEvents
 
 from .conftest import wait_for

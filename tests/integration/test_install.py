@@ -14,7 +14,8 @@ from celery import Celery, signals
 
 import selinon_celery_trace
 from selinon_celery_trace import Trace
-from selinon_celery_trace.celery import receivers
+from selinon_celery_trace.celery import execution
+from selinon_celery_trace.celery.runtime import runtime
 from selinon_celery_trace.testing import capture_events
 
 
@@ -72,7 +73,7 @@ def test_no_sink_connects_no_worker_receiver() -> None:
             app.tasks["install.add"].apply((1, 2))
         assert events.names() == ["TASK_START", "TASK_END"]
         assert not any(signal.receivers for signal in hot)
-        assert not receivers._tracing, "no sink left: the tracer wrapper passes straight through"
+        assert not execution._tracing, "no sink left: the tracer wrapper passes straight through"
     finally:
         selinon_celery_trace.uninstall(app)
 
@@ -288,10 +289,10 @@ def test_json_only_sinks_write_the_same_arguments(tmp_path: Path) -> None:
 
     selinon_celery_trace.install(app)
     try:
-        assert receivers.runtime.encoded_args, "only JSON sinks: arguments are handed over encoded"
+        assert runtime.encoded_args, "only JSON sinks: arguments are handed over encoded"
         with capture_events():
-            assert not receivers.runtime.encoded_args, "a function sink needs the arguments as data"
-        assert receivers.runtime.encoded_args
+            assert not runtime.encoded_args, "a function sink needs the arguments as data"
+        assert runtime.encoded_args
         echo.apply((1, "ann"), {"options": {"lang": "en", "pages": [1, 2]}})
         echo.apply((2,), {"db_password": "hunter2", "nested": [{"api_key": "k"}]})
         echo.apply()
@@ -322,7 +323,7 @@ def test_an_orjson_without_fragment_still_traces(tmp_path: Path) -> None:
         del orjson.Fragment  # what an orjson older than 3.10 looks like
         from celery import Celery
         import selinon_celery_trace
-        from selinon_celery_trace.celery import receivers
+        from selinon_celery_trace.celery.runtime import runtime
         app = Celery("old", broker="memory://")
         app.conf.selinon_trace = [{{"json": {{"path": {str(path)!r}}}}}]
 
@@ -331,7 +332,7 @@ def test_an_orjson_without_fragment_still_traces(tmp_path: Path) -> None:
             return None
 
         selinon_celery_trace.install(app)
-        assert not receivers.runtime.encoded_args
+        assert not runtime.encoded_args
         echo.apply((1, "ann"), {{"db_password": "hunter2"}})
         """
     )

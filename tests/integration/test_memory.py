@@ -29,7 +29,7 @@ def test_tracer_memory_is_flat(memory_run: dict[str, object]) -> None:
     """From 300 to 1,500 tasks the tracer's own allocations and structures do not grow."""
     first, last = memory_run["checkpoints"]  # type: ignore[misc]
     assert last["tracer_bytes"] <= first["tracer_bytes"] + 1024, memory_run
-    for key in ("attempt_stack", "queue_memo", "consumed_memo", "key_verdicts"):
+    for key in ("attempt_stack", "queue_memo", "route_memos", "key_verdicts"):
         assert last[key] == first[key], key
     assert last["attempt_stack"] == 0 and last["swallowed_errors"] == 0
     # Every attempt wrote its events: 1,800 attempts, each START + one terminal event, and the 900

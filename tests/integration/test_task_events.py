@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from celery.exceptions import MaxRetriesExceededError
 
-from selinon_celery_trace.celery import receivers
+from selinon_celery_trace.celery.runtime import only_json
 from selinon_celery_trace.testing import CapturedEvents
 
 from .conftest import wait_for
@@ -175,7 +175,7 @@ def test_arguments_from_a_json_message_are_redacted(
     traced: CapturedEvents, tasks: SimpleNamespace, worker: Any, celery_session_app: Any
 ) -> None:
     """Small arguments decoded from the worker's JSON message take the dict-only check: still masked."""
-    assert receivers.runtime.only_json(celery_session_app), "Celery's default accepts JSON only"
+    assert only_json(celery_session_app), "Celery's default accepts JSON only"
     result = tasks.report.delay(
         options={"lang": "en", "db": {"Password": "p1"}}, tags=["a{", {"api_token": "t"}], user="ann"
     )

@@ -12,7 +12,8 @@ from uuid import UUID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from selinon_celery_trace.core.redact import REDACTED, Policy, sanitize, sanitize_arguments, sanitize_quickly
+from selinon_celery_trace.core.arguments import sanitize_arguments
+from selinon_celery_trace.core.redact import REDACTED, Policy, sanitize
 
 
 class Hostile:
@@ -117,8 +118,9 @@ def test_quick_path_agrees_with_the_full_walk(value: object) -> None:
     A value small enough for the fast path (its JSON within max_length) keeps all its items, where the
     full walk would also cut containers at max_items; everything else is identical.
     """
-    quick = sanitize_quickly(value, Policy())
-    assert quick == sanitize(value, Policy(max_items=10**9)) or quick == sanitize(value, Policy())
+    quick = sanitize_arguments([value], {}, Policy())
+    wrapped = {"args": [value], "kwargs": {}}
+    assert quick == sanitize(wrapped, Policy(max_items=10**9)) or quick == sanitize(wrapped, Policy())
 
 
 @settings(max_examples=300, deadline=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import subprocess
@@ -16,6 +17,7 @@ from uuid import UUID
 import pytest
 
 from selinon_celery_trace import Trace
+from selinon_celery_trace.core import registry
 from selinon_celery_trace.core.placeholders import expand_env
 from selinon_celery_trace.core.record import HOST, json_line
 from selinon_celery_trace.sinks import JsonFileSink
@@ -119,6 +121,7 @@ def test_bad_file_path_fails_at_construction(tmp_path: Path) -> None:
 WRITER = """
 import sys
 from selinon_celery_trace import Trace
+from selinon_celery_trace.core import registry
 from selinon_celery_trace.sinks import JsonFileSink
 Trace.add_sink(JsonFileSink(sys.argv[1]))
 for i in range(int(sys.argv[3])):
@@ -181,3 +184,27 @@ def test_env_placeholders(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TRACE_DSN")
     with pytest.raises(ValueError, match="'TRACE_DSN' is not set"):
         expand_env("{TRACE_DSN}")
+
+
+@pytest.mark.parametrize("path", ["Trace.log", "adapter emit"])
+def test_one_event_has_one_time_in_every_sink(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    """Two JSON files and the logging sink given one event write the same time, node and details."""
+    Trace.add_sink(JsonFileSink(tmp_path / "a.jsonl"))
+    Trace.add_sink(JsonFileSink(tmp_path / "b.jsonl"))
+    Trace.trace_by_logging("selinon_celery_trace.test_time")
+    with caplog.at_level(logging.INFO, logger="selinon_celery_trace.test_time"):
+        for number in range(20):  # clocks tick between sinks often enough to catch a second read
+            if path == "Trace.log":
+                Trace.log(Trace.TASK_START, task_id=str(number))
+            else:
+                registry.emit(Trace.TASK_START, {"task_id": str(number)})
+    first = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    second = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text().splitlines()]
+    logged = [r for r in caplog.records if r.name == "selinon_celery_trace.test_time"]
+    assert len(first) == len(second) == len(logged) == 20
+    assert first == second
+    for record, log_record in zip(first, logged, strict=True):
+        assert log_record.selinon_time == datetime.fromisoformat(record["time"])  # type: ignore[attr-defined]
+        assert log_record.selinon_details == record["details"]  # type: ignore[attr-defined]

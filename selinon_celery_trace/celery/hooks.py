@@ -1,0 +1,105 @@
+"""Every Celery hook the adapters use, in one table to connect and disconnect, and what turns them on.
+
+Why each hook exists:
+
+- ``before_task_publish`` (any process): TASK_SCHEDULE and the outgoing flow context (:mod:`.publish`);
+- the task tracer (the process running the task): TASK_START and the attempt's end (:mod:`.execution`);
+- ``task_retry`` / ``task_failure``, and the worker ``Request``'s failure methods (:mod:`.failures`);
+- ``worker_init``: the worker's node name, for every event's ``hostname``;
+- ``worker_process_shutdown``: sinks that buffer are flushed before a pool process exits (it does not
+  run ``atexit``).
+
+Every receiver catches its own errors at the boundary: the user's task never sees them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from celery import signals
+
+from ..core import registry
+from ..core.arguments import EMBEDS_ENCODED
+from ..core.registry import report_internal_error
+from ..trace import Trace
+from . import execution
+from .failures import on_task_failure, on_task_retry
+from .publish import on_before_task_publish
+from .runtime import runtime
+
+__all__ = ["ALWAYS", "WORKER", "connect", "disconnect", "stop", "sync"]
+
+TASK_EVENTS: Final = frozenset(
+    {Trace.TASK_START, Trace.TASK_END, Trace.TASK_DISCARD_RESULT, Trace.TASK_FAILURE, Trace.TASK_RETRY}
+)
+
+
+def on_worker_init(sender: Any = None, **_: Any) -> None:
+    """Remember this worker's node name (``celery@host``) for the ``hostname`` of every event."""
+    hostname = getattr(sender, "hostname", None)
+    if isinstance(hostname, str):
+        runtime.hostname = hostname
+
+
+def on_worker_process_shutdown(**_: Any) -> None:
+    """Flush sinks that buffer (Sentry, the events sink) before a pool process exits."""
+    for sink in registry.sinks():
+        flush = getattr(sink, "flush", None)
+        if callable(flush):
+            try:
+                flush()
+            except Exception as exc:
+                report_internal_error("worker_process_shutdown receiver", exc)
+
+
+Receiver = Callable[..., None]
+ALWAYS: Final[tuple[tuple[Any, Receiver], ...]] = (
+    (signals.before_task_publish, on_before_task_publish),
+    (signals.worker_init, on_worker_init),
+    (signals.worker_process_shutdown, on_worker_process_shutdown),
+)
+WORKER: Final[tuple[tuple[Any, Receiver], ...]] = (
+    (signals.task_retry, on_task_retry),
+    (signals.task_failure, on_task_failure),
+)
+
+
+def _uid(receiver: Receiver) -> str:
+    return f"selinon_celery_trace.{receiver.__name__}"
+
+
+def connect(table: tuple[tuple[Any, Receiver], ...]) -> None:
+    """Connect every receiver of ``table`` strongly; connecting again is harmless (``dispatch_uid``)."""
+    for signal, receiver in table:
+        signal.connect(receiver, weak=False, dispatch_uid=_uid(receiver))
+
+
+def disconnect(table: tuple[tuple[Any, Receiver], ...]) -> None:
+    """Disconnect every receiver of ``table``."""
+    for signal, receiver in table:
+        signal.disconnect(receiver, dispatch_uid=_uid(receiver))
+
+
+def sync() -> None:
+    """Trace task execution only while a sink wants a TASK_* event (so tracing off costs nothing).
+
+    Called whenever the sinks or the muted events change (``registry.watch``).
+    """
+    tracing = any(registry.wants(event) for event in TASK_EVENTS)
+    execution.switch(tracing)
+    # A sink added while an attempt runs may see that attempt's arguments still encoded: rare, and an
+    # orjson.Fragment is still their JSON text.
+    runtime.encoded_args = EMBEDS_ENCODED and all(
+        getattr(sink, "encodes_details", False) is True for sink in registry.sinks()
+    )
+    if tracing:
+        connect(WORKER)
+    else:
+        disconnect(WORKER)
+
+
+def stop() -> None:
+    """Stop tracing task execution (uninstall): the worker receivers and the tracer wrappers."""
+    execution.switch(False)
+    disconnect(WORKER)
