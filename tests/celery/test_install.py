@@ -231,8 +231,8 @@ def test_bad_configuration_names_the_entry(conf: dict[str, Any], message: str) -
 
 def test_function_sink_from_configuration() -> None:
     """A {'function': {'import', 'name'}} sink receives (event, details)."""
-    app = _app(selinon_trace=[{"function": {"import": "tests.integration.sink_target", "name": "record"}}])
-    from tests.integration import sink_target
+    app = _app(selinon_trace=[{"function": {"import": "tests.celery.sink_target", "name": "record"}}])
+    from tests.celery import sink_target
 
     sink_target.received.clear()
     selinon_celery_trace.install(app)
