@@ -5,7 +5,8 @@ or failed attempt (the tracer wrapper reports the rest, :mod:`.execution`). Some
 no attempt began: a hard time limit, a lost pool process or a ``Reject`` without requeue are reported by
 the worker's main process, from the methods of its ``Request`` (``on_timeout``, ``on_failure``). A named
 hook wraps those two methods (:func:`patch_requests`) so the receiver knows the request being failed,
-for its queue, parent and flow, and marks it so the two signals of a hard time limit report once.
+for its queue, parent and flow, and marks it so the two signals of a hard time limit report once (and
+reports a ``Reject`` without requeue itself where Celery sends no signal for it).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import threading
 from datetime import datetime
 from typing import Any, Final
 
+from celery.exceptions import Reject
+
 from ..core.record import exception_scope
-from ..core.registry import emit, report_internal_error
+from ..core.registry import emit, report_internal_error, wants
 from ..trace import Trace
 from .details import TaskFacts, is_dispatcher, task_details
 from .execution import running, traceback_of
@@ -127,11 +130,41 @@ def _hooked(method: Any) -> Any:
             return method(self, *args, **kwargs)
         finally:
             _failing.request = outer
+            if method.__name__ == "on_failure" and args:
+                _unsignalled_reject(self, args[0])
 
     failing.__wrapped__ = method  # type: ignore[attr-defined]
     failing.__name__ = method.__name__
     setattr(failing, _HOOKED, True)
     return failing
+
+
+def _unsignalled_reject(request: Any, exc_info: Any) -> None:
+    """A ``Reject`` without requeue ends the task for good; Celery before 5.5 sends no ``task_failure``.
+
+    Reported here then, once (a Celery that does send the signal has marked the request already).
+    """
+    try:
+        exc = getattr(exc_info, "exception", None)
+        exc = getattr(exc, "exc", exc)  # unwrap billiard's ExceptionWithTraceback
+        if not isinstance(exc, Reject) or exc.requeue or getattr(request, _REPORTED, False):
+            return
+        if not wants(Trace.TASK_FAILURE):
+            return
+        outer, _failing.request = _failing.request, request
+        try:
+            on_task_failure(
+                sender=request.task,
+                task_id=request.id,
+                exception=exc,
+                args=request.args,
+                kwargs=request.kwargs,
+                einfo=exc_info,
+            )
+        finally:
+            _failing.request = outer
+    except Exception as error:
+        report_internal_error("Request.on_failure hook", error)
 
 
 def patch_requests() -> None:
