@@ -1,8 +1,9 @@
 """Flow context carried in task message headers (pure functions).
 
 One header, ``selinon_trace``, holds a small JSON-safe mapping: ``flow_name`` and ``dispatcher_id`` when
-the task runs in a flow, ``node_name`` when a dispatcher scheduled it as a named node, and ``parent``
-when the message is a task's own retry (Celery then sets the task itself as ``parent_id``). Celery turns
+the task runs in a flow, ``node_name`` when a dispatcher scheduled it as a named node, ``parent`` when
+the message is a task's own retry (Celery then sets the task itself as ``parent_id``), and ``sent`` (the
+publish time, POSIX seconds) when a sink uses queue waits. Celery turns
 message headers into attributes of ``task.request``, so the worker reads it back from there.
 """
 
@@ -34,9 +35,13 @@ def read(carrier: Any) -> dict[str, Any]:
             raw = getattr(carrier, HEADER, None)
     if not isinstance(raw, dict):
         return {}
-    return {
+    found = {
         key: raw[key] for key in _FIELDS if key in raw and (raw[key] is None or isinstance(raw[key], str))
     }
+    sent = raw.get("sent")
+    if type(sent) is float or type(sent) is int:
+        found["sent"] = sent
+    return found
 
 
 def true_parent(fields: Mapping[str, Any], context: dict[str, Any]) -> str | None:

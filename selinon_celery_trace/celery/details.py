@@ -8,6 +8,8 @@ locals), so building one event's details reads them instead of looking them up a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timezone
+from time import time
 from typing import Any, Final
 
 from ..core.arguments import sanitize_arguments
@@ -106,6 +108,24 @@ def task_details(facts: TaskFacts, fields: Mapping[str, Any], args: Any, kwargs:
         "hostname": runtime.hostname or fields.get("hostname"),
         "pid": runtime.pid,
     }
-    if ctx and ctx.get("node_name"):
-        details["node_name"] = ctx["node_name"]
+    if ctx:
+        if ctx.get("node_name"):
+            details["node_name"] = ctx["node_name"]
+        if "sent" in ctx:
+            details["queue_wait"] = _queue_wait(ctx["sent"], fields.get("eta"))
     return details
+
+
+def _queue_wait(sent: float, eta: Any) -> float:
+    """Seconds the message waited for a worker once due: from its publish (or its ETA, if later) to now.
+
+    Clocks of different hosts may disagree: a wait that comes out negative is reported as 0.
+    """
+    due = sent
+    if isinstance(eta, str):
+        try:
+            when = datetime.fromisoformat(eta)
+            due = max(due, (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp())
+        except ValueError:
+            pass
+    return max(0.0, round(time() - due, 6))

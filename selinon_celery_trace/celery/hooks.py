@@ -93,6 +93,7 @@ def sync() -> None:
     runtime.encoded_args = EMBEDS_ENCODED and all(
         getattr(sink, "encodes_details", False) is True for sink in registry.sinks()
     )
+    runtime.stamp_sent = any(getattr(sink, "wants_queue_wait", False) is True for sink in registry.sinks())
     if tracing:
         connect(WORKER)
     else:

@@ -8,6 +8,7 @@ TASK_SCHEDULE, or SUBFLOW_SCHEDULE when a dispatcher starts another flow.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from time import time
 from typing import Any
 
 from celery._state import get_current_task
@@ -64,6 +65,10 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
                 outgoing.update({k: v for k, v in context.read(request).items() if k == "node_name"})
         if outgoing:
             headers[context.HEADER] = outgoing
+    if runtime.stamp_sent:
+        # The publish time, for the queue wait of the attempt this message starts (see details).
+        carried = headers.get(context.HEADER)
+        headers[context.HEADER] = {**(carried if isinstance(carried, dict) else {}), "sent": time()}
     if own_retry:
         return  # the retry is reported by TASK_RETRY / DISPATCHER_RETRY, not as a new schedule
 

@@ -32,6 +32,8 @@ class Runtime:
         # arguments are then handed over encoded once, as an orjson.Fragment, and an attempt's
         # terminal event extends the dict its start event had.
         self.encoded_args = False
+        # True while a sink uses queue waits (``wants_queue_wait``): published messages carry their time.
+        self.stamp_sent = False
         self._queues: dict[tuple[Any, ...], str] = {}
 
     def queue_of(self, app: Any, exchange: Any, routing_key: Any, consuming: bool) -> str | None:

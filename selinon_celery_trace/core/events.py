@@ -42,6 +42,8 @@ _TASK_KEYS = (
     "node_args",
     "retried_count",
     "hostname",
+    "pid",
+    "queue_wait",
 )
 _NODE_KEYS = ("dispatcher_id", "flow_name", "node_name", "node_id")
 _STORAGE_KEYS = ("storage_name", "task_name", "task_id", "flow_name", "dispatcher_id")

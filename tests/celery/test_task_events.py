@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from celery.exceptions import MaxRetriesExceededError
 
+from selinon_celery_trace import Trace
 from selinon_celery_trace.celery.runtime import only_json
 from selinon_celery_trace.testing import CapturedEvents
 
@@ -238,3 +239,30 @@ def test_eager_ignore_and_retry(traced: CapturedEvents, tasks: SimpleNamespace) 
     found = names(traced, retried.id)
     assert found.count("TASK_START") == sum(name in TERMINAL for name in found) == 2, found
     assert found[-1] == "TASK_END" and "TASK_RETRY" in found
+
+
+class _QueueWaits:
+    """A sink that uses queue waits: while it is registered, published messages carry their time."""
+
+    wants_queue_wait = True
+
+    def __call__(self, event: int, details: Any) -> None:
+        pass
+
+
+def test_queue_wait_while_a_sink_uses_it(traced: CapturedEvents, tasks: SimpleNamespace, worker: Any) -> None:
+    """With a sink that wants queue waits, TASK_START says how long the message waited; without, no key."""
+    plain = tasks.add.delay(1, 1)
+    assert plain.get(timeout=10) == 2
+    settle(traced, plain.id)
+    assert "queue_wait" not in by_task(traced, plain.id)[1][1]
+
+    sink = Trace.add_sink(_QueueWaits())
+    try:
+        waited = tasks.add.delay(2, 2)
+        assert waited.get(timeout=10) == 4
+        settle(traced, waited.id)
+    finally:
+        Trace.remove_sink(sink)
+    (_, start), (_, end) = by_task(traced, waited.id)[1:]
+    assert 0 <= start["queue_wait"] < 10 and end["queue_wait"] == start["queue_wait"]
