@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import logging
 import os
 import queue
 import threading
@@ -39,6 +38,8 @@ from typing import Any, Final
 
 from ..core import catalogue
 from ..core.record import Record, caller_record, line
+from .broker import LOGGER as _logger
+from .broker import BrokerLink
 
 __all__ = ["DEFAULT_EVENT_TYPE", "CeleryEventSink"]
 
@@ -51,12 +52,11 @@ REPORT_REPEAT: Final = 10.0
 DEFAULT_QUEUE_SIZE: Final = 10_000
 """Events waiting to be published, per process; beyond it new events are dropped (and counted)."""
 
-_logger = logging.getLogger("selinon_celery_trace.events")
 _STOP: Final = b""  # sentinel in the queue: never a real line (those end with a newline)
 _instances: weakref.WeakSet[CeleryEventSink] = weakref.WeakSet()
 
 
-class CeleryEventSink:
+class CeleryEventSink(BrokerLink):
     """Publish each trace event as a custom Celery event through the app's event dispatcher.
 
     ``app`` is the Celery app whose broker carries the events; None means the one ``app_source()``
@@ -116,9 +116,7 @@ class CeleryEventSink:
         self._unreported = 0  # dropped, not yet reported over the broker
         self._report_until = 0.0  # re-send the report until then (monotonic)
         self._next_report = 0.0
-        self._connection: Any = None
-        self._dispatcher: Any = None
-        self._next_attempt = 0.0
+        self._reset_link()
 
     def _after_fork(self) -> None:
         self.dropped = self.published = 0
@@ -245,66 +243,8 @@ class CeleryEventSink:
         except Exception as exc:
             self._lost(exc)
 
-    def _resolve_app(self) -> Any:
-        if self.app is not None:
-            return self.app
-        from celery import current_app
-
-        found = self._app_source() if self._app_source is not None else None
-        return found if found is not None else current_app
-
-    def _connected(self) -> bool:
-        if self._dispatcher is not None:
-            return True
-        now = time.monotonic()
-        if now < self._next_attempt:
-            return False
-        self._next_attempt = now + self.retry_interval
-        connection = None
-        try:
-            app = self._resolve_app()
-            hostname = self._hostname_source() if self._hostname_source is not None else None
-            # heartbeat=0: nothing in this thread would answer the broker's heartbeats.
-            connection = app.connection_for_write(heartbeat=0, connect_timeout=self.connect_timeout)
-            connection.ensure_connection(
-                max_retries=1, interval_start=0, interval_step=0, timeout=self.connect_timeout
-            )
-            self._dispatcher = app.events.Dispatcher(
-                connection, hostname=hostname, enabled=True, buffer_while_offline=False
-            )
-            self._connection = connection
-        except Exception as exc:
-            _logger.debug("selinon_celery_trace: cannot reach the broker for trace events: %r", exc)
-            if connection is not None:
-                _release(connection)
-            return False
-        return True
-
-    def _lost(self, exc: BaseException) -> None:
-        _logger.debug("selinon_celery_trace: lost the broker connection for trace events: %r", exc)
-        self._disconnect()
-        self._next_attempt = time.monotonic() + self.retry_interval
-
-    def _disconnect(self) -> None:
-        dispatcher, connection = self._dispatcher, self._connection
-        self._dispatcher = self._connection = None
-        if dispatcher is not None:
-            try:
-                dispatcher.close()
-            except Exception:
-                pass
-        if connection is not None:
-            _release(connection)
-
     def __repr__(self) -> str:
         return f"CeleryEventSink(event_type={self.event_type!r})"
-
-
-def _release(connection: Any) -> None:
-    try:
-        connection.release()
-    except Exception:
-        pass
 
 
 def _reset_after_fork() -> None:

@@ -20,7 +20,7 @@ import selinon_celery_trace
 from tests.e2e.support import Broker, names, running
 from tests.reliability import sinks
 from tests.reliability.support import RelWorker, whole_lines
-from tests.sentry.envelopes import EnvelopeServer
+from tests.sinks.sentry.envelopes import EnvelopeServer
 
 pytestmark = pytest.mark.e2e
 

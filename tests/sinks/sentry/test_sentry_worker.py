@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.support import Broker
-from tests.sentry.envelopes import EnvelopeServer, SilentServer, closed_port
-from tests.sentry.workers import SentryWorker, started
+from tests.sinks.sentry.envelopes import EnvelopeServer, SilentServer, closed_port
+from tests.sinks.sentry.workers import SentryWorker, started
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ import pytest
 
 from tests import brokers
 from tests.brokers import RestartableRedis
-from tests.events.proj import make_app
-from tests.events.support import WatchProcess, WorkerProcess, wait_for
+from tests.sinks.events.proj import make_app
+from tests.sinks.events.support import WatchProcess, WorkerProcess, wait_for
 
 
 def _same(watched: list[str], written: list[str]) -> None:

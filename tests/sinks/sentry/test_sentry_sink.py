@@ -12,7 +12,7 @@ import sentry_sdk
 from selinon_celery_trace import Trace
 from selinon_celery_trace.core.record import exception_scope
 from selinon_celery_trace.sinks.sentry import History, SentrySink
-from tests.sentry.envelopes import EnvelopeServer
+from tests.sinks.sentry.envelopes import EnvelopeServer
 
 
 def _task(task_id: str, **more: Any) -> dict[str, Any]:
@@ -151,9 +151,9 @@ def test_history_keeps_no_state_after_tasks_end(sentry_server: EnvelopeServer) -
     """Thousands of finished tasks leave no history behind; unfinished ones stay within the bounds."""
     sink = Trace.trace_by_sentry(sentry_server.dsn)
     assert isinstance(sink, SentrySink)
-    from selinon_celery_trace.sinks import sentry as module
+    from selinon_celery_trace.sinks.sentry import processor
 
-    history = module._process.history
+    history = processor.process.history
     for number in range(3000):
         task_id = f"done-{number}"
         Trace.log(Trace.TASK_START, _task(task_id))

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 if str(REPO_ROOT) not in sys.path:  # plain `pytest` (tox) does not put the checkout on sys.path
     sys.path.insert(0, str(REPO_ROOT))
 
 from tests import brokers  # noqa: E402
 from tests.e2e.support import Broker  # noqa: E402
-from tests.sentry.envelopes import EnvelopeServer  # noqa: E402
-from tests.sentry.workers import SentryWorker, started  # noqa: E402
+from tests.sinks.sentry.envelopes import EnvelopeServer  # noqa: E402
+from tests.sinks.sentry.workers import SentryWorker, started  # noqa: E402
 
 
 @pytest.fixture(scope="session")

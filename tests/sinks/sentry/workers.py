@@ -1,4 +1,4 @@
-"""A prefork ``celery -A tests.sentry.proj worker``: the end-to-end suite's :class:`Worker` on this app.
+"""A prefork ``celery -A tests.sinks.sentry.proj worker``: the end-to-end suite's :class:`Worker` on this app.
 
 An adapter, not a copy: broker handling, readiness, shutdown and clean-up are ``tests.e2e.support``'s;
 only the app module and the queue differ.
@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.e2e.support import Broker, Worker
-from tests.sentry import proj
+from tests.sinks.sentry import proj
 
 __all__ = ["SentryWorker", "started"]
 
 
 class SentryWorker(Worker):
-    """A prefork worker (concurrency 2) running :mod:`tests.sentry.proj` with ``env`` added."""
+    """A prefork worker (concurrency 2) running :mod:`tests.sinks.sentry.proj` with ``env`` added."""
 
     def __init__(self, broker: Broker, directory: Path, env: dict[str, str]) -> None:
         super().__init__(broker, directory, env)
@@ -27,7 +27,7 @@ class SentryWorker(Worker):
         self.queue = proj.queue_name(self.env)
         self.stop_seconds: float | None = None
 
-    app_module = "tests.sentry.proj"
+    app_module = "tests.sinks.sentry.proj"
 
     def queues(self) -> str:
         return self.queue

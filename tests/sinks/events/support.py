@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 TIMEOUT = 45.0
 
 
@@ -65,7 +65,7 @@ def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) ->
 
 
 class WorkerProcess:
-    """A prefork ``celery -A tests.events.proj worker`` (concurrency 2) with its own node name and queue."""
+    """A prefork ``celery -A tests.sinks.events.proj worker`` (concurrency 2), its own node name and queue."""
 
     def __init__(self, app: Any, env: dict[str, str], node: str, queue: str, directory: Path) -> None:
         self.app, self.node, self.queue = app, node, queue
@@ -77,8 +77,9 @@ class WorkerProcess:
     def start(self) -> None:
         """Start the worker (use :meth:`wait_ready` before publishing)."""
         command = [
-            sys.executable, "-m", "celery", "-A", "tests.events.proj", "worker", "-P", "prefork", "-c", "2",
-            "-Q", self.queue, "-n", self.node, "--loglevel=INFO", "--without-mingle", "--without-gossip",
+            sys.executable, "-m", "celery", "-A", "tests.sinks.events.proj", "worker",
+            "-P", "prefork", "-c", "2", "-Q", self.queue, "-n", self.node,
+            "--loglevel=INFO", "--without-mingle", "--without-gossip",
         ]  # fmt: skip
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
@@ -124,14 +125,14 @@ class WorkerProcess:
 
 
 class WatchProcess:
-    """``selinon-trace watch -A tests.events.proj --json -o FILE``: the events of every host."""
+    """``selinon-trace watch -A tests.sinks.events.proj --json -o FILE``: the events of every host."""
 
     def __init__(self, env: dict[str, str], directory: Path) -> None:
         self.output = directory / "watched.jsonl"
         self.stderr_path = directory / "watch.err"
         command = [
             sys.executable, "-m", "selinon_celery_trace", "--color", "never", "watch",
-            "-A", "tests.events.proj", "--json", "-o", str(self.output),
+            "-A", "tests.sinks.events.proj", "--json", "-o", str(self.output),
         ]  # fmt: skip
         with open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(
