@@ -27,6 +27,7 @@ the app needs one.
 
 from __future__ import annotations
 
+import threading
 import traceback
 from typing import Any, ClassVar
 
@@ -57,14 +58,14 @@ class Dispatcher(Task):  # type: ignore[misc]
     @property
     def flow(self) -> Flow:
         """The flow of the running execution."""
-        flow = getattr(self.request, "_selinon_flow", None)
+        flow = _running_flow(self)
         if flow is None:
             raise RuntimeError("Dispatcher.flow is only available while the dispatcher runs")
-        return flow  # type: ignore[no-any-return]
+        return flow
 
     def retry(self, *args: Any, **options: Any) -> Any:
         """Celery's retry, carrying the flow's state; reported as DISPATCHER_RETRY, never TASK_RETRY."""
-        flow: Flow | None = getattr(self.request, "_selinon_flow", None)
+        flow = _running_flow(self)
         if flow is None:
             return super().retry(*args, **options)
         headers = dict(getattr(self.request, "headers", None) or {})
@@ -91,14 +92,24 @@ class Dispatcher(Task):  # type: ignore[misc]
         if getattr(request, "id", None) is None:  # called directly as a function, not as a task
             return super().__call__(*args, **kwargs)
         flow = Flow(self, request, args, kwargs)
-        request._selinon_flow = flow
+        _flows.stack.append(flow)
+        try:
+            return self._drive(flow, request, args, kwargs)
+        finally:
+            _flows.stack.remove(flow)
+
+    def _drive(self, flow: Flow, request: Any, args: Any, kwargs: Any) -> Any:
         base = flow.base_details()
         _log(Trace.DISPATCHER_WAKEUP, base, state=flow.summary(), retry=request.retries or 0)
         if flow.is_new:
             _log(Trace.FLOW_START, base)
         try:
             flow.check()
-            value = super().__call__(*args, **kwargs)
+            # The tracer already pushed this task and its request: run the body as Celery's worker
+            # does (its stack protection), not through Task.__call__, which would push a bare context
+            # of its own (no id, no parent for the nodes the body publishes) where that protection is
+            # not installed (Celery 5.3's in-process test worker, eager mode).
+            value = self.run(*args, **kwargs)
             if flow.pending:
                 flow.wait()
             if flow.failures:
@@ -122,6 +133,27 @@ class Dispatcher(Task):  # type: ignore[misc]
             raise
         _log(Trace.FLOW_END, _end(flow))
         return value
+
+
+class _Flows(threading.local):
+    """The flows running in this thread, innermost last.
+
+    Kept here, not on ``self.request``: Celery's ``Task.__call__`` pushes a request context of its own
+    around the body (Celery 5.3 leaves it without the fields the tracer's context had).
+    """
+
+    def __init__(self) -> None:
+        self.stack: list[Flow] = []
+
+
+_flows = _Flows()
+
+
+def _running_flow(task: Dispatcher) -> Flow | None:
+    for flow in reversed(_flows.stack):
+        if flow.task is task:
+            return flow
+    return None
 
 
 def _end(flow: Flow) -> dict[str, Any]:
