@@ -28,7 +28,9 @@ def memory_run() -> dict[str, object]:
 def test_tracer_memory_is_flat(memory_run: dict[str, object]) -> None:
     """From 300 to 1,500 tasks the tracer's own allocations and structures do not grow."""
     first, last = memory_run["checkpoints"]  # type: ignore[misc]
-    assert last["tracer_bytes"] <= first["tracer_bytes"] + 1024, memory_run
+    # A few objects of the latest tasks can still be alive at a snapshot (Python 3.10 keeps more of them
+    # than 3.11+: about 6 KB here); state kept per task would add at least 64 bytes x 1,200 tasks.
+    assert last["tracer_bytes"] <= first["tracer_bytes"] + 8192, memory_run
     for key in ("attempt_stack", "queue_memo", "route_memos", "key_verdicts"):
         assert last[key] == first[key], key
     assert last["attempt_stack"] == 0 and last["swallowed_errors"] == 0
