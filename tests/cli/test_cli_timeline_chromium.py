@@ -1,6 +1,6 @@
 """The timeline of a real example trace in a real headless Chromium: drawn, no errors, a bar per attempt.
 
-Uses the Chromium helpers of ``tests/unit/cli/test_cli_timeline_browser.py`` (which skip outside CI
+Uses the Chromium helpers of ``tests/cli/test_cli_timeline_browser.py`` (which skip outside CI
 when Chromium is missing, and fail in CI). The screenshots stay in pytest's temporary directory; their
 paths are printed (``pytest -s``) for a person to look at.
 """
@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from selinon_celery_trace.cli import cli
 from tests.cli.conftest import RealTrace
-from tests.unit.cli.test_cli_timeline_browser import _browser, _Page, chromium  # noqa: F401
+from tests.cli.test_cli_timeline_browser import _browser, _Page, chromium  # noqa: F401
 
 
 @pytest.mark.parametrize("doc", ["release-notes", "scanned-contract"])
