@@ -17,7 +17,7 @@ from typing import Any, Final, Literal
 
 from ..core import __version__
 from .fields import UNKNOWN
-from .model import Attempt, FlowRun, TaskRun, Wakeup
+from .runs import Attempt, FlowRun, TaskRun, Wakeup
 
 __all__ = ["GROUP_BY", "render_timeline", "timeline_data"]
 
@@ -57,7 +57,6 @@ def _bars(task: TaskRun, flow: FlowRun | None, t0: float, last: float) -> list[d
     bars = []
     previous: Attempt | None = None
     for index, attempt in enumerate(task.attempts):
-        label = attempt.number + 1 if attempt.number is not None else index + 1
         end_known = attempt.end is not None
         end = attempt.end if attempt.end is not None else last
         if previous is None:
@@ -78,7 +77,7 @@ def _bars(task: TaskRun, flow: FlowRun | None, t0: float, last: float) -> list[d
             {
                 "taskId": task.task_id,
                 "name": task.name or "?",
-                "attempt": label,
+                "attempt": attempt.label(index),
                 "attempts": len(task.attempts),
                 "outcome": attempt.outcome,
                 "discarded": attempt.discarded,

@@ -213,13 +213,13 @@ def watch_command(
     and `timeline` read. Reports of events a worker process dropped while the broker was unreachable,
     and connection changes, go to standard error. Stop with Ctrl-C.
     """
-    from . import _settings
     from .render import render_record
+    from .settings import current_settings
 
     if not app_name and not broker:
         raise click.UsageError("give the Celery app (-A APP) or the broker (--broker URL).")
     keep = EventFilter(event_patterns(events), flows, tasks, queues, problems)
-    settings = _settings()
+    settings = current_settings()
     err = settings.err
     target: IO[bytes] | None = None
     if as_json:

@@ -7,10 +7,12 @@ from typing import Any
 
 from rich.console import Console
 
+from selinon_celery_trace.cli.collector import Collector
 from selinon_celery_trace.cli.fields import UNKNOWN, error_line, format_duration
-from selinon_celery_trace.cli.model import Collector, Summary, TaskRun
 from selinon_celery_trace.cli.reader import Record
-from selinon_celery_trace.cli.views import summary_view
+from selinon_celery_trace.cli.runs import TaskRun
+from selinon_celery_trace.cli.summary import Summary
+from selinon_celery_trace.cli.summary_view import summary_view
 
 TRACEBACK = (
     "Traceback (most recent call last):\n"
