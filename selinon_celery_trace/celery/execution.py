@@ -20,7 +20,7 @@ from celery.backends.base import DisabledBackend
 from celery.exceptions import Reject
 from celery.states import FAILURE, IGNORED, REJECTED, RETRY
 
-from ..core.record import exception_scope
+from ..core.record import exception_scope, message_scope
 from ..core.registry import emit, report_internal_error, wants
 from ..trace import Trace
 from .details import TaskFacts, is_dispatcher, task_details
@@ -154,7 +154,11 @@ def _begin(facts: TaskFacts, task_id: Any, args: Any, kwargs: Any, request: Any)
             stack.clear()
         attempt = Attempt(task_id, details, runtime.encoded_args, stack)
         stack.append(attempt)
-        emit(_TASK_START, details)
+        if runtime.message_sinks:
+            with message_scope(fields):  # the request's fields: the message's headers among them
+                emit(_TASK_START, details)
+        else:
+            emit(_TASK_START, details)
     except Exception as exc:
         report_internal_error("task start", exc)
     return attempt

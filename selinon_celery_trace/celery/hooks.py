@@ -93,7 +93,9 @@ def sync() -> None:
     runtime.encoded_args = EMBEDS_ENCODED and all(
         getattr(sink, "encodes_details", False) is True for sink in registry.sinks()
     )
-    runtime.stamp_sent = any(getattr(sink, "wants_queue_wait", False) is True for sink in registry.sinks())
+    sinks = registry.sinks()
+    runtime.stamp_sent = any(getattr(sink, "wants_queue_wait", False) is True for sink in sinks)
+    runtime.message_sinks = any(getattr(sink, "uses_message", False) is True for sink in sinks)
     if tracing:
         connect(WORKER)
     else:

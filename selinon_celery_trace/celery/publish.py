@@ -13,6 +13,7 @@ from typing import Any
 
 from celery._state import get_current_task
 
+from ..core.record import message_scope
 from ..core.registry import emit, report_internal_error, wants
 from ..trace import Trace
 from . import context
@@ -103,7 +104,11 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
         details["dispatcher_id"] = task_id
         if subflow:
             details["parent_dispatcher_id"] = current_id
-    emit(event, details)
+    if runtime.message_sinks:
+        with message_scope(headers):  # a sink may add its own context to the outgoing message
+            emit(event, details)
+    else:
+        emit(event, details)
 
 
 def _registered(app: Any, name: Any) -> Any:

@@ -34,6 +34,8 @@ class Runtime:
         self.encoded_args = False
         # True while a sink uses queue waits (``wants_queue_wait``): published messages carry their time.
         self.stamp_sent = False
+        # True while a sink reads or writes the task message (``uses_message``; see record.message_scope).
+        self.message_sinks = False
         self._queues: dict[tuple[Any, ...], str] = {}
 
     def queue_of(self, app: Any, exchange: Any, routing_key: Any, consuming: bool) -> str | None:

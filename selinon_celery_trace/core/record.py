@@ -32,11 +32,13 @@ __all__ = [
     "caller_record",
     "clock",
     "current_exception",
+    "current_message",
     "dumps",
     "event_name",
     "exception_scope",
     "json_line",
     "line",
+    "message_scope",
 ]
 
 HOST: Final[str] = platform.node()
@@ -237,3 +239,27 @@ def exception_scope(exc: BaseException | None) -> Iterator[None]:
 def current_exception() -> BaseException | None:
     """Return the exception of the event being logged: the one set by :func:`exception_scope`, if any."""
     return _exception.get()
+
+
+_message: ContextVar[dict[str, Any] | None] = ContextVar("selinon_trace_message", default=None)
+
+
+@contextmanager
+def message_scope(headers: dict[str, Any] | None) -> Iterator[None]:
+    """Make ``headers`` the task message of the events logged inside the block.
+
+    For sinks that carry context of their own across the broker (OpenTelemetry's ``traceparent``): at
+    TASK_SCHEDULE these are the outgoing message's headers, which such a sink may add to; at TASK_START
+    the fields of the request being run (its headers included), to read back. The Celery adapters set
+    it only while a registered sink has ``uses_message = True``.
+    """
+    token = _message.set(headers)
+    try:
+        yield
+    finally:
+        _message.reset(token)
+
+
+def current_message() -> dict[str, Any] | None:
+    """The task message of the event being logged (see :func:`message_scope`), if any."""
+    return _message.get()

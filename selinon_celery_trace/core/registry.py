@@ -179,8 +179,11 @@ def add_sink(sink: Sink) -> Sink:
     A sink with the same ``key`` (built-in sinks: the same output) or the same function already
     registered is not added twice; the one already registered is returned.
     """
-    if not callable(sink):
-        raise TypeError(f"a trace sink must be callable as sink(event, details), got {sink!r}")
+    if not callable(sink) and _receiver(sink) is None:
+        raise TypeError(
+            f"a trace sink must be callable as sink(event, details) or have receive(event, record), "
+            f"got {sink!r}"
+        )
     key = _key(sink)
     with _state.lock:
         for existing in _state.sinks:

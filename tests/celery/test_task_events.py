@@ -10,6 +10,7 @@ from celery.exceptions import MaxRetriesExceededError
 
 from selinon_celery_trace import Trace
 from selinon_celery_trace.celery.runtime import only_json
+from selinon_celery_trace.core.record import current_message
 from selinon_celery_trace.testing import CapturedEvents
 
 from .conftest import wait_for
@@ -266,3 +267,36 @@ def test_queue_wait_while_a_sink_uses_it(traced: CapturedEvents, tasks: SimpleNa
         Trace.remove_sink(sink)
     (_, start), (_, end) = by_task(traced, waited.id)[1:]
     assert 0 <= start["queue_wait"] < 10 and end["queue_wait"] == start["queue_wait"]
+
+
+class _Carrier:
+    """A sink that carries a value of its own across the broker, in the task message's headers."""
+
+    uses_message = True
+
+    def __init__(self) -> None:
+        self.read: dict[str, Any] = {}
+
+    def receive(self, event: int, record: Any) -> None:
+        message = current_message()
+        task_id = record["details"].get("task_id")
+        if event == Trace.TASK_SCHEDULE and message is not None:
+            message["x-carried"] = f"from-publish-{task_id}"
+        elif event == Trace.TASK_START and message is not None:
+            self.read[task_id] = message.get("x-carried")
+
+
+def test_a_sink_can_carry_context_in_the_message(
+    traced: CapturedEvents, tasks: SimpleNamespace, worker: Any
+) -> None:
+    """A sink with uses_message adds a header at TASK_SCHEDULE and reads it back at TASK_START."""
+    carrier = _Carrier()
+    sink = Trace.add_sink(carrier)
+    try:
+        result = tasks.add.delay(3, 4)
+        assert result.get(timeout=10) == 7
+        settle(traced, result.id)
+    finally:
+        Trace.remove_sink(sink)
+    assert carrier.read == {result.id: f"from-publish-{result.id}"}
+    assert current_message() is None
