@@ -18,13 +18,14 @@ from __future__ import annotations
 import gzip
 import heapq
 import io
+import re
 import sys
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import IO, Any, NamedTuple, cast
+from typing import IO, Any, Final, NamedTuple, cast
 
 __all__ = ["GZIP_MAGIC", "STDIN", "STDIN_LABEL", "Malformed", "Record", "merged", "parse_line", "read"]
 
@@ -95,16 +96,25 @@ class Malformed:
         ]
 
 
+_ISO_PARTS: Final = re.compile(r"(.*?\d\d:\d\d:\d\d)(?:[.,](\d+))?([Zz]|[+-]\d\d:?\d\d)?$")
+
+
 def _parse_time(value: object) -> float | None:
     if not isinstance(value, str):
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        if not value.endswith(("Z", "z")):
+        # Python 3.10's fromisoformat takes only its own output: no "Z" suffix, and a fraction of
+        # exactly 3 or 6 digits. Other writers (and 3.11+) use both: say it the way 3.10 reads it.
+        parts = _ISO_PARTS.match(value)
+        if parts is None:
             return None
-        try:  # Python 3.10's fromisoformat does not take the "Z" suffix that other writers use.
-            moment = datetime.fromisoformat(value[:-1] + "+00:00")
+        clock, fraction, zone = parts.groups()
+        fraction = f".{(fraction + '00000')[:6]}" if fraction else ""
+        zone = "+00:00" if zone in (None, "Z", "z") else zone  # no zone: UTC, as below
+        try:
+            moment = datetime.fromisoformat(clock + fraction + zone)
         except ValueError:
             return None
     if moment.tzinfo is None:  # Our writer never does this; other writers mean UTC by it.

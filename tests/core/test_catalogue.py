@@ -1,4 +1,4 @@
-"""The event catalogue matches the reference's facts (kept in tests/data) and README."""
+"""The event catalogue matches the reference's facts (kept in tests/data) and the docs' event table."""
 
 from __future__ import annotations
 
