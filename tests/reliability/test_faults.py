@@ -2,7 +2,7 @@
 
 Covered elsewhere and not repeated here: a pool process that exits by itself mid-task (``os._exit``), a
 hard time limit and ``Reject`` in ``tests/e2e/test_e2e_tasks.py``; ``/dev/full`` and a raising sink in
-one process in ``tests/sinks/test_sinks.py`` and ``tests/unit/test_trace.py``; an unreachable or hung
+one process in ``tests/sinks/test_sinks.py`` and ``tests/core/test_trace.py``; an unreachable or hung
 Sentry in ``tests/sinks/sentry/test_sentry_worker.py::test_unreachable_sentry_never_slows_tasks_or_shutdown``.
 """
 
