@@ -8,6 +8,8 @@ Read from ``app.conf`` (so Django's ``CELERY_`` namespace works too)::
         {"sentry": {"dsn": "{SENTRY_DSN}"}},
         {"function": {"import": "myapp.trace", "name": "on_event"}},
         {"events": True},                                   # or {"events": {"type": ..., "events": [...]}}
+        {"otel": {"endpoint": "http://collector:4318"}},    # OpenTelemetry spans (the otel extra)
+        {"metrics": {"port": 9808}},                        # Prometheus metrics (the metrics extra)
     ]
     app.conf.selinon_trace_redact = ["password", "token", "ssn"]   # replaces the default list
     app.conf.selinon_trace_events = {"exclude": ["TASK_SCHEDULE"]}  # or {"include": [...]}, or a list
@@ -157,12 +159,40 @@ def _events(where: str, options: Mapping[str, Any]) -> Sink:
     )
 
 
+def _otel(where: str, options: Mapping[str, Any]) -> Sink:
+    try:
+        from ..sinks.otel.options import build_otel_sink
+    except ImportError as exc:
+        raise TraceConfigError(
+            f"{where}: needs the 'otel' extra (selinon-celery-trace[otel]): {exc}"
+        ) from exc
+    try:
+        return build_otel_sink(options)
+    except (ValueError, ImportError) as exc:  # the message names the option
+        raise TraceConfigError(f"{where}: {exc}") from exc
+
+
+def _metrics(where: str, options: Mapping[str, Any]) -> Sink:
+    try:
+        from ..sinks.metrics.options import build_metrics_sink
+    except ImportError as exc:
+        raise TraceConfigError(
+            f"{where}: needs the 'metrics' extra (selinon-celery-trace[metrics]): {exc}"
+        ) from exc
+    try:
+        return build_metrics_sink(options)
+    except ValueError as exc:  # the message names the option
+        raise TraceConfigError(f"{where}: {exc}") from exc
+
+
 _BUILDERS: dict[str, tuple[set[str], Callable[[str, Mapping[str, Any]], Sink]]] = {
     "logging": ({"logger"}, _logging),
     "json": ({"path"}, _json),
     "sentry": ({"dsn", "events", "breadcrumbs", "shutdown_timeout"}, _sentry),
     "function": ({"import", "name"}, _import_function),
     "events": ({"type", "events", "queue_size"}, _events),
+    "otel": ({"endpoint", "service_name", "headers", "timeout", "shutdown_timeout"}, _otel),
+    "metrics": ({"port", "addr", "multiproc_dir", "prefix"}, _metrics),
 }
 
 

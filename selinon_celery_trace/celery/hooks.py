@@ -5,7 +5,9 @@ Why each hook exists:
 - ``before_task_publish`` (any process): TASK_SCHEDULE and the outgoing flow context (:mod:`.publish`);
 - the task tracer (the process running the task): TASK_START and the attempt's end (:mod:`.execution`);
 - ``task_retry`` / ``task_failure``, and the worker ``Request``'s failure methods (:mod:`.failures`);
-- ``worker_init``: the worker's node name, for every event's ``hostname``;
+- ``worker_init``: the worker's node name, for every event's ``hostname``; sinks that start something in
+  the worker's main process before the pool forks (the metrics sink's ``/metrics`` server) do it there,
+  in their ``on_worker_start()``;
 - ``worker_process_shutdown``: sinks that buffer are flushed before a pool process exits (it does not
   run ``atexit``).
 
@@ -36,10 +38,17 @@ TASK_EVENTS: Final = frozenset(
 
 
 def on_worker_init(sender: Any = None, **_: Any) -> None:
-    """Remember this worker's node name (``celery@host``) for the ``hostname`` of every event."""
+    """Remember this worker's node name (``celery@host``); let sinks start what a worker needs."""
     hostname = getattr(sender, "hostname", None)
     if isinstance(hostname, str):
         runtime.hostname = hostname
+    for sink in registry.sinks():
+        start = getattr(sink, "on_worker_start", None)
+        if callable(start):
+            try:
+                start()
+            except Exception as exc:
+                report_internal_error("worker_init receiver", exc)
 
 
 def on_worker_process_shutdown(**_: Any) -> None:

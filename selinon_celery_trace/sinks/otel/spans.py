@@ -1,0 +1,130 @@
+"""What the OpenTelemetry sink writes on spans: names, attributes, span events, errors.
+
+Messaging semantic conventions where they exist (``messaging.system``, ``messaging.destination.name``,
+``messaging.message.id``, ``messaging.operation.type``), ``selinon.*`` for the rest. Details are the
+adapters' JSON-safe values; attributes take only scalars, so anything else is written as bounded JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from ...core import catalogue
+from ...core.record import aware, dumps
+
+__all__ = [
+    "CONSUMER",
+    "INTERNAL",
+    "PRODUCER",
+    "error",
+    "event_attributes",
+    "nanos",
+    "number",
+    "remote",
+    "span_attributes",
+]
+
+CONSUMER: Final = trace.SpanKind.CONSUMER
+PRODUCER: Final = trace.SpanKind.PRODUCER
+INTERNAL: Final = trace.SpanKind.INTERNAL
+
+_VALUE_LIMIT: Final = 1024  # characters of a non-scalar detail written as JSON in a span event
+_SKIPPED: Final = frozenset({"node_args", "what", "result", "state_dict"})  # big, or said elsewhere
+# Details that become span attributes (the rest of an event's details go on its span event).
+_SPAN_KEYS: Final = (
+    "task_name",
+    "flow_name",
+    "dispatcher_id",
+    "parent_dispatcher_id",
+    "node_name",
+    "retried_count",
+    "parent",
+    "hostname",
+    "queue_wait",
+    "runtime",
+    "state",
+    "exc_type",
+    "root_id",
+    "group_id",
+)
+
+
+def number(name: str) -> int:
+    """An event's number, by its catalogue name."""
+    return catalogue.BY_NAME[name].number
+
+
+def nanos(time: datetime) -> int:
+    """A record's time as OpenTelemetry's nanoseconds since the epoch."""
+    return int(aware(time).timestamp() * 1_000_000_000)
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    text = dumps(value).decode("utf-8", "backslashreplace")
+    return text if len(text) <= _VALUE_LIMIT else text[:_VALUE_LIMIT] + "...[truncated]"
+
+
+def span_attributes(event: str, details: dict[str, Any], operation: str | None) -> dict[str, Any]:
+    """The attributes of a task, publish, flow or dispatcher span from an event's details."""
+    found: dict[str, Any] = {"selinon.event": event}
+    if operation is not None:
+        found["messaging.system"] = "celery"
+        found["messaging.operation.type"] = operation
+        task_id = details.get("task_id")
+        if isinstance(task_id, str):
+            found["messaging.message.id"] = task_id
+        queue = details.get("queue")
+        if isinstance(queue, str):
+            found["messaging.destination.name"] = queue
+    for key in _SPAN_KEYS:
+        value = details.get(key)
+        if value is not None:
+            found[f"selinon.{key}"] = _scalar(value)
+    return found
+
+
+def event_attributes(details: dict[str, Any]) -> dict[str, Any]:
+    """The attributes of a span event: every detail but the big ones, scalars or bounded JSON."""
+    return {
+        f"selinon.{key}": _scalar(value)
+        for key, value in details.items()
+        if value is not None and key not in _SKIPPED
+    }
+
+
+def error(span: Any, details: dict[str, Any], exc: BaseException | None, when: int) -> None:
+    """Mark ``span`` failed: error status and the exception (the live one, else what details say)."""
+    what = details.get("what")
+    last = ""
+    if isinstance(what, str):
+        lines = [line.strip() for line in what.strip().splitlines() if line.strip()]
+        last = lines[-1] if lines else ""
+    if exc is not None:
+        span.record_exception(exc, timestamp=when)
+        description = f"{type(exc).__name__}: {exc}"
+    else:
+        exc_type = details.get("exc_type")
+        attributes = {"exception.type": str(exc_type or "error"), "exception.message": last}
+        if isinstance(what, str):
+            attributes["exception.stacktrace"] = what
+        span.add_event("exception", attributes, timestamp=when)
+        description = last or str(exc_type or "failed")
+    span.set_status(Status(StatusCode.ERROR, description[:_VALUE_LIMIT]))
+
+
+def remote(trace_id: int, span_id: int, trace_state: Any = None) -> Any:
+    """A context whose current span is the (remote) span ``span_id`` of trace ``trace_id``."""
+    context = trace.SpanContext(
+        trace_id,
+        span_id,
+        is_remote=True,
+        trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
+        trace_state=trace_state,
+    )
+    return trace.set_span_in_context(trace.NonRecordingSpan(context))
