@@ -3,8 +3,9 @@
 One header, ``selinon_trace``, holds a small JSON-safe mapping: ``flow_name`` and ``dispatcher_id`` when
 the task runs in a flow, ``node_name`` when a dispatcher scheduled it as a named node, ``parent`` when
 the message is a task's own retry (Celery then sets the task itself as ``parent_id``), and ``sent`` (the
-publish time, POSIX seconds) when a sink uses queue waits. Celery turns
-message headers into attributes of ``task.request``, so the worker reads it back from there.
+publish time, POSIX seconds) when a sink uses queue waits, and the canvas facts only the publishing
+process knows (``callback_of``, ``errback_of``, a chord body's ``chord_id``: see :mod:`.canvas`). Celery
+turns message headers into attributes of ``task.request``, so the worker reads it back from there.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-__all__ = ["HEADER", "read", "true_parent"]
+from .canvas import CARRIED
+
+__all__ = ["HEADER", "parent_of", "read", "true_parent"]
 
 HEADER: Final = "selinon_trace"
-_FIELDS: Final = ("flow_name", "dispatcher_id", "node_name", "parent", "parent_dispatcher_id")
+_FIELDS: Final = ("flow_name", "dispatcher_id", "node_name", "parent", "parent_dispatcher_id", *CARRIED)
 
 
 def read(carrier: Any) -> dict[str, Any]:
@@ -49,9 +52,13 @@ def true_parent(fields: Mapping[str, Any], context: dict[str, Any]) -> str | Non
 
     ``fields`` is the request as a mapping (Celery's request dict, or ``vars()`` of its ``Context``).
     """
+    return parent_of(fields.get("parent_id"), fields.get("id"), context)
+
+
+def parent_of(parent_id: Any, task_id: Any, context: dict[str, Any]) -> str | None:
+    """:func:`true_parent` from the request's ``parent_id`` and ``id`` (read already by the caller)."""
     if "parent" in context:
         return context["parent"]  # type: ignore[no-any-return]
-    parent = fields.get("parent_id")
-    if parent is None or parent == fields.get("id") or not isinstance(parent, str):
+    if parent_id is None or parent_id == task_id or not isinstance(parent_id, str):
         return None  # a retry of a top-level task: Celery names the task as its own parent
-    return parent
+    return parent_id

@@ -16,7 +16,7 @@ from celery._state import get_current_task
 from ..core.record import message_scope
 from ..core.registry import emit, report_internal_error, wants
 from ..trace import Trace
-from . import context
+from . import canvas, context
 from .details import flow_name_of, flow_of, is_dispatcher
 from .runtime import runtime
 
@@ -63,7 +63,11 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
             # Celery names a retried top-level task as its own parent; carry the real one.
             outgoing["parent"] = context.true_parent(vars(request), context.read(request))
             if not is_dispatcher(current):
-                outgoing.update({k: v for k, v in context.read(request).items() if k == "node_name"})
+                kept = ("node_name", *canvas.CARRIED)  # what the first attempt's message carried
+                outgoing.update({k: v for k, v in context.read(request).items() if k in kept})
+        else:
+            # A link callback, an errback or a chord body: only the task publishing it knows.
+            outgoing.update(canvas.link_of(request, task_id, name, args, headers.get("parent_id")))
         if outgoing:
             headers[context.HEADER] = outgoing
     if runtime.stamp_sent:
@@ -98,6 +102,9 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
     }
     if outgoing.get("node_name"):
         details["node_name"] = outgoing["node_name"]
+    planned = canvas.schedule_facts(headers, body, outgoing)
+    if planned is not None:
+        details.update(planned)
     if is_dispatcher(target):
         # A flow being submitted: the event belongs to the new flow (its dispatcher id is the task id).
         details["flow_name"] = flow_name_of(target)

@@ -16,6 +16,10 @@ _BOTH = "Dispatcher/Task"
 _USER = "User code"
 
 # Keys shared by several events (as SPEC section 4 and the reference list them).
+# The canvas facts (chain, group, chord, link, link_error) of a task: only on the events of a canvas's
+# tasks, never on those of a task outside a canvas. TASK_SCHEDULE adds what Celery plans to run after it.
+_CANVAS_KEYS = ("root_id", "group_id", "group_index", "chord_id", "callback_of", "errback_of")
+_CANVAS_PLAN_KEYS = ("chain", "link", "link_error", "chord_body")
 _WAKEUP_KEYS = ("dispatcher_id", "flow_name", "node_args", "state", "retry", "queue", "selective")
 _SCHEDULE_KEYS = (
     "task_name",
@@ -31,6 +35,8 @@ _SCHEDULE_KEYS = (
     "foreach_str",
     "selective",
     "selective_edge",
+    *_CANVAS_KEYS,
+    *_CANVAS_PLAN_KEYS,
 )
 _TASK_KEYS = (
     "task_name",
@@ -44,6 +50,7 @@ _TASK_KEYS = (
     "hostname",
     "pid",
     "queue_wait",
+    *_CANVAS_KEYS,
 )
 _NODE_KEYS = ("dispatcher_id", "flow_name", "node_name", "node_id")
 _STORAGE_KEYS = ("storage_name", "task_name", "task_id", "flow_name", "dispatcher_id")
