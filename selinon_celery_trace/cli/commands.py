@@ -16,16 +16,19 @@ from pathlib import Path
 
 import click
 
-from .collector import Collector, LatestFlow, latest_flow
+from .canvas import CanvasRun
+from .canvas_view import canvas_tree
+from .collector import LatestFlow, latest_flow
 from .filters import EventFilter, event_patterns, filter_options
+from .lookup import Found, look_up
 from .reader import STDIN, STDIN_LABEL, Malformed, merged
 from .render import render_record
-from .runs import FlowRun, TaskRun
+from .runs import FlowRun
 from .settings import current_settings
 from .summary import Summary
 from .summary_view import summary_view
 from .tail import follow
-from .timeline import GROUP_BY, render_timeline
+from .timeline import GROUP_BY, describe, render_timeline
 from .tree_view import flow_tree, task_tree
 
 __all__ = ["NOT_FOUND", "follow_command", "show_command", "summary_command", "timeline_command"]
@@ -79,23 +82,24 @@ def summary_command(files: tuple[str, ...], top: int) -> None:
     _report(malformed)
 
 
-def _collect(wanted: str, files: Sequence[str], malformed: Malformed) -> Collector:
-    return Collector(wanted).add_all(merged(files, malformed))
+def _find(wanted: str, files: Sequence[str], malformed: Malformed) -> Found:
+    # Lines skipped are counted on the first read only: later passes read the same lines.
+    return look_up(wanted, merged(files, malformed), lambda: merged(files, Malformed()))
 
 
-def _not_found(collector: Collector, files: Sequence[str]) -> None:
+def _not_found(found: Found, files: Sequence[str]) -> None:
     err = current_settings().err
-    if collector.ambiguous:
-        choices = ", ".join(sorted(collector.ambiguous)[:5])
+    if found.ambiguous:
+        choices = ", ".join(sorted(found.ambiguous)[:5])
         err.print(
-            f"selinon-trace: {collector.wanted!r} is the start of several ids ({choices}); give more of it.",
+            f"selinon-trace: {found.wanted!r} is the start of several ids ({choices}); give more of it.",
             soft_wrap=True,
             markup=False,
         )
     else:
         err.print(
-            f"selinon-trace: no flow (dispatcher_id) or task (task_id) starting with {collector.wanted!r}"
-            f" in {_label(files)}.",
+            f"selinon-trace: no flow (dispatcher_id) or task (task_id) starting with {found.wanted!r}"
+            f" in {_label(files)}, nor a canvas's root_id or group_id.",
             soft_wrap=True,
             markup=False,
         )
@@ -116,15 +120,18 @@ def show_command(ident: str, files: tuple[str, ...], traceback: bool) -> None:
     """
     _check_files(files)
     malformed = Malformed()
-    collector = _collect(ident, files, malformed)
-    run = collector.result()
+    with _rereadable(files, malformed) as readable:
+        found = _find(ident, readable, malformed)
+    run = found.run
     _report(malformed)
-    if run is None or collector.ambiguous:
-        _not_found(collector, files)
+    if run is None or found.ambiguous:
+        _not_found(found, files)
         sys.exit(NOT_FOUND)
     out = current_settings().out
     if isinstance(run, FlowRun):
         out.print(flow_tree(run, traceback=traceback))
+    elif isinstance(run, CanvasRun):
+        out.print(canvas_tree(run, traceback=traceback))
     else:
         out.print(task_tree(run, traceback=traceback))
 
@@ -194,11 +201,11 @@ def timeline_command(args: tuple[str, ...], output: str, ident: str | None, grou
                 _report_and_exit(malformed, f"no flow in {_label(names)}; give a task id to draw one task.")
             assert latest is not None
             chosen = latest.flow_id
-        collector = _collect(chosen, readable, malformed)
-    run = collector.result()
+        found = _find(chosen, readable, malformed)
+    run = found.run
     _report(malformed)
-    if run is None or collector.ambiguous:
-        _not_found(collector, names)
+    if run is None or found.ambiguous:
+        _not_found(found, names)
         sys.exit(NOT_FOUND)
     page = render_timeline(run, group_by=group_by, sources=_label(names))
     if output == STDIN:
@@ -206,7 +213,7 @@ def timeline_command(args: tuple[str, ...], output: str, ident: str | None, grou
         sys.stdout.flush()
     else:
         Path(output).write_text(page, encoding="utf-8")
-    what = _describe(run)
+    what = describe(run)
     if latest is None:
         why = ""
     elif latest.finished:
@@ -227,16 +234,6 @@ def _report_and_exit(malformed: Malformed, message: str) -> None:
     _report(malformed)
     current_settings().err.print(f"selinon-trace: {message}", soft_wrap=True, markup=False)
     sys.exit(NOT_FOUND)
-
-
-def _describe(run: FlowRun | TaskRun) -> str:
-    if isinstance(run, FlowRun):
-        tasks = [task for flow in run.walk() for task in flow.tasks.values()]
-        attempts = sum(len(task.attempts) for task in tasks)
-        return (
-            f"flow {run.name or '?'} [{run.flow_id}], {run.outcome}, {len(tasks)} tasks, {attempts} attempts"
-        )
-    return f"task {run.name or '?'} [{run.task_id}], {run.outcome}, {len(run.attempts)} attempts"
 
 
 @click.command("follow", short_help="Print events as they are written, one coloured line each.")

@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .canvas_facts import CanvasFacts, is_canvas_event
 from .event_names import (
     ATTEMPT_OUTCOME,
     DISPATCHER_FAILURE,
@@ -93,6 +94,7 @@ class TaskRun:
     node_seen: tuple[str, float] | None = None  # (NODE_SUCCESSFUL | NODE_FAILURE, when)
     notes: list[Record] = field(default_factory=list)
     first_ts: float = math.inf
+    canvas: CanvasFacts | None = None  # set when its events say it is in a Celery canvas
 
     @property
     def outcome(self) -> str:
@@ -113,6 +115,10 @@ class TaskRun:
         self.flow_name = self.flow_name or as_str(details, "flow_name")
         self.parent = self.parent or as_str(details, "parent")
         self.queue = self.queue or as_str(details, "queue")
+        if is_canvas_event(details):
+            if self.canvas is None:
+                self.canvas = CanvasFacts()
+            self.canvas.apply(details)
         if event in (TASK_SCHEDULE, SUBFLOW_SCHEDULE):
             # A retry publishes the task again; the first publication is when the task was asked for.
             if self.scheduled is None:

@@ -16,10 +16,13 @@ from importlib import resources
 from typing import Any, Final, Literal
 
 from ..core import __version__
+from .canvas import CanvasRun
 from .fields import UNKNOWN
 from .runs import Attempt, FlowRun, TaskRun, Wakeup
 
-__all__ = ["GROUP_BY", "render_timeline", "timeline_data"]
+__all__ = ["GROUP_BY", "describe", "render_timeline", "timeline_data"]
+
+Run = FlowRun | TaskRun | CanvasRun
 
 GroupBy = Literal["host", "queue", "flow"]
 GROUP_BY: Final[tuple[str, ...]] = ("host", "queue", "flow")
@@ -29,7 +32,7 @@ _PLACEHOLDER: Final = re.compile("__TITLE__|__TRACE_DATA__")
 _MAX_TEXT: Final = 4000  # a traceback in a tooltip is for reading its end, not for archiving it
 
 
-def _times(run: FlowRun | TaskRun) -> list[float]:
+def _times(run: Run) -> list[float]:
     """Every known time of the run, to place the origin and the right edge of the axis."""
     found: list[float | None] = []
     tasks: list[TaskRun] = []
@@ -38,6 +41,8 @@ def _times(run: FlowRun | TaskRun) -> list[float]:
             found += [flow.scheduled, flow.start, flow.end, flow.first_ts, flow.last_ts]
             found += [w.ts for w in flow.wakeups] + [w.rescheduled for w in flow.wakeups]
             tasks += flow.tasks.values()
+    elif isinstance(run, CanvasRun):
+        tasks = list(run.tasks.values())
     else:
         tasks = [run]
     for task in tasks:
@@ -53,7 +58,12 @@ def _clip(text: str | None) -> str | None:
     return "…" + text[-_MAX_TEXT:]
 
 
-def _bars(task: TaskRun, flow: FlowRun | None, t0: float, last: float) -> list[dict[str, Any]]:
+def _bars(
+    task: TaskRun, flow: FlowRun | None, t0: float, last: float, canvas: CanvasRun | None = None
+) -> list[dict[str, Any]]:
+    # A canvas workflow is drawn as a flow is: its root id and name in the place of the flow's.
+    flow_id = flow.flow_id if flow else canvas.root_id if canvas else task.flow_id
+    flow_name = (flow.name if flow else f"canvas {canvas.name}" if canvas else task.flow_name) or None
     bars = []
     previous: Attempt | None = None
     for index, attempt in enumerate(task.attempts):
@@ -94,8 +104,8 @@ def _bars(task: TaskRun, flow: FlowRun | None, t0: float, last: float) -> list[d
                 "node": attempt.node,
                 "pid": attempt.pid,
                 "queue": attempt.queue or task.queue,
-                "flowId": flow.flow_id if flow else task.flow_id,
-                "flowName": (flow.name if flow else task.flow_name) or None,
+                "flowId": flow_id,
+                "flowName": flow_name,
                 "error": attempt.error,
                 "what": _clip(attempt.what),
                 "retryCountdown": attempt.retry_countdown,
@@ -136,7 +146,7 @@ def _wakeups(flow: FlowRun, t0: float) -> list[dict[str, Any]]:
     return result
 
 
-def timeline_data(run: FlowRun | TaskRun, *, group_by: str = "host", sources: str = "") -> dict[str, Any]:
+def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dict[str, Any]:
     """Return the JSON the page draws: bars, dispatcher runs and flow marks, times relative to ``t0``."""
     times = _times(run)
     t0 = min(times) if times else 0.0
@@ -169,6 +179,21 @@ def timeline_data(run: FlowRun | TaskRun, *, group_by: str = "host", sources: st
         start = run.start if run.start is not None else run.first_ts
         duration = run.duration
         subflows = len(flows) - 1
+    elif isinstance(run, CanvasRun):
+        tasks = sorted(run.tasks.values(), key=lambda t: t.first_ts)
+        for task in tasks:
+            bars += _bars(task, None, t0, last, run)
+        kind_name, name, ident = "canvas", run.name, run.root_id
+        outcome, duration, subflows = run.outcome, run.duration, 0
+        start = run.start if run.start is not None else t0
+        failed = run.failed
+        error = next((a.error for a in reversed(failed.attempts) if a.error), None) if failed else None
+        if failed is not None:
+            error = f"{failed.name or '?'} [{failed.task_id}]: {error or 'failed'}"
+        marks.append({"t": start - t0, "kind": "start", "label": f"canvas {run.name} started"})
+        if run.end is not None:
+            verb = "finished" if outcome == "success" else "failed"
+            marks.append({"t": run.end - t0, "kind": outcome, "label": f"canvas {run.name} {verb}"})
     else:
         tasks = [run]
         bars = _bars(run, None, t0, last)
@@ -213,10 +238,25 @@ def _script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def render_timeline(run: FlowRun | TaskRun, *, group_by: str = "host", sources: str = "") -> str:
+def render_timeline(run: Run, *, group_by: str = "host", sources: str = "") -> str:
     """Return the whole self-contained HTML page for ``run``."""
     data = timeline_data(run, group_by=group_by, sources=sources)
     template = resources.files(__package__).joinpath(_TEMPLATE).read_text(encoding="utf-8")
     values = {"__TITLE__": html.escape(data["title"]), "__TRACE_DATA__": _script_json(data)}
     # One pass, so a flow named "__TRACE_DATA__" cannot make a placeholder appear twice.
     return _PLACEHOLDER.sub(lambda match: values[match.group(0)], template)
+
+
+def describe(run: Run) -> str:
+    """One line naming what a page draws (for the message the command prints)."""
+    if isinstance(run, FlowRun):
+        tasks = [task for flow in run.walk() for task in flow.tasks.values()]
+        attempts = sum(len(task.attempts) for task in tasks)
+        return (
+            f"flow {run.name or '?'} [{run.flow_id}], {run.outcome}, {len(tasks)} tasks, {attempts} attempts"
+        )
+    if isinstance(run, CanvasRun):
+        attempts = sum(len(task.attempts) for task in run.tasks.values())
+        counts = f"{len(run.tasks)} tasks, {attempts} attempts"
+        return f"canvas {run.name} [root {run.root_id}], {run.outcome}, {counts}"
+    return f"task {run.name or '?'} [{run.task_id}], {run.outcome}, {len(run.attempts)} attempts"

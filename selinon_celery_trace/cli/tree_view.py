@@ -9,114 +9,24 @@ from rich.console import RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
+from .canvas import Structure
+from .canvas_view import add_nodes
 from .fields import clock, format_duration, short_id
 from .outcome_style import OUTCOME_STYLE, OUTCOME_WORD, outcome_mark
 from .reader import Record
 from .render import render_record
-from .runs import Attempt, FlowRun, TaskRun, Wakeup
+from .runs import FlowRun, TaskRun, Wakeup
+from .task_lines import Clock, attempt_text, plural
 
 __all__ = ["flow_tree", "task_tree"]
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+def _add_task(parent: Tree, task: TaskRun, structure: Structure, at: Clock, *, traceback: bool) -> None:
+    # A flow's task with what hangs under it: tasks its code published, and any canvas it started.
+    add_nodes(parent, structure.lane(task), at, traceback=traceback)
 
 
-class _Clock:
-    """Offsets from the start of what is shown: ``+1.234s`` reads faster than a wall-clock time."""
-
-    def __init__(self, origin: float) -> None:
-        self.origin = origin
-
-    def __call__(self, ts: float | None) -> Text:
-        if ts is None or not math.isfinite(ts):
-            return Text("?".rjust(9), style="dim")
-        return Text(f"+{ts - self.origin:.3f}s".rjust(9), style="dim")
-
-
-def _attempt_text(attempt: Attempt, index: int, *, traceback: bool) -> Text:
-    text = Text()
-    text.append(outcome_mark(attempt.outcome))
-    text.append(f" attempt {attempt.label(index)}", style="bold")
-    if attempt.outcome == "retry":
-        text.append(f" retried after {format_duration(attempt.duration)}", style="yellow")
-        if attempt.retry_countdown is not None:
-            text.append(f", next in {format_duration(attempt.retry_countdown)}", style="yellow")
-    else:
-        _append_ending(text, attempt)
-        if attempt.outcome == "success" and attempt.discarded:
-            text.append(" (result discarded)", style="yellow")
-    text.append(f" · {attempt.worker}", style="dim cyan")
-    if attempt.queue:
-        text.append(f" · q={attempt.queue}", style="blue")
-    if attempt.error:
-        text.append(f"\n{attempt.error}", style="red" if attempt.outcome == "failure" else "yellow")
-    if traceback and attempt.what and attempt.what.strip() != attempt.error:
-        text.append("\n" + attempt.what.rstrip(), style="dim red")
-    return text
-
-
-def _append_ending(text: Text, attempt: Attempt) -> None:
-    """How an attempt that was not retried ended, in the words of the attempt and the task lines."""
-    if attempt.outcome == "success":
-        text.append(f" ok in {format_duration(attempt.duration)}", style="green")
-    elif attempt.outcome == "failure" and attempt.duration is None:
-        text.append(" failed, no start event (worker lost or killed?)", style="bold red")
-    elif attempt.outcome == "failure":
-        text.append(f" failed after {format_duration(attempt.duration)}", style="bold red")
-    else:
-        text.append(" running or lost (no end event)", style="cyan")
-
-
-def _task_label(task: TaskRun, at: _Clock) -> Text:
-    text = at(task.scheduled if task.scheduled is not None else task.first_ts)
-    text.append(" ")
-    text.append(outcome_mark(task.outcome))
-    text.append(" ")
-    text.append(task.name or "?", style="bold")
-    text.append(f" [{short_id(task.task_id)}]", style="dim")
-    attempts = task.attempts
-    error: str | None = None
-    first_start = next((a.start for a in attempts if a.start is not None), None)
-    if len(attempts) == 1:
-        attempt = attempts[0]
-        _append_ending(text, attempt)
-        text.append(f" · {attempt.worker}", style="dim cyan")
-        error = attempt.error
-    elif attempts:
-        retries = sum(1 for a in attempts if a.outcome == "retry")
-        word = OUTCOME_WORD.get(task.outcome, task.outcome)
-        text.append(f" {word} after {len(attempts)} attempts", style=OUTCOME_STYLE[task.outcome][1])
-        text.append(f" ({retries} retr{'y' if retries == 1 else 'ies'})", style="yellow")
-    else:
-        text.append(" scheduled, never started", style="dim")
-    if task.queue:
-        text.append(f" · q={task.queue}", style="blue")
-    if task.scheduled is not None and first_start is not None and first_start - task.scheduled > 1e-3:
-        text.append(f" · waited {format_duration(first_start - task.scheduled)}", style="dim")
-    if task.node_seen and task.node_seen[0] == "NODE_FAILURE" and task.outcome != "failure":
-        text.append(" · dispatcher saw it fail", style="red")
-    if error:
-        text.append(f"\n{error}", style="red")
-    return text
-
-
-def _add_task(parent: Tree, task: TaskRun, flow: FlowRun | None, at: _Clock, *, traceback: bool) -> None:
-    branch = parent.add(_task_label(task, at))
-    if len(task.attempts) > 1 or (traceback and task.attempts and task.attempts[0].what):
-        for index, attempt in enumerate(task.attempts):
-            line = at(attempt.start if attempt.start is not None else attempt.end)
-            line.append(" ")
-            branch.add(line + _attempt_text(attempt, index, traceback=traceback))
-    for note in task.notes:
-        branch.add(at(note.ts) + " " + render_record(note))
-    if flow is not None:
-        for child in sorted(flow.tasks.values(), key=lambda t: t.first_ts):
-            if child.parent == task.task_id and child is not task:
-                _add_task(branch, child, flow, at, traceback=traceback)
-
-
-def _wakeups_text(group: list[Wakeup], at: _Clock, first_number: int) -> Text:
+def _wakeups_text(group: list[Wakeup], at: Clock, first_number: int) -> Text:
     text = at(group[0].ts)
     text.append(" ⟳ ", style="magenta")
     if len(group) == 1:
@@ -140,7 +50,7 @@ def _first_wait(flow: FlowRun) -> float | None:
     return flow.wakeups[0].ts - flow.scheduled
 
 
-def _flow_label(flow: FlowRun, at: _Clock | None) -> Text:
+def _flow_label(flow: FlowRun, at: Clock | None) -> Text:
     text = Text()
     if at is not None:
         text.append(at(flow.scheduled if flow.scheduled is not None else flow.first_ts))
@@ -164,14 +74,14 @@ def _flow_label(flow: FlowRun, at: _Clock | None) -> Text:
         text.append(f" · waited {format_duration(wait)} for its first wake-up", style="dim")
     tasks = list(flow.tasks.values())
     attempts = sum(len(t.attempts) for t in tasks)
-    text.append(f" · {_plural(len(tasks), 'task')}, {_plural(attempts, 'attempt')}", style="dim")
-    text.append(f", {_plural(len(flow.wakeups), 'wake-up')}", style="dim")
+    text.append(f" · {plural(len(tasks), 'task')}, {plural(attempts, 'attempt')}", style="dim")
+    text.append(f", {plural(len(flow.wakeups), 'wake-up')}", style="dim")
     if flow.queue:
         text.append(f" · q={flow.queue}", style="blue")
     return text
 
 
-def _fill_flow(tree: Tree, flow: FlowRun, at: _Clock, *, traceback: bool) -> None:
+def _fill_flow(tree: Tree, flow: FlowRun, at: Clock, *, traceback: bool) -> None:
     items: list[tuple[float, int, object]] = []
     if flow.scheduled is not None and flow.parent_flow is None:
         items.append((flow.scheduled, 0, "scheduled"))
@@ -188,6 +98,7 @@ def _fill_flow(tree: Tree, flow: FlowRun, at: _Clock, *, traceback: bool) -> Non
         items.append((flow.end, 4, "end"))
     items.sort(key=lambda item: (item[0], item[1]))
 
+    structure = Structure(flow.tasks)
     wake_number = 0
     pending: list[Wakeup] = []
 
@@ -222,7 +133,7 @@ def _fill_flow(tree: Tree, flow: FlowRun, at: _Clock, *, traceback: bool) -> Non
                 + Text(f" flow {verb}", style=OUTCOME_STYLE[flow.outcome][1])
             )
         elif isinstance(item, TaskRun):
-            _add_task(tree, item, flow, at, traceback=traceback)
+            _add_task(tree, item, structure, at, traceback=traceback)
         elif isinstance(item, FlowRun):
             _fill_flow(tree.add(_flow_label(item, at)), item, at, traceback=traceback)
         elif isinstance(item, Record):
@@ -240,7 +151,7 @@ def _origin(times: Iterable[float | None]) -> float:
 def flow_tree(flow: FlowRun, *, traceback: bool = False) -> RenderableType:
     """Return a flow as a tree: wake-ups, tasks with their attempts, subflows, in the order they happened."""
     origin = _origin(ts for f in flow.walk() for ts in (f.scheduled, f.first_ts))
-    at = _Clock(origin)
+    at = Clock(origin)
     header = _flow_label(flow, None)
     header.append(
         f"\nfirst event {clock(origin, date=True)} UTC; times below are offsets from it", style="dim"
@@ -253,7 +164,7 @@ def flow_tree(flow: FlowRun, *, traceback: bool = False) -> RenderableType:
 def task_tree(task: TaskRun, *, traceback: bool = False) -> RenderableType:
     """Return one task as a tree: its scheduling and each attempt."""
     origin = _origin([task.scheduled, task.first_ts])
-    at = _Clock(origin)
+    at = Clock(origin)
     header = Text()
     header.append(outcome_mark(task.outcome))
     header.append(" task ")
@@ -279,7 +190,7 @@ def task_tree(task: TaskRun, *, traceback: bool = False) -> RenderableType:
         tree.add(line)
     for index, attempt in enumerate(task.attempts):
         line = at(attempt.start if attempt.start is not None else attempt.end) + " "
-        tree.add(line + _attempt_text(attempt, index, traceback=traceback))
+        tree.add(line + attempt_text(attempt, index, traceback=traceback))
     for note in task.notes:
         tree.add(at(note.ts) + " " + render_record(note))
     return tree
