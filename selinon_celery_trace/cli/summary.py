@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
+from .canvas_summary import CanvasTasks
 from .duration_sketch import DurationSketch
 from .event_names import (
     ATTEMPT_OUTCOME,
@@ -107,6 +108,8 @@ class Summary:
         self.by_host: dict[str, PlaceTally] = {}
         self.tasks: dict[str, TaskTally] = {}
         self.flows: dict[str, FlowTally] = {}
+        self.canvases: dict[str, FlowTally] = {}  # canvas workflows by their root task's name
+        self._canvas_tasks = CanvasTasks()
         self.failures: dict[tuple[str, str, str], FailureGroup] = {}
         # (duration, flow id, flow name, outcome, start): a min-heap of the `top` slowest flows.
         self._slowest: list[tuple[float, str, str, str, float]] = []
@@ -136,6 +139,8 @@ class Summary:
             places.append(_tally(self.by_queue, queue, PlaceTally))
         for place in places:
             place.events += 1
+        if event.startswith("TASK_"):
+            self._canvas_tasks.add(ts, event, details)
         if event == TASK_START:
             for place in places:
                 place.starts += 1
@@ -234,6 +239,22 @@ class Summary:
             _tally(self.flows, name, FlowTally).unfinished += 1
         self._open_attempts.clear()
         self._open_flows.clear()
+        for workflow in self._canvas_tasks.workflows():
+            tally = _tally(self.canvases, workflow.name, FlowTally)
+            tally.runs += 1
+            if workflow.outcome == "success":
+                tally.successes += 1
+            elif workflow.outcome == "failure":
+                tally.failures += 1
+                ended = workflow.start + (workflow.duration or 0.0)
+                self._failure(
+                    "canvas", workflow.name, workflow.failed or _NO_ERROR_TEXT, ended, workflow.root_id
+                )
+            else:
+                tally.unfinished += 1
+            if workflow.duration is not None:
+                tally.durations.add(workflow.duration)
+        self._canvas_tasks = CanvasTasks()
         return self
 
     @property

@@ -153,6 +153,22 @@ def summary_view(summary: Summary, sources: int, width: int = 80) -> RenderableT
         columns += _duration_columns(lambda row: row[1].durations)
         parts.append(_fit("Flows", columns, flow_rows, width, droppable=("wake-ups", "p50", "ok", "p95")))
 
+    if summary.canvases:
+        canvas_rows = sorted(summary.canvases.items(), key=lambda item: (-item[1].runs, item[0]))
+        columns = [
+            _Column(
+                "canvas (root task)", lambda row: Text(row[0], style="bold magenta"), numeric=False, name=True
+            ),
+            _Column("runs", lambda row: _count(row[1].runs)),
+            _Column("ok", lambda row: _count(row[1].successes, "green")),
+            _Column("failed", lambda row: _count(row[1].failures, "bold red")),
+        ]
+        if any(tally.unfinished for _, tally in canvas_rows):
+            columns.append(_Column("no end", lambda row: _count(row[1].unfinished, "cyan")))
+        columns += _duration_columns(lambda row: row[1].durations)
+        title = "Canvas workflows (chains, groups, chords: show ROOT for one)"
+        parts.append(_fit(title, columns, canvas_rows, width, droppable=("p50", "ok", "p95")))
+
     slowest = summary.slowest
     if slowest:
         columns = [
