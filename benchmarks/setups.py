@@ -14,16 +14,27 @@ from typing import Any
 
 Counter = Callable[[], int]
 
-CONFIGS = ("plain", "otel", "sentry", "naive-json", "ours-off", "ours-json", "ours-logging", "ours-events")
+CONFIGS = (
+    "plain",
+    "otel",
+    "sentry",
+    "naive-json",
+    "ours-off",
+    "ours-json",
+    "ours-logging",
+    "ours-events",
+    "ours-otel",
+    "ours-metrics",
+)
 
 
 def _plain(app: Any, workdir: str) -> Counter:
     return lambda: 0
 
 
-def _otel(app: Any, workdir: str) -> Counter:
+def _discarding_provider() -> tuple[Any, Counter]:
+    """A global tracer provider whose BatchSpanProcessor exports to a counting, discarding exporter."""
     from opentelemetry import trace
-    from opentelemetry.instrumentation.celery import CeleryInstrumentor
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
@@ -40,11 +51,58 @@ def _otel(app: Any, workdir: str) -> Counter:
     processor = BatchSpanProcessor(Discard())
     provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
-    CeleryInstrumentor().instrument(tracer_provider=provider)
 
     def count() -> int:
         processor.force_flush()
         return Discard.count
+
+    return provider, count
+
+
+def _otel(app: Any, workdir: str) -> Counter:
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+    provider, count = _discarding_provider()
+    CeleryInstrumentor().instrument(tracer_provider=provider)
+    return count
+
+
+def _ours_otel(app: Any, workdir: str) -> Counter:
+    # Our OpenTelemetry sink on the same provider as the instrumentation's row: spans per attempt
+    # (CONSUMER) and per publish (PRODUCER, here none: the benchmark's messages are built directly).
+    import selinon_celery_trace
+
+    _provider, count = _discarding_provider()
+    app.conf.selinon_trace = [{"otel": {}}]
+    selinon_celery_trace.install(app)
+    return count
+
+
+def _ours_metrics(app: Any, workdir: str) -> Counter:
+    # Our metrics sink as a worker runs it: prometheus_client's multiprocess mode (memory-mapped
+    # files), no server (port None); counts the attempts it recorded.
+    import selinon_celery_trace
+    from selinon_celery_trace import Trace
+    from selinon_celery_trace.sinks.metrics import MetricsSink
+
+    app.conf.selinon_trace = [{"metrics": {"port": None, "multiproc_dir": os.path.join(workdir, "prom")}}]
+    selinon_celery_trace.install(app)
+    sink = next(s for s in Trace.sinks() if isinstance(s, MetricsSink))
+    sink.on_worker_start()
+
+    def count() -> int:
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=os.path.join(workdir, "prom"))
+        return int(
+            registry.get_sample_value(
+                "selinon_task_attempts_total",
+                {"task_name": "bench.work", "queue": "celery", "outcome": "succeeded"},
+            )
+            or 0
+        )
 
     return count
 
@@ -178,3 +236,5 @@ def _ours_events(app: Any, workdir: str) -> Counter:
 
 
 SETUPS["ours-events"] = _ours_events
+SETUPS["ours-otel"] = _ours_otel
+SETUPS["ours-metrics"] = _ours_metrics

@@ -1,0 +1,37 @@
+"""The metrics sink's configuration errors, in this process (no worker)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from selinon_celery_trace import TraceConfigError
+from selinon_celery_trace.celery.config import build_sinks
+from selinon_celery_trace.sinks.metrics import MetricsSink
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"port": "9808"}, "'port'"),
+        ({"port": 70000}, "'port'"),
+        ({"port": True}, "'port'"),
+        ({"addr": 127}, "'addr'"),
+        ({"multiproc_dir": ""}, "'multiproc_dir'"),
+        ({"prefix": "my-app"}, "'prefix'"),
+        ({"buckets": [1, 2]}, "'buckets'"),
+    ],
+)
+def test_bad_option_names_the_key(options: dict[str, Any], named: str) -> None:
+    """A wrong metrics option fails at install with an error naming the entry and the option."""
+    with pytest.raises(TraceConfigError) as error:
+        build_sinks([{"metrics": options}])
+    assert "selinon_trace[0].metrics" in str(error.value) and named in str(error.value)
+
+
+def test_good_options_build_the_sink() -> None:
+    """Valid options build a sink that asks for queue waits and serves on the port given."""
+    (sink,) = build_sinks([{"metrics": {"port": 0, "addr": "127.0.0.1", "prefix": "myapp"}}])
+    assert isinstance(sink, MetricsSink) and sink.wants_queue_wait is True
+    assert sink.serving.port == 0 and sink.key == ("metrics", "myapp")

@@ -1,0 +1,58 @@
+"""Fixtures of the OpenTelemetry suite: the local OTLP/HTTP collector and real prefork workers on Redis."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+if str(REPO_ROOT) not in sys.path:  # plain `pytest` (tox) does not put the checkout on sys.path
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tests import brokers  # noqa: E402
+from tests.e2e.support import Broker, running  # noqa: E402
+from tests.sinks.otel import proj  # noqa: E402
+from tests.sinks.otel.collector import Collector  # noqa: E402
+from tests.sinks.otel.workers import AppWorker  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def collector() -> Iterator[Collector]:
+    """One local OTLP/HTTP endpoint for the session; tests find their spans by their own ids."""
+    server = Collector().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def otel_broker() -> Broker:
+    """Redis (``SELINON_TEST_REDIS_URL``, else a private ``redis-server``) as broker and result backend."""
+    url = brokers.redis_url()
+    return Broker("redis", url, url)
+
+
+def _worker(
+    broker: Broker, factory: pytest.TempPathFactory, collector: Collector, mode: str
+) -> Iterator[AppWorker]:
+    env = {"OTEL_E2E_MODE": mode, "OTEL_E2E_ENDPOINT": collector.endpoint}
+    with running(AppWorker(broker, factory.mktemp(f"otel-{mode}"), env, proj)) as worker:
+        yield worker
+
+
+@pytest.fixture(scope="module")
+def sink_worker(
+    otel_broker: Broker, tmp_path_factory: pytest.TempPathFactory, collector: Collector
+) -> Iterator[AppWorker]:
+    """A prefork worker whose only OpenTelemetry setup is our sink (``{"otel": {"endpoint": ...}}``)."""
+    yield from _worker(otel_broker, tmp_path_factory, collector, "sink")
+
+
+@pytest.fixture(scope="module")
+def instrumented_worker(
+    otel_broker: Broker, tmp_path_factory: pytest.TempPathFactory, collector: Collector
+) -> Iterator[AppWorker]:
+    """A prefork worker with OpenTelemetry's CeleryInstrumentor in every pool process, and our sink."""
+    yield from _worker(otel_broker, tmp_path_factory, collector, "instrumented")

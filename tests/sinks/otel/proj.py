@@ -1,0 +1,99 @@
+"""The Celery app the OpenTelemetry suite runs in a real prefork ``celery worker``, configured from the env.
+
+- ``E2E_BROKER_URL``, ``E2E_RESULT_BACKEND``, ``E2E_QUEUE_PREFIX``: as in ``tests.e2e.proj``; the worker
+  consumes the one queue ``{prefix}otel``.
+- ``OTEL_E2E_ENDPOINT``: the test's OTLP/HTTP collector.
+- ``OTEL_E2E_MODE``: ``sink`` (our sink makes its own provider from its options) or ``instrumented``
+  (the app sets a tracer provider and OpenTelemetry's ``CeleryInstrumentor`` in each pool process, as
+  OpenTelemetry's Celery guide writes it; our sink, with no options, uses that provider).
+
+Tracing is enabled by configuration only (``imports``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from celery import Celery, Task, signals
+
+from selinon_celery_trace import Dispatcher
+
+__all__ = ["app", "make_app", "queue_name"]
+
+FLOW_CHECK_INTERVAL = 0.3
+
+
+def queue_name(env: Mapping[str, str]) -> str:
+    """The one queue of a run."""
+    return f"{env.get('E2E_QUEUE_PREFIX', 'e2e.')}otel"
+
+
+def make_app(env: Mapping[str, str]) -> Celery:
+    """Build the app from ``env`` (an ``os.environ``-like mapping)."""
+    app = Celery("otel_e2e")
+    if env.get("OTEL_E2E_MODE", "sink") == "sink":
+        options: dict[str, Any] = {"endpoint": env.get("OTEL_E2E_ENDPOINT"), "service_name": "otel-e2e"}
+    else:
+        options = {}  # the application's provider
+    app.conf.update(
+        broker_url=env.get("E2E_BROKER_URL"),
+        result_backend=env.get("E2E_RESULT_BACKEND"),
+        result_expires=600,
+        broker_connection_retry_on_startup=True,
+        imports=["selinon_celery_trace.auto"],
+        selinon_trace=[{"otel": options}],
+        task_default_queue=queue_name(env),
+    )
+
+    @app.task(name="otel.ok", shared=False)
+    def ok(value: Any) -> Any:
+        return value
+
+    @app.task(name="otel.boom", shared=False)
+    def boom(message: str) -> None:
+        raise ValueError(message)
+
+    @app.task(name="otel.flaky", shared=False, bind=True, max_retries=3)
+    def flaky(self: Task, value: Any) -> Any:
+        if self.request.retries == 0:
+            raise self.retry(countdown=0.2, exc=RuntimeError(f"flaky {value}"))
+        return value
+
+    @app.task(name="otel.flow", shared=False, base=Dispatcher, bind=True, check_interval=FLOW_CHECK_INTERVAL)
+    def flow(self: Task, message: str) -> None:
+        # A node that retries once, then succeeds, and a node that fails: FLOW_FAILURE at the end.
+        if self.flow.is_new:
+            self.flow.schedule("fetch", flaky.s("fetched"))
+            self.flow.schedule("parse", boom.s(message))
+
+    return app
+
+
+def instrument(endpoint: str, service: str) -> Any:
+    """A tracer provider exporting to ``endpoint``, and CeleryInstrumentor on it; returns the provider."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces", timeout=2))
+    )
+    CeleryInstrumentor().instrument(tracer_provider=provider)
+    return provider
+
+
+if os.environ.get("OTEL_E2E_MODE") == "instrumented":
+
+    @signals.worker_process_init.connect(weak=False)
+    def _instrument_pool_process(**_: Any) -> None:
+        from opentelemetry import trace
+
+        trace.set_tracer_provider(instrument(os.environ["OTEL_E2E_ENDPOINT"], "otel-e2e-instrumented"))
+
+
+app = make_app(os.environ)

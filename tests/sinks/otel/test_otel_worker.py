@@ -1,0 +1,178 @@
+"""The OpenTelemetry sink in a real prefork worker on Redis, exporting through the real OTLP/HTTP exporter."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+import selinon_celery_trace
+from tests.sinks.otel import proj
+from tests.sinks.otel.collector import CONSUMER, ERROR, INTERNAL, PRODUCER, Collector, Span
+from tests.sinks.otel.workers import AppWorker
+
+pytestmark = pytest.mark.e2e
+
+RESULT_TIMEOUT = 30.0
+SETTLE = 1.0  # seconds a late duplicate has to arrive before a test counts spans
+OURS = "selinon_celery_trace"
+INSTRUMENTATION = "opentelemetry.instrumentation.celery"
+
+
+def _attr(key: str, value: Any) -> Callable[[Span], bool]:
+    return lambda span: span.attributes.get(key) == value
+
+
+def _ancestors(span: Span, spans: list[Span]) -> list[str]:
+    by_id = {s.span_id: s for s in spans}
+    found, parent = [], span.parent_id
+    while parent and parent not in found:
+        found.append(parent)
+        parent = by_id[parent].parent_id if parent in by_id else ""
+    return found
+
+
+@contextmanager
+def _published(worker: AppWorker) -> Iterator[None]:
+    """Our sink in the test process too (TASK_SCHEDULE), as a client would install it."""
+    selinon_celery_trace.install(worker.app)
+    try:
+        yield
+    finally:
+        selinon_celery_trace.uninstall(worker.app)  # flushes and shuts down its provider
+
+
+def _run_flow(worker: AppWorker) -> str:
+    result = worker.app.send_task("otel.flow", args=[f"flow-{uuid.uuid4().hex}"])
+    result.get(timeout=RESULT_TIMEOUT, propagate=False)
+    assert result.state == "FAILURE"
+    return str(result.id)
+
+
+def _flow_done(flow_id: str) -> Callable[[list[Span]], bool]:
+    # The flow's span, the failing node's attempt and the retried node's second attempt are all in.
+    def done(spans: list[Span]) -> bool:
+        mine = [s for s in spans if s.attributes.get("selinon.dispatcher_id") == flow_id]
+        return (
+            any(s.name == "flow/otel.flow" for s in mine)
+            and any(s.name == "run/otel.boom" for s in mine)
+            and any(
+                s.name == "run/otel.flaky" and s.attributes.get("selinon.retried_count") == 1 for s in mine
+            )
+        )
+
+    return done
+
+
+def test_flow_is_one_trace_under_its_span(sink_worker: AppWorker, collector: Collector) -> None:
+    """A flow with a retrying and a failing node is one trace: its span parents executions and nodes."""
+    with _published(sink_worker):
+        flow_id = _run_flow(sink_worker)
+    spans = collector.wait(_flow_done(flow_id), settle=SETTLE)
+    (flow,) = [s for s in spans if s.name == "flow/otel.flow" and _attr("selinon.dispatcher_id", flow_id)(s)]
+    trace = [s for s in spans if s.trace_id == flow.trace_id]
+    assert flow.kind == INTERNAL and flow.status == ERROR and flow.parent_id == ""
+    assert dict(flow.events)["exception"]["exception.type"] == "FlowFailed"
+    # Every span of the flow, the client's publish of it included, is in the flow's one trace.
+    related = [s for s in spans if s.attributes.get("selinon.dispatcher_id") == flow_id]
+    assert {s.trace_id for s in related} == {flow.trace_id}
+    (submitted,) = [
+        s for s in trace if s.kind == PRODUCER and s.attributes.get("messaging.message.id") == flow_id
+    ]
+    assert submitted.parent_id == flow.span_id and submitted.name == "apply_async/otel.flow"
+
+    executions = sorted((s for s in trace if s.name == "run/otel.flow"), key=lambda s: s.start)
+    assert len(executions) >= 2 and all(
+        s.kind == CONSUMER and s.parent_id == flow.span_id for s in executions
+    )
+    assert executions[0].event_names()[:2] == ["DISPATCHER_WAKEUP", "FLOW_START"]
+    assert executions[-1].attributes["selinon.event"] == "FLOW_FAILURE" and flow.end == executions[-1].end
+    assert any("NODE_FAILURE" in s.event_names() for s in executions)
+    if flow.attributes["selinon.start_exact"]:
+        assert flow.start <= executions[0].start
+    else:  # the process ending the flow did not see its start: no start earlier than its own execution
+        assert flow.start == executions[-1].start
+
+    attempts = sorted(
+        (s for s in trace if s.name == "run/otel.flaky"), key=lambda s: s.attributes["selinon.retried_count"]
+    )
+    assert [a.attributes["selinon.event"] for a in attempts] == ["TASK_RETRY", "TASK_END"]
+    assert "TASK_RETRY" in attempts[0].event_names() and attempts[1].status != ERROR
+    (failed,) = [s for s in trace if s.name == "run/otel.boom"]
+    assert failed.status == ERROR and failed.kind == CONSUMER
+    exception = dict(failed.events)["exception"]
+    assert exception["exception.type"] == "ValueError" and exception["exception.message"].startswith("flow-")
+    assert failed.attributes["messaging.system"] == "celery"
+    assert failed.attributes["messaging.destination.name"] == sink_worker.queue
+    assert failed.attributes["selinon.node_name"] == "parse"
+    for node in (*attempts, failed):
+        assert flow.span_id in _ancestors(node, trace), node.name
+    (publish,) = [s for s in trace if s.span_id == failed.parent_id]
+    assert publish.kind == PRODUCER and publish.parent_id in {e.span_id for e in executions}
+
+
+def test_failing_task_is_a_publish_and_a_failed_attempt(sink_worker: AppWorker, collector: Collector) -> None:
+    """A failing task gives the client's PRODUCER span and the worker's CONSUMER span under it, in error."""
+    message = f"boom-{uuid.uuid4().hex}"
+    with _published(sink_worker):
+        result = sink_worker.app.send_task("otel.boom", args=[message])
+        result.get(timeout=RESULT_TIMEOUT, propagate=False)
+    task_id = str(result.id)
+    mine = _attr("messaging.message.id", task_id)
+    spans = collector.wait(lambda spans: len([s for s in spans if mine(s)]) >= 2, settle=SETTLE)
+    by_kind = {s.kind: s for s in spans if mine(s)}
+    assert len([s for s in spans if mine(s)]) == 2, "one publish, one attempt"
+    publish, attempt = by_kind[PRODUCER], by_kind[CONSUMER]
+    assert publish.parent_id == "" and attempt.parent_id == publish.span_id
+    assert attempt.trace_id == publish.trace_id and attempt.name == "run/otel.boom"
+    assert attempt.status == ERROR and attempt.attributes["selinon.event"] == "TASK_FAILURE"
+    exception = dict(attempt.events)["exception"]
+    assert exception["exception.type"] == "ValueError" and exception["exception.message"] == message
+    assert "Traceback" in exception["exception.stacktrace"]
+    assert attempt.attributes["messaging.destination.name"] == sink_worker.queue
+    assert attempt.service == "otel-e2e" and attempt.scope == OURS
+
+
+def test_with_celery_instrumentation_one_trace_and_no_duplicate_spans(
+    instrumented_worker: AppWorker, collector: Collector
+) -> None:
+    """With CeleryInstrumentor on both sides its spans carry our attributes; our flow span joins its trace."""
+    provider = proj.instrument(collector.endpoint, "otel-e2e-publisher")
+    try:
+        flow_id = _run_flow(instrumented_worker)
+    finally:
+        from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+        provider.force_flush(5000)
+        CeleryInstrumentor().uninstrument()
+        provider.shutdown()
+    spans = collector.wait(_flow_done(flow_id), settle=SETTLE)
+    publisher = [s for s in spans if s.service == "otel-e2e-publisher"]
+    (submitted,) = [s for s in publisher if s.kind == PRODUCER and _attr("messaging.message.id", flow_id)(s)]
+    trace = [s for s in spans if s.trace_id == submitted.trace_id]
+    assert submitted.scope == INSTRUMENTATION and submitted.name == "apply_async/otel.flow"
+    # Ours is the flow's span only: the task spans are the instrumentation's, one per attempt.
+    (flow,) = [s for s in trace if s.scope == OURS]
+    assert flow.name == "flow/otel.flow" and flow.status == ERROR and flow.attributes["selinon.start_exact"]
+    executions = sorted((s for s in trace if s.name == "run/otel.flow"), key=lambda s: s.start)
+    assert executions and all(s.scope == INSTRUMENTATION for s in executions)
+    assert flow.parent_id == executions[0].span_id and flow.start <= executions[1].start
+    assert "FLOW_START" in executions[0].event_names()
+    assert executions[-1].attributes["selinon.dispatcher_id"] == flow_id
+    flaky = sorted(
+        (s for s in trace if s.name == "run/otel.flaky"), key=lambda s: s.attributes["selinon.retried_count"]
+    )
+    failed = [s for s in trace if s.name == "run/otel.boom"]
+    assert len(flaky) == 2 and len(failed) == 1, [s.name for s in trace]
+    for attempt in (*flaky, *failed):
+        assert attempt.kind == CONSUMER and attempt.scope == INSTRUMENTATION
+        assert attempt.attributes["selinon.flow_name"] == "otel.flow"
+        assert attempt.attributes["messaging.destination.name"] == instrumented_worker.queue
+        assert flow.span_id in _ancestors(attempt, trace), attempt.name
+    assert "TASK_RETRY" in flaky[0].event_names() and flaky[0].attributes["selinon.event"] == "TASK_RETRY"
+    assert failed[0].status == ERROR and "TASK_FAILURE" in failed[0].event_names()
+    related = [s for s in spans if s.attributes.get("selinon.dispatcher_id") == flow_id]
+    assert {s.trace_id for s in related} == {submitted.trace_id}
