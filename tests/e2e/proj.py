@@ -195,6 +195,22 @@ def make_app(env: Mapping[str, str]) -> Celery:
     def direct_job(day: str) -> str:
         return f"report for {day}"
 
+    # Canvas errbacks: Celery calls one taking (request, exc, traceback) inline, in the failed task's
+    # process (no task events); one taking the failed task's id it publishes as a task of its own.
+    @app.task(name="e2e.on_error_inline", shared=False)
+    def on_error_inline(request: Any, exc: Any, traceback: Any) -> None:
+        return None
+
+    @app.task(name="e2e.on_error", shared=False)
+    def on_error(failed_id: str) -> str:
+        return f"cleaned up after {failed_id}"
+
+    @app.task(name="e2e.retry_once", shared=False, bind=True, max_retries=3)
+    def retry_once(self: Task, value: int) -> int:
+        if self.request.retries < 1:
+            raise self.retry(countdown=0)
+        return value
+
     return app
 
 

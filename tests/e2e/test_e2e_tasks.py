@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from celery import chord, states
+from celery import states
 
 from selinon_celery_trace.core.redact import REDACTED
 from tests.e2e.proj import DIRECT_ROUTING_KEY, TOPIC_ROUTING_KEY
@@ -242,46 +242,6 @@ def test_child_published_from_a_task(e2e: Publisher) -> None:
     # Published from inside the parent, in the pool process that ran it.
     parent_start = events[spawner.id][1]
     assert parse_time(parent_start["time"]) <= parse_time(seen[0]["time"])
-
-
-def test_chain_and_chord_callbacks_name_their_parent(e2e: Publisher) -> None:
-    """Canvas: the worker publishes a chain's next task and a chord's callback; each names its parent."""
-    sig = e2e.app.signature
-    chained = (sig("e2e.add", args=[1, 2]) | sig("e2e.add", args=[10])).apply_async()
-    chorded = chord(
-        [sig("e2e.add", args=[1, 1]), sig("e2e.add", args=[2, 2])], sig("e2e.total")
-    ).apply_async()
-    assert chained.get(timeout=30) == 13
-    assert chorded.get(timeout=30) == 6
-    first = chained.parent.id
-    header = [child.id for child in chorded.parent.results]
-    events = e2e.trace.wait({task_id: ["TASK_END"] for task_id in [first, chained.id, *header, chorded.id]})
-
-    # The chain's first task is published by the client, the next one by the worker, as its child.
-    assert names(events[first]) == ["TASK_SCHEDULE", "TASK_START", "TASK_END"]
-    assert events[first][0]["details"]["parent"] is None
-    second = Expected(
-        task_id=chained.id, task_name="e2e.add", queue=e2e.layout.one, parent=first, args=[3, 10]
-    )
-    assert names(events[chained.id]) == ["TASK_SCHEDULE", "TASK_START", "TASK_END"]
-    check_schedule(events[chained.id][0], second)
-    for event in events[chained.id][1:]:
-        check_execution(event, e2e, second)
-
-    # The chord's callback is published by whichever header task finished last.
-    for task_id in header:
-        assert names(events[task_id]) == ["TASK_SCHEDULE", "TASK_START", "TASK_END"]
-        assert events[task_id][0]["details"]["parent"] is None
-    callback = events[chorded.id]
-    assert names(callback) == ["TASK_SCHEDULE", "TASK_START", "TASK_END"]
-    last = callback[0]["details"]["parent"]
-    assert last in header
-    args = callback[1]["details"]["node_args"]["args"]
-    assert sorted(args[0]) == [2, 4]  # the header's results, in the order the backend keeps
-    joined = Expected(task_id=chorded.id, task_name="e2e.total", queue=e2e.layout.one, parent=last, args=args)
-    check_schedule(callback[0], joined)
-    for event in callback[1:]:
-        check_execution(event, e2e, joined)
 
 
 def test_hard_time_limit_is_one_failure(e2e: Publisher) -> None:
