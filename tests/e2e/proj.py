@@ -32,9 +32,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, chord
 from celery.exceptions import Reject
 from kombu import Exchange, Queue
+
+from selinon_celery_trace import Dispatcher
 
 __all__ = ["Layout", "app", "make_app"]
 
@@ -204,6 +206,16 @@ def make_app(env: Mapping[str, str]) -> Celery:
     @app.task(name="e2e.on_error", shared=False)
     def on_error(failed_id: str) -> str:
         return f"cleaned up after {failed_id}"
+
+    @app.task(name="e2e.fan_out", shared=False)
+    def fan_out(count: int) -> str:
+        # A flow's node that starts a chord: its members and body belong to the flow too.
+        return str(chord(add.s(i, i) for i in range(count))(total.s()).id)
+
+    @app.task(name="e2e.canvas_flow", shared=False, base=Dispatcher, bind=True, check_interval=0.2)
+    def canvas_flow(self: Any, count: int) -> None:
+        if self.flow.is_new:
+            self.flow.schedule("fan", fan_out.s(count))
 
     @app.task(name="e2e.retry_once", shared=False, bind=True, max_retries=3)
     def retry_once(self: Task, value: int) -> int:

@@ -7,6 +7,7 @@ canvas keys, then runs ``selinon-trace show`` on the trace file the worker wrote
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -266,3 +267,46 @@ def test_a_retried_chord_member(e2e: Publisher) -> None:
     assert lines_with(tree, f"[0] ✔ e2e.retry_once [{retried[:8]}] succeeded after 2 attempts (1 retry)")
     assert lines_with(tree, "↻ attempt 1 retried after")
     assert lines_with(tree, f"chord body ✔ e2e.total [{joined.id[:8]}] ok in")
+
+
+def test_a_chord_started_in_a_flow_belongs_to_the_flow(e2e: Publisher) -> None:
+    """A chord a flow's node starts keeps the flow's context, and the flow's tree shows it under that node."""
+    flow = e2e.app.send_task("e2e.canvas_flow", args=[2])
+    deadline = time.monotonic() + 45
+    while not any(
+        r["event"] == "FLOW_END" and r["details"]["dispatcher_id"] == flow.id for r in e2e.trace.records()
+    ):
+        assert time.monotonic() < deadline, "the flow did not end"
+        time.sleep(0.1)
+    fan = next(
+        r["details"]["task_id"]
+        for r in e2e.trace.records()
+        if r["event"] == "TASK_START"
+        and r["details"].get("node_name") == "fan"
+        and r["details"]["dispatcher_id"] == flow.id
+    )
+    body = e2e.app.AsyncResult(fan).get(timeout=30)
+    assert e2e.app.AsyncResult(body).get(timeout=30) == 2
+    members = sorted(
+        {r["details"]["task_id"] for r in e2e.trace.records() if r["details"].get("chord_id") == body}
+        - {body}
+    )
+    events = e2e.trace.wait({task_id: OK for task_id in [*members, body]})
+    assert len(members) == 2
+    for task_id in [*members, body]:
+        assert names(events[task_id]) == OK
+        for event in events[task_id]:
+            details = event["details"]
+            assert (details["dispatcher_id"], details["flow_name"]) == (flow.id, "e2e.canvas_flow"), event
+            assert details["chord_id"] == body
+    assert {e["details"]["parent"] for m in members for e in events[m]} == {fan}
+
+    tree = show(e2e, flow.id)
+    assert tree == show(e2e, members[0]), "a member's id shows the flow it runs in"
+    lines = tree.splitlines()
+    fan_line = next(i for i, line in enumerate(lines) if f"e2e.fan_out [{fan[:8]}]" in line)
+    header_line = next(i for i, line in enumerate(lines) if "chord header" in line)
+    body_line = next(i for i, line in enumerate(lines) if f"chord body ✔ e2e.total [{body[:8]}]" in line)
+    assert fan_line < header_line < body_line
+    indent = len(lines[fan_line]) - len(lines[fan_line].lstrip("│├└─ "))
+    assert len(lines[header_line]) - len(lines[header_line].lstrip("│├└─ ")) > indent, "under the node"
