@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN
 
 from selinon_celery_trace import Trace, TraceConfigError
 from selinon_celery_trace.celery.config import build_sinks
@@ -62,8 +65,10 @@ def test_open_spans_stay_bounded_and_end_with_their_attempts() -> None:
             Trace.log(Trace.TASK_END, {"task_name": "proj.lost", "task_id": f"done-{number}", "runtime": 0.1})
         assert len(sink.tasks) == 0
         for number in range(LIMIT + 50):
-            _start(f"lost-{number}")
-        assert len(sink.tasks) <= LIMIT
+            # Each in a context of its own (threads of a pool), where its end never comes.
+            contextvars.copy_context().run(_start, f"lost-{number}")
+        assert len(sink.tasks) == LIMIT
+        assert trace.get_current_span() is INVALID_SPAN, "nothing of theirs is current here"
         assert Trace.errors() == {}
     finally:
         Trace.remove_sink(sink)
