@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -244,16 +244,27 @@ def duel_sample(config: str, pool: str, tasks: int, redis_url: str, config_first
     plain, other = (drain.progress for drain in drains)
     begin = max(plain[0][1], other[0][1])
     end = min(plain[-1][1], other[-1][1])
-    rates = [(_done_at(marks, end) - _done_at(marks, begin)) / (end - begin) for marks in (plain, other)]
+    overlapped = end - begin >= MIN_OVERLAP_S
+    if overlapped:
+        rates = [(_done_at(marks, end) - _done_at(marks, begin)) / (end - begin) for marks in (plain, other)]
+    else:
+        # One worker was done before the other got going (a slow start on a loaded machine, or few
+        # tasks): no shared stretch to compare over, so each worker's own run is used, and said so.
+        rates = [(marks[-1][0] - marks[0][0]) / (marks[-1][1] - marks[0][1]) for marks in (plain, other)]
     return {
         "config": config,
         "pool": pool,
         "overlap_s": end - begin,
+        "overlapped": overlapped,
         "plain_tasks_per_s": rates[0],
         "tasks_per_s": rates[1],
         "ratio_plain": rates[1] / rates[0],
         "emitted_per_task": results[1]["emitted_per_task"],
     }
+
+
+MIN_OVERLAP_S: Final = 0.2
+"""The shortest stretch both workers of a side-by-side sample must have run together to be compared there."""
 
 
 def _done_at(progress: list[tuple[float, float]], when: float) -> float:

@@ -20,7 +20,11 @@ import tempfile
 import tracemalloc
 from typing import Any
 
-_OURS = "*selinon_celery_trace*"
+import selinon_celery_trace
+
+# The package's own files: its directory, not any path holding its name (a checkout called
+# selinon_celery_trace holds the virtualenv with Celery and kombu too).
+_OURS = os.path.join(os.path.dirname(os.path.abspath(selinon_celery_trace.__file__)), "*")
 
 
 def run(tasks: int, checkpoints: list[int]) -> dict[str, Any]:
