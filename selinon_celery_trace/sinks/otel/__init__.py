@@ -35,7 +35,17 @@ from .enrich import PENDING, Pending, enrich_current, install_enricher, instrume
 from .ids import span_id_of, trace_id_of
 from .provider import Tracing
 from .running import CURRENT, OpenSpans, Running, finish_stale
-from .spans import CONSUMER, PRODUCER, error, event_attributes, nanos, number, remote, span_attributes
+from .spans import (
+    CONSUMER,
+    PRODUCER,
+    end_attributes,
+    error,
+    event_attributes,
+    nanos,
+    number,
+    remote,
+    span_attributes,
+)
 
 __all__ = ["DEFAULT_SHUTDOWN_TIMEOUT", "DEFAULT_TIMEOUT", "OtelSink"]
 
@@ -191,9 +201,10 @@ class OtelSink:
             return
         span = running.recording()
         if span is not None:
-            span.set_attributes(
-                span_attributes(event_name(event), details, "process" if running.ours else None)
-            )
+            if running.ours:
+                span.set_attributes(end_attributes(event_name(event), details))
+            else:  # the instrumentation's span: it had only what TASK_START knew
+                span.set_attributes(span_attributes(event_name(event), details, None))
             if event == TASK_RETRY:
                 span.add_event(event_name(event), event_attributes(details), timestamp=when)
                 if exc is not None and running.ours:

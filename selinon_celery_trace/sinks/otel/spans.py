@@ -20,6 +20,7 @@ __all__ = [
     "CONSUMER",
     "INTERNAL",
     "PRODUCER",
+    "end_attributes",
     "error",
     "event_attributes",
     "nanos",
@@ -83,6 +84,19 @@ def span_attributes(event: str, details: dict[str, Any], operation: str | None) 
         if isinstance(queue, str):
             found["messaging.destination.name"] = queue
     for key in _SPAN_KEYS:
+        value = details.get(key)
+        if value is not None:
+            found[f"selinon.{key}"] = _scalar(value)
+    return found
+
+
+_END_KEYS: Final = ("runtime", "state", "exc_type")
+
+
+def end_attributes(event: str, details: dict[str, Any]) -> dict[str, Any]:
+    """What the end of an attempt adds to the attributes its start set."""
+    found: dict[str, Any] = {"selinon.event": event}
+    for key in _END_KEYS:
         value = details.get(key)
         if value is not None:
             found[f"selinon.{key}"] = _scalar(value)
