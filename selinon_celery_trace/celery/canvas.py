@@ -10,8 +10,11 @@ running the task it belongs to, so the publish hook tells (:func:`link_of`) and 
 (:data:`CARRIED`).
 
 A task is *in a canvas* when any of these facts is there; only then do its events carry the canvas
-keys (absent facts as ``None``). Tasks outside a canvas get no new key, and the per-task check costs
-a few dictionary reads (see ``details.task_details``).
+keys (absent facts as ``None``). The publish hook finds that out (:func:`schedule_facts`) and says so in
+our header (``canvas``), so the worker reads the facts only for tasks whose message says so: tasks
+outside a canvas get no new key and no extra work. A canvas applied in a process that does not trace
+(no ``install``) gives its first tasks no header: their events have no canvas keys; the tasks the
+workers publish from there on (chain steps, chord bodies, callbacks) have them.
 """
 
 from __future__ import annotations
@@ -19,24 +22,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-__all__ = ["CARRIED", "in_canvas", "link_of", "schedule_facts", "task_facts"]
+__all__ = ["CARRIED", "link_of", "schedule_facts", "task_facts"]
 
 CARRIED: Final = ("callback_of", "errback_of", "chord_id")
 """The canvas facts our header carries: what only the publishing process knows."""
 
-_REQUEST_FIELDS: Final = ("group", "chord", "chain", "callbacks", "errbacks")
 _MAX_ENTRIES: Final = 50  # planned steps listed per event: a chain of thousands is cut, saying so
 _MAX_DEPTH: Final = 3
-
-
-def in_canvas(fields: Mapping[str, Any], ctx: Mapping[str, Any]) -> bool:
-    """True when the request (a mapping) or our header says the task belongs to a canvas.
-
-    The slow form of the check ``details.task_details`` inlines, for a request that lacks a field.
-    """
-    return any(fields.get(name) is not None for name in _REQUEST_FIELDS) or any(
-        ctx.get(name) for name in CARRIED
-    )
 
 
 def task_facts(fields: Mapping[str, Any], ctx: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 One header, ``selinon_trace``, holds a small JSON-safe mapping: ``flow_name`` and ``dispatcher_id`` when
 the task runs in a flow, ``node_name`` when a dispatcher scheduled it as a named node, ``parent`` when
 the message is a task's own retry (Celery then sets the task itself as ``parent_id``), and ``sent`` (the
-publish time, POSIX seconds) when a sink uses queue waits, and the canvas facts only the publishing
-process knows (``callback_of``, ``errback_of``, a chord body's ``chord_id``: see :mod:`.canvas`). Celery
-turns message headers into attributes of ``task.request``, so the worker reads it back from there.
+publish time, POSIX seconds) when a sink uses queue waits, and for a task in a Celery canvas ``canvas``
+(``True``) with the facts only the publishing process knows (``callback_of``, ``errback_of``, a chord
+body's ``chord_id``: see :mod:`.canvas`). Celery turns message headers into attributes of
+``task.request``, so the worker reads it back from there.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Final
 
 from .canvas import CARRIED
 
-__all__ = ["HEADER", "parent_of", "read", "true_parent"]
+__all__ = ["HEADER", "read", "true_parent"]
 
 HEADER: Final = "selinon_trace"
 _FIELDS: Final = ("flow_name", "dispatcher_id", "node_name", "parent", "parent_dispatcher_id", *CARRIED)
@@ -41,6 +42,8 @@ def read(carrier: Any) -> dict[str, Any]:
     found = {
         key: raw[key] for key in _FIELDS if key in raw and (raw[key] is None or isinstance(raw[key], str))
     }
+    if raw.get("canvas") is True:
+        found["canvas"] = True
     sent = raw.get("sent")
     if type(sent) is float or type(sent) is int:
         found["sent"] = sent
@@ -52,13 +55,9 @@ def true_parent(fields: Mapping[str, Any], context: dict[str, Any]) -> str | Non
 
     ``fields`` is the request as a mapping (Celery's request dict, or ``vars()`` of its ``Context``).
     """
-    return parent_of(fields.get("parent_id"), fields.get("id"), context)
-
-
-def parent_of(parent_id: Any, task_id: Any, context: dict[str, Any]) -> str | None:
-    """:func:`true_parent` from the request's ``parent_id`` and ``id`` (read already by the caller)."""
     if "parent" in context:
         return context["parent"]  # type: ignore[no-any-return]
-    if parent_id is None or parent_id == task_id or not isinstance(parent_id, str):
+    parent = fields.get("parent_id")
+    if parent is None or parent == fields.get("id") or not isinstance(parent, str):
         return None  # a retry of a top-level task: Celery names the task as its own parent
-    return parent_id
+    return parent

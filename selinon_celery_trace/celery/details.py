@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from operator import itemgetter
 from time import time
 from typing import Any, Final
 
@@ -20,15 +19,6 @@ from .runtime import EMPTY_ARGS, only_json, remember, runtime
 __all__ = ["TaskFacts", "flow_name_of", "flow_of", "is_dispatcher", "task_details"]
 
 _NO_CONTEXT: Final[dict[str, Any]] = {}
-_READ_FIELDS: Final = (
-    "delivery_info",
-    "is_eager",
-    "id",
-    "retries",
-    "parent_id",
-    *("group", "chord", "chain", "callbacks", "errbacks"),  # canvas facts (see canvas.py)
-)
-_READ: Final = itemgetter(*_READ_FIELDS)
 
 
 def is_dispatcher(task: Any) -> bool:
@@ -82,14 +72,8 @@ def task_details(facts: TaskFacts, fields: Mapping[str, Any], args: Any, kwargs:
     ``fields`` is the request as a mapping: the dict Celery hands its task tracer, or the ``vars()`` of
     a request ``Context`` (which keeps every field in its ``__dict__``).
     """
-    try:
-        # One call reads every field the details need (each has a key in the request Celery hands its
-        # tracer): cheaper than a method call per field, and the canvas check below is then free.
-        delivery, eager, task_id, retries, parent_id, group, chord, chain, callbacks, errbacks = _READ(fields)
-    except KeyError:  # a request that lacks some (the worker's main process, a bare {"id": ...})
-        delivery, eager, task_id, retries, parent_id, group, chord, chain, callbacks, errbacks = (
-            fields.get(name) for name in _READ_FIELDS
-        )
+    delivery = fields.get("delivery_info")
+    eager = fields.get("is_eager")
     if eager or not isinstance(delivery, dict):
         queue, decoded_json = None, False
     else:
@@ -108,9 +92,9 @@ def task_details(facts: TaskFacts, fields: Mapping[str, Any], args: Any, kwargs:
         ctx, dispatcher_id, flow_name = _NO_CONTEXT, None, None
     details = {
         "task_name": facts.name,
-        "task_id": task_id,
+        "task_id": fields.get("id"),
         "queue": queue,
-        "parent": context.parent_of(parent_id, task_id, ctx),
+        "parent": context.true_parent(fields, ctx),
         "dispatcher_id": dispatcher_id,
         "flow_name": flow_name,
         "node_args": (
@@ -118,7 +102,7 @@ def task_details(facts: TaskFacts, fields: Mapping[str, Any], args: Any, kwargs:
             if args or kwargs
             else EMPTY_ARGS
         ),
-        "retried_count": retries or 0,
+        "retried_count": fields.get("retries") or 0,
         # Celery's own request hostname is the node name in prefork but the bare machine name in the
         # solo and threads pools; the worker's node name is what identifies it.
         "hostname": runtime.hostname or fields.get("hostname"),
@@ -129,16 +113,10 @@ def task_details(facts: TaskFacts, fields: Mapping[str, Any], args: Any, kwargs:
             details["node_name"] = ctx["node_name"]
         if "sent" in ctx:
             details["queue_wait"] = _queue_wait(ctx["sent"], fields.get("eta"))
-    # All None outside a canvas (a chain's last step has an empty chain); see canvas.py.
-    if (
-        group is not None
-        or chord is not None
-        or chain is not None
-        or callbacks is not None
-        or errbacks is not None
-        or (ctx and not ctx.keys().isdisjoint(canvas.CARRIED))
-    ):
-        details.update(canvas.task_facts(fields, ctx))
+        if "canvas" in ctx:
+            # A canvas's message says so in our header (see publish.py): a task outside one, with
+            # no header, pays nothing for canvas tracing.
+            details.update(canvas.task_facts(fields, ctx))
     return details
 
 

@@ -63,13 +63,20 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
             # Celery names a retried top-level task as its own parent; carry the real one.
             outgoing["parent"] = context.true_parent(vars(request), context.read(request))
             if not is_dispatcher(current):
-                kept = ("node_name", *canvas.CARRIED)  # what the first attempt's message carried
+                kept = ("node_name", "canvas", *canvas.CARRIED)  # what the first attempt's message carried
                 outgoing.update({k: v for k, v in context.read(request).items() if k in kept})
         else:
             # A link callback, an errback or a chord body: only the task publishing it knows.
             outgoing.update(canvas.link_of(request, task_id, name, args, headers.get("parent_id")))
         if outgoing:
             headers[context.HEADER] = outgoing
+    planned = canvas.schedule_facts(headers, body, outgoing)
+    if planned is not None:
+        # A task in a canvas: our header says so, for the worker to add the canvas facts (a task
+        # outside one has no header to read, and pays nothing for canvas tracing).
+        carried = headers.get(context.HEADER)
+        outgoing["canvas"] = True
+        headers[context.HEADER] = {**(carried if isinstance(carried, dict) else {}), "canvas": True}
     if runtime.stamp_sent:
         # The publish time, for the queue wait of the attempt this message starts (see details).
         carried = headers.get(context.HEADER)
@@ -102,7 +109,6 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
     }
     if outgoing.get("node_name"):
         details["node_name"] = outgoing["node_name"]
-    planned = canvas.schedule_facts(headers, body, outgoing)
     if planned is not None:
         details.update(planned)
     if is_dispatcher(target):
