@@ -19,11 +19,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-__all__ = ["CONSUMER", "ERROR", "INTERNAL", "PRODUCER", "Collector", "Span"]
+__all__ = ["CONSUMER", "ERROR", "INTERNAL", "PRODUCER", "STALLED_EXPORT_TIMEOUT", "Collector", "Span"]
 
 # The protobuf enums' numbers (opentelemetry/proto/trace/v1/trace.proto).
 INTERNAL, PRODUCER, CONSUMER = 1, 4, 5
 ERROR = 2
+STALLED_EXPORT_TIMEOUT = 20.0  # the export timeout of a sink whose endpoint never answers (seconds)
 
 
 def _value(any_value: Any) -> Any:

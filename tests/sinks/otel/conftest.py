@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ if str(REPO_ROOT) not in sys.path:  # plain `pytest` (tox) does not put the chec
 from tests import brokers  # noqa: E402
 from tests.e2e.support import Broker, running  # noqa: E402
 from tests.sinks.otel import proj  # noqa: E402
-from tests.sinks.otel.collector import Collector  # noqa: E402
+from tests.sinks.otel.collector import STALLED_EXPORT_TIMEOUT, Collector  # noqa: E402
 from tests.sinks.otel.workers import AppWorker  # noqa: E402
 
 
@@ -35,9 +36,9 @@ def otel_broker() -> Broker:
 
 
 def _worker(
-    broker: Broker, factory: pytest.TempPathFactory, collector: Collector, mode: str
+    broker: Broker, factory: pytest.TempPathFactory, endpoint: str, mode: str, **env: str
 ) -> Iterator[AppWorker]:
-    env = {"OTEL_E2E_MODE": mode, "OTEL_E2E_ENDPOINT": collector.endpoint}
+    env.update(OTEL_E2E_MODE=mode, OTEL_E2E_ENDPOINT=endpoint)
     with running(AppWorker(broker, factory.mktemp(f"otel-{mode}"), env, proj)) as worker:
         yield worker
 
@@ -47,7 +48,33 @@ def sink_worker(
     otel_broker: Broker, tmp_path_factory: pytest.TempPathFactory, collector: Collector
 ) -> Iterator[AppWorker]:
     """A prefork worker whose only OpenTelemetry setup is our sink (``{"otel": {"endpoint": ...}}``)."""
-    yield from _worker(otel_broker, tmp_path_factory, collector, "sink")
+    yield from _worker(otel_broker, tmp_path_factory, collector.endpoint, "sink")
+
+
+@pytest.fixture(scope="module")
+def recycling_worker(
+    otel_broker: Broker, tmp_path_factory: pytest.TempPathFactory, collector: Collector
+) -> Iterator[AppWorker]:
+    """The same with ``worker_max_tasks_per_child=1``: each task in a pool process that then exits."""
+    yield from _worker(otel_broker, tmp_path_factory, collector.endpoint, "sink", E2E_MAX_TASKS_PER_CHILD="1")
+
+
+@pytest.fixture(scope="module")
+def silent_collector() -> Iterator[str]:
+    """An OTLP endpoint that accepts connections and never answers: each export waits its whole timeout."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)  # never accepted: the kernel completes the handshakes, nobody replies
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.fixture(scope="module")
+def stalled_worker(
+    otel_broker: Broker, tmp_path_factory: pytest.TempPathFactory, silent_collector: str
+) -> Iterator[AppWorker]:
+    """A worker whose sink exports to the silent endpoint, with a long export ``timeout``."""
+    env = {"OTEL_E2E_TIMEOUT": str(STALLED_EXPORT_TIMEOUT)}
+    yield from _worker(otel_broker, tmp_path_factory, silent_collector, "sink", **env)
 
 
 @pytest.fixture(scope="module")
@@ -55,4 +82,4 @@ def instrumented_worker(
     otel_broker: Broker, tmp_path_factory: pytest.TempPathFactory, collector: Collector
 ) -> Iterator[AppWorker]:
     """A prefork worker with OpenTelemetry's CeleryInstrumentor in every pool process, and our sink."""
-    yield from _worker(otel_broker, tmp_path_factory, collector, "instrumented")
+    yield from _worker(otel_broker, tmp_path_factory, collector.endpoint, "instrumented")

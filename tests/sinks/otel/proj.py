@@ -2,7 +2,8 @@
 
 - ``E2E_BROKER_URL``, ``E2E_RESULT_BACKEND``, ``E2E_QUEUE_PREFIX``: as in ``tests.e2e.proj``; the worker
   consumes the one queue ``{prefix}otel``.
-- ``OTEL_E2E_ENDPOINT``: the test's OTLP/HTTP collector.
+- ``OTEL_E2E_ENDPOINT``: the test's OTLP/HTTP collector; ``OTEL_E2E_TIMEOUT``: the sink's ``timeout``.
+- ``E2E_MAX_TASKS_PER_CHILD``: ``worker_max_tasks_per_child`` when set.
 - ``OTEL_E2E_MODE``: ``sink`` (our sink makes its own provider from its options) or ``instrumented``
   (the app sets a tracer provider and OpenTelemetry's ``CeleryInstrumentor`` in each pool process, as
   OpenTelemetry's Celery guide writes it; our sink, with no options, uses that provider).
@@ -35,6 +36,8 @@ def make_app(env: Mapping[str, str]) -> Celery:
     app = Celery("otel_e2e")
     if env.get("OTEL_E2E_MODE", "sink") == "sink":
         options: dict[str, Any] = {"endpoint": env.get("OTEL_E2E_ENDPOINT"), "service_name": "otel-e2e"}
+        if env.get("OTEL_E2E_TIMEOUT"):
+            options["timeout"] = float(env["OTEL_E2E_TIMEOUT"])
     else:
         options = {}  # the application's provider
     app.conf.update(
@@ -46,6 +49,8 @@ def make_app(env: Mapping[str, str]) -> Celery:
         selinon_trace=[{"otel": options}],
         task_default_queue=queue_name(env),
     )
+    if env.get("E2E_MAX_TASKS_PER_CHILD"):
+        app.conf.worker_max_tasks_per_child = int(env["E2E_MAX_TASKS_PER_CHILD"])
 
     @app.task(name="otel.ok", shared=False)
     def ok(value: Any) -> Any:

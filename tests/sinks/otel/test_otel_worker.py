@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,7 +12,15 @@ import pytest
 
 import selinon_celery_trace
 from tests.sinks.otel import proj
-from tests.sinks.otel.collector import CONSUMER, ERROR, INTERNAL, PRODUCER, Collector, Span
+from tests.sinks.otel.collector import (
+    CONSUMER,
+    ERROR,
+    INTERNAL,
+    PRODUCER,
+    STALLED_EXPORT_TIMEOUT,
+    Collector,
+    Span,
+)
 from tests.sinks.otel.workers import AppWorker
 
 pytestmark = pytest.mark.e2e
@@ -176,3 +185,33 @@ def test_with_celery_instrumentation_one_trace_and_no_duplicate_spans(
     assert failed[0].status == ERROR and "TASK_FAILURE" in failed[0].event_names()
     related = [s for s in spans if s.attributes.get("selinon.dispatcher_id") == flow_id]
     assert {s.trace_id for s in related} == {submitted.trace_id}
+
+
+def test_recycled_pool_processes_lose_no_span(recycling_worker: AppWorker, collector: Collector) -> None:
+    """With ``worker_max_tasks_per_child=1`` each attempt's span is flushed before its process exits."""
+    count = 6
+    with _published(recycling_worker):
+        results = [recycling_worker.app.send_task("otel.ok", args=[n]) for n in range(count)]
+        assert [r.get(timeout=RESULT_TIMEOUT) for r in results] == list(range(count))
+    ids = {str(r.id) for r in results}
+
+    def attempts(spans: list[Span]) -> list[Span]:
+        return [s for s in spans if s.kind == CONSUMER and s.attributes.get("messaging.message.id") in ids]
+
+    spans = attempts(collector.wait(lambda spans: len(attempts(spans)) >= count, settle=SETTLE))
+    assert sorted(s.attributes["messaging.message.id"] for s in spans) == sorted(ids)
+    assert all(s.attributes["selinon.event"] == "TASK_END" and s.parent_id for s in spans)
+
+
+def test_a_collector_that_never_answers_holds_no_task(stalled_worker: AppWorker) -> None:
+    """Exports that hang until their timeout run beside the tasks: every task is done long before one ends."""
+    began = time.monotonic()
+    results = [stalled_worker.app.send_task("otel.ok", args=[n]) for n in range(40)]
+    assert [r.get(timeout=RESULT_TIMEOUT) for r in results] == list(range(40))
+    elapsed = time.monotonic() - began
+    # A task that waited for an export would wait STALLED_EXPORT_TIMEOUT; 40 tasks on 2 processes, 20 times.
+    assert elapsed < STALLED_EXPORT_TIMEOUT / 2, f"40 tasks took {elapsed:.1f} s"
+    # The worker still works afterwards: a failing task fails as usual.
+    failing = stalled_worker.app.send_task("otel.boom", args=["still failing"])
+    failing.get(timeout=RESULT_TIMEOUT, propagate=False)
+    assert failing.state == "FAILURE" and str(failing.result) == "still failing"
