@@ -68,6 +68,9 @@ class TraceFile:
         """
         deadline = time.monotonic() + timeout
         while True:
+            # The deadline is read before the file: a test stalled in between (a garbage collection
+            # running some object's __del__) reads the file once more before it gives up.
+            expired = time.monotonic() > deadline
             grouped = self.group(expected)
             missing = {
                 task_id: names
@@ -76,7 +79,7 @@ class TraceFile:
             }
             if not missing:
                 break
-            if time.monotonic() > deadline:
+            if expired:
                 seen = {t: [r["event"] for r in grouped[t]] for t in missing}
                 pytest.fail(f"timed out waiting for events; wanted {missing}, saw {seen}")
             time.sleep(0.1)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from celery.result import AsyncResult
 
 import selinon_celery_trace
 from tests.brokers import RestartableRedis
@@ -85,6 +86,7 @@ def test_sigkilled_pool_process_is_one_failure_from_the_main_process(traced: Rel
 def test_redis_restart_mid_run_loses_no_event_of_a_completed_task(workers: Workers) -> None:
     """Redis stopped and started again while tasks run: the worker reconnects, every task is fully traced."""
     redis = RestartableRedis()
+    results: list[AsyncResult] = []
     try:
         redis.start()
         worker = workers.make(broker=Broker("redis", redis.url, redis.url))
@@ -93,9 +95,11 @@ def test_redis_restart_mid_run_loses_no_event_of_a_completed_task(workers: Worke
             selinon_celery_trace.install(app)
             try:
                 before = [app.send_task("rel.nap", args=[0.01]) for _ in range(10)]
+                results += before
                 for result in before:
                     result.get(timeout=RESULT_TIMEOUT)
                 in_flight = [app.send_task("rel.nap", args=[2.0]) for _ in range(2)]
+                results += in_flight
                 for result in in_flight:
                     _started(worker, result.id)
 
@@ -114,6 +118,7 @@ def test_redis_restart_mid_run_loses_no_event_of_a_completed_task(workers: Worke
                 back = time.monotonic() - restarted
                 print(f"\nRedis restart: the worker answered {back:.2f}s after Redis was back")
                 after = [app.send_task("rel.nap", args=[0.01]) for _ in range(10)]
+                results += after
                 for result in after:
                     result.get(timeout=RESULT_TIMEOUT)
             finally:
@@ -135,7 +140,23 @@ def test_redis_restart_mid_run_loses_no_event_of_a_completed_task(workers: Worke
             assert "Connection to broker lost" in worker.log_text(), "the worker noticed the restart"
             assert redis.starts == 2
     finally:
+        _release(results)
         redis.close()
+
+
+def _release(results: list[AsyncResult]) -> None:
+    """Unsubscribe results from their backend while its Redis is up, and unbind them from it.
+
+    A result's ``__del__`` unsubscribes it: once this Redis is gone, each would retry for 20 s in
+    whichever later test the garbage collector happens to run it.
+    """
+    for result in results:
+        try:
+            if result.backend is not None:
+                result.backend.remove_pending_result(result)
+        except Exception:
+            pass
+        result.backend = None
 
 
 _REPORT = re.compile(
