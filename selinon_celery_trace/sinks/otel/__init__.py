@@ -9,7 +9,8 @@ Needs the ``otel`` extra. Configuration: ``{"otel": {"endpoint": "http://collect
   ``uses_message``, so it gets the outgoing headers at TASK_SCHEDULE and the request's fields, headers
   among them, at TASK_START;
 - a span per flow parenting its dispatcher executions and nodes (:mod:`.flows`);
-- a canvas (``root_id`` on the events, when present) with no context of its own joins its root's trace;
+- a canvas (``root_id`` on the events, when present) with no context of its own joins its root's trace,
+  a group's members that of the group's span (:mod:`.canvas`);
 - failures set an error status and record the exception; other events are span events of the running
   attempt or execution (or of the application's current span);
 - with ``opentelemetry-instrumentation-celery`` active, its spans are the task spans (:mod:`.enrich`).
@@ -31,6 +32,7 @@ from opentelemetry.propagate import extract, inject
 from ...core.record import Record, caller_record, current_exception, current_message, event_name
 from ..flow_starts import FlowStarts, worker_directory
 from . import flows
+from .canvas import Groups, fallback_parent, root_span_id
 from .enrich import PENDING, Pending, enrich_current, install_enricher, instrumented
 from .ids import span_id_of, trace_id_of
 from .provider import Tracing
@@ -70,7 +72,7 @@ class OtelSink:
     >>> sink = OtelSink(endpoint="http://127.0.0.1:4318", service_name="worker")  # doctest: +SKIP
     """
 
-    __slots__ = ("flows", "key", "shutdown_timeout", "starts", "tasks", "tracing")
+    __slots__ = ("flows", "groups", "key", "shutdown_timeout", "starts", "tasks", "tracing")
     uses_message = True  # the message's headers carry the trace context across the broker
 
     def __init__(
@@ -88,11 +90,13 @@ class OtelSink:
         self.tasks = OpenSpans()  # task id -> the running attempt's span
         self.flows = OpenSpans()  # dispatcher id -> the running execution's span
         self.starts = FlowStarts()
+        self.groups = Groups()  # the group spans this process exported
         os.register_at_fork(after_in_child=self._after_fork)
 
     def _after_fork(self) -> None:
         self.tasks.reset()
         self.flows.reset()
+        self.groups.reset()
         CURRENT.set(None)
 
     def on_worker_start(self) -> None:
@@ -142,10 +146,14 @@ class OtelSink:
             if not outer:
                 context, links = remote(trace_id_of(flow), span_id_of("flow", flow)), ()
         elif not outer and isinstance(root, str):  # a canvas member with no context: its root's trace
-            if root == task_id:
-                context, ids = context_api.Context(), {"trace_id": trace_id_of(root), "span_id": _root(root)}
-            else:
-                context = remote(trace_id_of(root), _root(root))
+            group = details.get("group_id")
+            if root == task_id and isinstance(group, str):  # a group's member: under the group's span
+                context = self.groups.parent(self.tracing, group, when)
+            if context is None and root == task_id:
+                context = context_api.Context()
+                ids = {"trace_id": trace_id_of(root), "span_id": root_span_id(root)}
+            elif context is None:
+                context = remote(trace_id_of(root), root_span_id(root))
         span = self.tracing.start(
             f"apply_async/{name}",
             context=context,
@@ -176,7 +184,7 @@ class OtelSink:
             finish_stale()  # an eager task runs inside another: that one is not stale
         parent = extract(fields) if isinstance(fields, dict) else context_api.Context()
         if not trace.get_current_span(parent).get_span_context().is_valid:
-            parent = _fallback_parent(details, task_id)
+            parent = fallback_parent(details, task_id)
         span = self.tracing.start(
             f"run/{name}",
             context=parent,
@@ -221,7 +229,7 @@ class OtelSink:
         # attempt's own span, if any, was in the pool process; this one records the failure.
         span = self.tracing.start(
             f"run/{details.get('task_name') or 'task'}",
-            context=_fallback_parent(details, str(details.get("task_id"))),
+            context=fallback_parent(details, str(details.get("task_id"))),
             kind=CONSUMER,
             attributes=span_attributes(event_name(event), details, "process"),
             start_time=when,
@@ -245,20 +253,6 @@ class OtelSink:
 
     def __repr__(self) -> str:
         return f"OtelSink(endpoint={self.tracing.endpoint!r})"
-
-
-def _root(root: str) -> int:
-    return span_id_of("root", root)
-
-
-def _fallback_parent(details: dict[str, Any], task_id: str) -> Any:
-    """The parent of an attempt whose message carried no context: its canvas root, its flow, or none."""
-    root, flow = details.get("root_id"), details.get("dispatcher_id")
-    if isinstance(root, str) and root != task_id:
-        return remote(trace_id_of(root), _root(root))
-    if isinstance(flow, str):
-        return remote(trace_id_of(flow), span_id_of("flow", flow))
-    return context_api.Context()
 
 
 def _wakeup(sink: OtelSink, event: int, details: dict[str, Any], when: int) -> None:

@@ -56,6 +56,14 @@ def make_app(env: Mapping[str, str]) -> Celery:
     def ok(value: Any) -> Any:
         return value
 
+    @app.task(name="otel.add", shared=False)
+    def add(value: int, more: int) -> int:
+        return value + more
+
+    @app.task(name="otel.total", shared=False)
+    def total(values: list[int]) -> int:
+        return sum(values)
+
     @app.task(name="otel.boom", shared=False)
     def boom(message: str) -> None:
         raise ValueError(message)
