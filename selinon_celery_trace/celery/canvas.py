@@ -76,7 +76,7 @@ def schedule_facts(headers: Mapping[str, Any], body: Any, ctx: Mapping[str, Any]
         "chain": _entries(list(reversed(chain)), 0) if isinstance(chain, (list, tuple)) else None,
         "link": _entries(callbacks, 0) if isinstance(callbacks, (list, tuple)) and callbacks else None,
         "link_error": _entries(errbacks, 0) if isinstance(errbacks, (list, tuple)) and errbacks else None,
-        "chord_body": _entry(chord, 0) if isinstance(chord, dict) else None,
+        "chord_body": _body(chord, 0) if isinstance(chord, dict) else None,
     }
 
 
@@ -153,7 +153,19 @@ def _entry(signature: dict[str, Any], depth: int) -> dict[str, Any]:
             entry["group"] = _entries(tasks, depth + 1)
         body = kwargs.get("body")
         if isinstance(body, dict):
-            entry["chord_body"] = _entry(body, depth + 1)
+            entry["chord_body"] = _body(body, depth + 1)
+    return entry
+
+
+def _body(signature: dict[str, Any], depth: int) -> dict[str, Any]:
+    """A chord body's entry, with its errbacks: when a header member fails the body never runs, and
+    Celery fires the body's ``link_error`` instead (inline when it takes ``request, exc, traceback``,
+    so only this plan tells it was there)."""
+    entry = _entry(signature, depth)
+    options = signature.get("options")
+    errbacks = options.get("link_error") if isinstance(options, dict) else None
+    if errbacks and isinstance(errbacks, (list, tuple, dict)) and depth < _MAX_DEPTH:
+        entry["link_error"] = _entries(_signatures(errbacks), depth + 1)
     return entry
 
 

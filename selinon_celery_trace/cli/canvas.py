@@ -20,6 +20,7 @@ __all__ = ["CanvasRun", "GroupNode", "MissingNode", "Node", "Structure", "TaskNo
 
 _NO_FACTS = CanvasFacts()
 _INLINE_ERRBACK = "fired, in the failed task's worker (an errback of request, exc, traceback): untraced"
+_INLINE_CHORD_ERRBACK = "fired by the chord error, inline (an errback of request, exc, traceback): untraced"
 
 
 @dataclass(slots=True)
@@ -48,6 +49,7 @@ class MissingNode:
     role: str
     why: str
     failed: bool  # True when it never ran because something failed (False: may still come)
+    children: list[Node] = field(default_factory=list)  # a failed chord's body: the errbacks it fired
 
 
 Node = TaskNode | GroupNode | MissingNode
@@ -211,7 +213,24 @@ class Structure:
             else:
                 why = "not in these files"
             planned = planned or Planned(None, chord_id)
-            nodes.append(MissingNode(planned, "chord body", why, failed is not None))
+            missing = MissingNode(planned, "chord body", why, failed is not None)
+            if failed is not None:  # Celery fires the body's errbacks instead
+                missing.children = self._chord_errbacks(chord_id, planned.link_error)
+            nodes.append(missing)
+        return nodes
+
+    def _chord_errbacks(self, body_id: str, planned: tuple[Planned, ...]) -> list[Node]:
+        """The errbacks of a chord body that never ran: the published ones as tasks, the rest as fired."""
+        nodes: list[Node] = []
+        for other in self.ordered:
+            if other.task_id not in self.placed and _facts(other).errback_of == body_id:
+                nodes += self.lane(other, "link_error")
+        traced = {node.task.name for node in nodes if isinstance(node, TaskNode)}
+        nodes += [
+            MissingNode(errback, "link_error", _INLINE_CHORD_ERRBACK, False)
+            for errback in planned
+            if errback.task_name not in traced
+        ]
         return nodes
 
     def children(self, task: TaskRun) -> list[Node]:

@@ -36,13 +36,15 @@ def linked_ids(details: Mapping[str, Any]) -> set[str]:
 class Planned:
     """A task Celery planned to run (a chain step, a link, a chord body): its name and id, as far as known.
 
-    A chain step that is a group or a chord lists its tasks (``group``) and the chord's ``body``.
+    A chain step that is a group or a chord lists its tasks (``group``) and the chord's ``body``; a chord
+    body its errbacks (``link_error``), which Celery fires instead of the body when a header member fails.
     """
 
     task_name: str | None
     task_id: str | None
     group: tuple[Planned, ...] = ()
     body: Planned | None = None
+    link_error: tuple[Planned, ...] = ()
 
     @property
     def label(self) -> str:
@@ -72,6 +74,7 @@ def _planned(value: Any) -> Planned | None:
         as_str(value, "task_id"),
         planned_list(group) or (),
         _planned(value.get("chord_body")),
+        planned_list(value.get("link_error")) or (),
     )
 
 

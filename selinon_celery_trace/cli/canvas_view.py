@@ -42,7 +42,7 @@ def add_nodes(tree: Tree, nodes: list[Node], at: Clock, *, traceback: bool, pref
         if isinstance(node, TaskNode):
             _add_task(tree, node, label, at, traceback=traceback)
         elif isinstance(node, MissingNode):
-            _add_missing(tree, node, label)
+            _add_missing(tree, node, label, at, traceback=traceback)
         else:
             _add_group(tree, node, label, at, traceback=traceback)
 
@@ -58,7 +58,7 @@ def _add_task(tree: Tree, node: TaskNode, label: Text, at: Clock, *, traceback: 
     add_nodes(branch, node.children, at, traceback=traceback)
 
 
-def _add_missing(tree: Tree, node: MissingNode, label: Text) -> None:
+def _add_missing(tree: Tree, node: MissingNode, label: Text, at: Clock, *, traceback: bool) -> None:
     text = Text("".rjust(9) + " ")
     text.append(label)
     text.append("○ " if not node.failed else "⊘ ", style="red" if node.failed else "dim")
@@ -70,7 +70,9 @@ def _add_missing(tree: Tree, node: MissingNode, label: Text) -> None:
     if node.planned.task_id:
         text.append(f" [{short_id(node.planned.task_id)}]", style="dim")
     text.append(f" {node.why}", style="red" if node.failed else "dim")
-    tree.add(text)
+    branch = tree.add(text)
+    if node.children:
+        add_nodes(branch, node.children, at, traceback=traceback)
 
 
 def _lane_outcome(lane: list[Node]) -> str:

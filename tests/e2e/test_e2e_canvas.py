@@ -124,6 +124,15 @@ def test_group_of_four_and_a_group_with_a_failing_member(e2e: Publisher) -> None
     assert "ValueError: member 1" in tree
 
 
+def errback_ends(e2e: Publisher, linked_to: str) -> list[dict[str, Any]]:
+    """The TASK_END events of the errbacks (published as tasks) of ``linked_to`` so far."""
+    return [
+        r
+        for r in e2e.trace.records()
+        if r["event"] == "TASK_END" and r["details"].get("errback_of") == linked_to
+    ]
+
+
 def test_chord_of_three_and_one_and_a_chord_whose_member_fails(e2e: Publisher) -> None:
     """Header members name the chord's body; the body runs after them, or never when a member failed."""
     sig = e2e.app.signature
@@ -151,21 +160,41 @@ def test_chord_of_three_and_one_and_a_chord_whose_member_fails(e2e: Publisher) -
     assert lines_with(tree, f"chord body ✔ e2e.total [{body[:8]}] ok in")
     assert tree.index("chord header") < tree.index("chord body")
 
+    # The body's errbacks are what a chord error fires (Celery's way to handle a failed chord).
+    body_errbacks = [sig("e2e.on_error"), sig("e2e.on_error_inline")]
     failing = chord(
         [sig("e2e.add", args=[1, 1]), sig("e2e.boom", args=["no sum"]), sig("e2e.add", args=[3, 3])],
-        sig("e2e.total"),
+        sig("e2e.total", link_error=body_errbacks),
     ).apply_async()
     failed_header = [result.id for result in failing.parent.results]
     events = e2e.trace.wait(
         {failed_header[0]: OK, failed_header[1]: ["TASK_FAILURE"], failed_header[2]: OK}, settle=SETTLE
     )
     assert e2e.trace.group([failing.id])[failing.id] == [], "the body of a failed chord never runs"
+    assert events[failed_header[0]][0]["details"]["chord_body"] == {
+        **step("e2e.total", failing.id),
+        "link_error": [step("e2e.on_error", None), step("e2e.on_error_inline", None)],
+    }
+    deadline = time.monotonic() + 30
+    while not (fired := errback_ends(e2e, failing.id)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(SETTLE)
+    fired = errback_ends(e2e, failing.id)
+    assert [r["details"]["task_name"] for r in fired] == ["e2e.on_error"], "the published errback ran once"
     tree = show(e2e, failed_header[2])
     assert lines_with(tree, "chord header", "3 members side by side: 2 ok, 1 failed")
     assert lines_with(
         tree,
         f"⊘ chord body e2e.total [{failing.id[:8]}] never ran:",
         f"header member e2e.boom [{failed_header[1][:8]}] failed (chord error)",
+    )
+    body_line = lines_with(tree, "⊘ chord body")[0]
+    published = lines_with(tree, f"↳ link_error ✔ e2e.on_error [{fired[0]['details']['task_id'][:8]}] ok in")
+    inline = lines_with(tree, "↳ link_error e2e.on_error_inline fired by the chord error", "untraced")
+    assert published and inline, tree
+    lines = tree.splitlines()
+    assert lines.index(body_line) < lines.index(published[0]) and lines.index(body_line) < lines.index(
+        inline[0]
     )
 
 
