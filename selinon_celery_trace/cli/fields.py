@@ -21,7 +21,12 @@ __all__ = [
     "error_line",
     "format_duration",
     "short_id",
+    "task_name",
 ]
+
+# Celery's built-in tasks that run another task over a list in one message (``task.map``,
+# ``task.starmap``; ``task.chunks`` is a group of starmaps): named with the task they run.
+_MAPPING = frozenset({"celery.map", "celery.starmap"})
 
 
 UNKNOWN = "\u2013"
@@ -36,6 +41,22 @@ def as_str(details: Mapping[str, Any], key: str) -> str | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def task_name(details: Mapping[str, Any]) -> str | None:
+    """The event's task name; ``celery.starmap(proj.add)`` for a map or starmap (and chunks) of a task.
+
+    >>> task_name({"task_name": "celery.starmap", "node_args": {"kwargs": {"task": {"task": "proj.add"}}}})
+    'celery.starmap(proj.add)'
+    """
+    name = as_str(details, "task_name")
+    if name not in _MAPPING:
+        return name
+    arguments = details.get("node_args")
+    kwargs = arguments.get("kwargs") if isinstance(arguments, Mapping) else None
+    signature = kwargs.get("task") if isinstance(kwargs, Mapping) else None
+    inner = as_str(signature, "task") if isinstance(signature, Mapping) else None
+    return f"{name}({inner})" if inner else name
 
 
 def as_float(details: Mapping[str, Any], key: str) -> float | None:

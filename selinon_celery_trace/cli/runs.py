@@ -31,7 +31,7 @@ from .event_names import (
     TASK_START,
     TERMINAL,
 )
-from .fields import as_float, as_int, as_str, error_line
+from .fields import as_float, as_int, as_str, error_line, task_name
 from .reader import Record
 
 __all__ = ["Attempt", "FlowRun", "TaskRun", "Wakeup"]
@@ -110,7 +110,7 @@ class TaskRun:
         """Fold one event about this task."""
         ts, event, details, node = record
         self.first_ts = min(self.first_ts, ts)
-        self.name = self.name or as_str(details, "task_name")
+        self.name = self.name or task_name(details)
         self.flow_id = self.flow_id or as_str(details, "dispatcher_id")
         self.flow_name = self.flow_name or as_str(details, "flow_name")
         self.parent = self.parent or as_str(details, "parent")

@@ -28,7 +28,7 @@ from .event_names import (
     TASK_START,
     TERMINAL,
 )
-from .fields import as_float, as_int, as_str, error_line
+from .fields import as_float, as_int, as_str, error_line, task_name
 from .reader import Record
 
 __all__ = ["FailureGroup", "FlowTally", "PlaceTally", "Summary", "TaskTally"]
@@ -159,7 +159,7 @@ class Summary:
     def _task_start(self, ts: float, details: Mapping[str, Any]) -> None:
         task_id = as_str(details, "task_id")
         if task_id is not None:
-            name = as_str(details, "task_name") or _UNNAMED
+            name = task_name(details) or _UNNAMED
             self._open_attempts[(task_id, as_int(details, "retried_count"))] = (ts, name)
 
     def _task_end(self, ts: float, event: str, details: Mapping[str, Any]) -> None:
@@ -167,7 +167,7 @@ class Summary:
         opened = None
         if task_id is not None:
             opened = self._open_attempts.pop((task_id, as_int(details, "retried_count")), None)
-        name = as_str(details, "task_name") or (opened[1] if opened else _UNNAMED)
+        name = task_name(details) or (opened[1] if opened else _UNNAMED)
         tally = _tally(self.tasks, name, TaskTally)
         tally.runs += 1
         outcome = ATTEMPT_OUTCOME[event]

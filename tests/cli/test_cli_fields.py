@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 
 from selinon_celery_trace.cli.collector import Collector
-from selinon_celery_trace.cli.fields import UNKNOWN, error_line, format_duration
+from selinon_celery_trace.cli.fields import UNKNOWN, error_line, format_duration, task_name
 from selinon_celery_trace.cli.reader import Record
 from selinon_celery_trace.cli.runs import TaskRun
 from selinon_celery_trace.cli.summary import Summary
@@ -123,3 +123,21 @@ def test_the_summary_fits_80_columns_with_long_errors_and_names() -> None:
         assert max(len(line) for line in lines) <= width
         assert any("ValueError: xxxxxxxxxx" in line for line in lines)
         assert not any(line.strip() == "x" for line in lines)
+
+
+def test_a_map_or_starmap_is_named_with_its_task_whatever_its_arguments_became() -> None:
+    """celery.starmap(proj.add) when the arguments name the task; the plain name when they do not."""
+    wrapped = {"task": {"task": "proj.add", "args": []}, "it": [[1, 2]]}
+    assert task_name({"task_name": "celery.starmap", "node_args": {"args": [], "kwargs": wrapped}}) == (
+        "celery.starmap(proj.add)"
+    )
+    assert task_name({"task_name": "celery.map", "node_args": {"kwargs": wrapped}}) == "celery.map(proj.add)"
+    for odd in (
+        None,
+        "[redacted]",
+        {"kwargs": "...[truncated 9 chars]"},
+        {"kwargs": {"task": {"task": ["x"]}}},
+    ):
+        assert task_name({"task_name": "celery.map", "node_args": odd}) == "celery.map"
+    assert task_name({"task_name": "proj.add", "node_args": {"kwargs": wrapped}}) == "proj.add"
+    assert task_name({"task_name": None}) is None

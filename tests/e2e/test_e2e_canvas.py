@@ -339,3 +339,31 @@ def test_a_chord_started_in_a_flow_belongs_to_the_flow(e2e: Publisher) -> None:
     assert fan_line < header_line < body_line
     indent = len(lines[fan_line]) - len(lines[fan_line].lstrip("│├└─ "))
     assert len(lines[header_line]) - len(lines[header_line].lstrip("│├└─ ")) > indent, "under the node"
+
+
+def test_chunks_and_map_are_named_with_the_task_they_run(e2e: Publisher) -> None:
+    """Chunks (a group of ``celery.starmap`` tasks) and a ``celery.map`` are named with their task."""
+    add = e2e.app.tasks["e2e.add"]
+    chunked = add.chunks([(i, i) for i in range(5)], 2).apply_async()
+    assert chunked.get(timeout=30) == [[0, 2], [4, 6], [8]]
+    members = [result.id for result in chunked.results]
+    mapped = e2e.app.tasks["e2e.total"].map([[1, 2], [3]]).apply_async()
+    assert mapped.get(timeout=30) == [3, 3]
+    events = e2e.trace.wait({task_id: OK for task_id in [*members, mapped.id]})
+    for index, task_id in enumerate(members):
+        assert names(events[task_id]) == OK
+        assert {e["details"]["task_name"] for e in events[task_id]} == {"celery.starmap"}
+        check_facts(events[task_id], facts(root_id=task_id, group_id=chunked.id, group_index=index))
+
+    tree = show(e2e, chunked.id)
+    assert lines_with(tree, f"canvas celery.starmap(e2e.add) [root {members[0]}] finished in")
+    assert lines_with(tree, f"group [{chunked.id[:8]}] 3 members side by side: 3 ok")
+    for index, task_id in enumerate(members):
+        assert lines_with(tree, f"[{index}] ✔ celery.starmap(e2e.add) [{task_id[:8]}] ok in")
+    assert lines_with(show(e2e, mapped.id), f"task celery.map(e2e.total) [{mapped.id}] succeeded")
+    summary = (
+        CliRunner()
+        .invoke(cli, ["summary", str(e2e.trace.path)], env={"COLUMNS": "220", "NO_COLOR": "1"})
+        .stdout
+    )
+    assert lines_with(summary, "celery.starmap(e2e.add)", " 3 ")
