@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from rich.text import Text
 
-from .fields import as_float, as_int, as_str, error_line, format_duration, short_id
+from .fields import as_float, as_int, as_str, error_line, format_duration, short_id, task_name
 
 __all__ = ["append_message"]
 
@@ -25,7 +25,7 @@ def _ref(text: Text, name: str | None, ident: str | None, style: str = "bold") -
 
 
 def _task(text: Text, details: Mapping[str, Any]) -> None:
-    _ref(text, as_str(details, "task_name"), as_str(details, "task_id"))
+    _ref(text, task_name(details), as_str(details, "task_id"))
 
 
 def _flow(text: Text, details: Mapping[str, Any], prefix: str = "flow ") -> None:

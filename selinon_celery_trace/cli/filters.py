@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from ..core import catalogue
+from .fields import task_name
 from .reader import Record
 
 __all__ = ["EventFilter", "event_patterns", "filter_options"]
@@ -108,6 +109,10 @@ class EventFilter:
             for key in ("flow_name", "dispatcher_id", "parent_dispatcher_id")
         ):
             return False
-        if self.tasks and not any(_matches(details.get(key), self.tasks) for key in ("task_name", "task_id")):
+        if self.tasks and not (
+            _matches(details.get("task_id"), self.tasks)
+            or _matches(details.get("task_name"), self.tasks)
+            or _matches(task_name(details), self.tasks)  # celery.starmap(proj.add), as the views name it
+        ):
             return False
         return not (self.queues and not _matches(details.get("queue"), self.queues))

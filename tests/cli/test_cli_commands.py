@@ -260,3 +260,26 @@ def test_python_dash_m_runs_the_cli_without_importing_celery(files: TraceFiles) 
         [sys.executable, "-m", "selinon_celery_trace", "--version"], capture_output=True, text=True
     )
     assert version.returncode == 0 and "selinon-trace" in version.stdout
+
+
+def test_follow_names_and_finds_a_starmap_by_the_task_it_runs(tmp_path: Path) -> None:
+    """A celery.starmap of proj.add shows and filters as celery.starmap(proj.add), or by its raw name."""
+    wrapped = {"args": [], "kwargs": {"task": {"task": "proj.add", "args": []}, "it": [[1, 2]]}}
+    events = [
+        {"task_name": "celery.starmap", "task_id": "aaaa1111", "node_args": wrapped, "queue": "q"},
+        {"task_name": "proj.add", "task_id": "bbbb2222", "node_args": {"args": [1, 2], "kwargs": {}}},
+    ]
+    path = tmp_path / "trace.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"event": "TASK_START", "time": f"2026-12-06T02:00:0{i}+00:00", "details": d, "node": "h"}
+            )
+            + "\n"
+            for i, d in enumerate(events)
+        )
+    )
+    for pattern in ("celery.starmap(proj.add)", "celery.starmap(*)", "celery.starmap"):
+        lines = run("follow", "--once", "--from-start", "--task", pattern, path).stdout.splitlines()
+        assert len(lines) == 1 and "celery.starmap(proj.add)[aaaa1111]" in lines[0], (pattern, lines)
+    assert len(run("follow", "--once", "--from-start", "--task", "proj.*", path).stdout.splitlines()) == 1
