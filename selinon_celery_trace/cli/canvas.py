@@ -1,22 +1,21 @@
-"""A Celery canvas workflow (chain, group, chord, links) rebuilt from its tasks, as ``show`` draws it.
+"""A Celery canvas workflow (chain, group, chord, links) arranged from its tasks, as ``show`` draws it.
 
-:class:`CanvasRun` holds the tasks of one workflow (found by :mod:`.canvas_collect`); :class:`Structure`
-arranges any set of tasks by their canvas facts (:mod:`.canvas_facts`): a chain's steps one after the
-other, a group's members side by side (each member a lane, so a chain inside a chord is one lane), a
-chord's body after its header, link callbacks and errbacks under the task they are linked to, tasks
-a task's own code published under it; and what Celery planned but never ran, with the reason (an
-earlier step failed, a header member failed, the errback ran inline).
+:class:`Structure` arranges any set of tasks (a workflow's, :mod:`.canvas_run`, or a flow's) by their
+canvas facts (:mod:`.canvas_facts`): a chain's steps one after the other, a group's members side by
+side (each member a lane, so a chain inside a chord is one lane), a chord's body after its header, link
+callbacks and errbacks under the task they are linked to, tasks a task's own code published under it;
+and what Celery planned but never ran, with the reason (an earlier step failed, a header member failed,
+the errback ran inline).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from .canvas_facts import CanvasFacts, Planned
 from .runs import TaskRun
 
-__all__ = ["CanvasRun", "GroupNode", "MissingNode", "Node", "Structure", "TaskNode"]
+__all__ = ["GroupNode", "MissingNode", "Node", "Structure", "TaskNode"]
 
 _NO_FACTS = CanvasFacts()
 _INLINE_ERRBACK = "fired, in the failed task's worker (an errback of request, exc, traceback): untraced"
@@ -260,55 +259,3 @@ class Structure:
                 if f"link_error:{errback.task_name}" not in seen_links:
                     nodes.append(MissingNode(errback, "link_error", _INLINE_ERRBACK, False))
         return nodes
-
-
-@dataclass(slots=True)
-class CanvasRun:
-    """One canvas workflow: the tasks tied together by their canvas facts, and how it went."""
-
-    root_id: str
-    tasks: dict[str, TaskRun]
-
-    @property
-    def failed(self) -> TaskRun | None:
-        """The task whose failure came first, if any failed."""
-        failures = [t for t in self.tasks.values() if t.outcome == "failure"]
-        return min(failures, key=lambda t: t.end if t.end is not None else math.inf) if failures else None
-
-    @property
-    def outcome(self) -> str:
-        """``failure`` when a task failed, ``running`` while one has no end, else ``success``."""
-        if self.failed is not None:
-            return "failure"
-        if any(t.outcome in ("running", "scheduled", "retry") for t in self.tasks.values()):
-            return "running"
-        return "success"
-
-    @property
-    def start(self) -> float | None:
-        """When its first task was scheduled (or first seen)."""
-        times = [t.scheduled if t.scheduled is not None else t.first_ts for t in self.tasks.values()]
-        finite = [ts for ts in times if math.isfinite(ts)]
-        return min(finite) if finite else None
-
-    @property
-    def end(self) -> float | None:
-        """When its last task ended, once none is running."""
-        if self.outcome == "running":
-            return None
-        ends = [t.end for t in self.tasks.values() if t.end is not None]
-        return max(ends) if ends else None
-
-    @property
-    def duration(self) -> float | None:
-        """From the first schedule to the last end, when it ended."""
-        start, end = self.start, self.end
-        return end - start if start is not None and end is not None else None
-
-    @property
-    def name(self) -> str:
-        """The root task's name (the task the workflow started from), else the first task's."""
-        root = self.tasks.get(self.root_id)
-        if root is None and self.tasks:
-            root = min(self.tasks.values(), key=lambda t: t.first_ts)
-        return (root.name if root is not None else None) or "?"

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from .canvas import CanvasRun
 from .canvas_facts import is_canvas_event, linked_ids
+from .canvas_run import CanvasRun
 from .fields import as_str
 from .reader import Record
 from .runs import TaskRun

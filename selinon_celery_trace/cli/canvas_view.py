@@ -14,7 +14,8 @@ from rich.console import RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
-from .canvas import CanvasRun, GroupNode, MissingNode, Node, Structure, TaskNode
+from .canvas import GroupNode, MissingNode, Node, Structure, TaskNode
+from .canvas_run import CanvasRun
 from .fields import clock, format_duration, short_id
 from .outcome_style import OUTCOME_STYLE, outcome_mark
 from .task_lines import Clock, add_attempts, plural, task_label

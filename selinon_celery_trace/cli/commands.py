@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from .canvas import CanvasRun
+from .canvas_run import CanvasRun
 from .canvas_view import canvas_tree
 from .collector import LatestFlow, latest_flow
 from .filters import EventFilter, event_patterns, filter_options

@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any, Final, Literal
 
 from ..core import __version__
-from .canvas import CanvasRun
+from .canvas_run import CanvasRun
 from .fields import UNKNOWN
 from .runs import Attempt, FlowRun, TaskRun, Wakeup
 
