@@ -103,12 +103,13 @@ def link_of(request: Any, task_id: Any, name: Any, args: Any, parent_id: Any) ->
         for errback in _signatures(getattr(request, "errbacks", None)):
             if errback.get("task") == name and given[:1] == [current_id] and _applied_with(errback, given, 1):
                 return {"errback_of": current_id}
-    elif body_id is not None and parent_id == body_id and given[:1] == [body_id]:
-        # The chord failed: Celery applies the body's errbacks, as the body's, from this header member.
-        options = chord.get("options") if isinstance(chord, dict) else None
-        errbacks = options.get("link_error") if isinstance(options, dict) else None
-        if any(errback.get("task") == name for errback in _signatures(errbacks)):
-            return {"errback_of": body_id}
+    elif (  # the chord failed: Celery applies the body's errbacks, as the body's, from this header member
+        body_id is not None
+        and parent_id == body_id
+        and given[:1] == [body_id]
+        and any(errback.get("task") == name for errback in _errbacks_of(chord))
+    ):
+        return {"errback_of": body_id}
     return {}
 
 
@@ -162,11 +163,16 @@ def _body(signature: dict[str, Any], depth: int) -> dict[str, Any]:
     Celery fires the body's ``link_error`` instead (inline when it takes ``request, exc, traceback``,
     so only this plan tells it was there)."""
     entry = _entry(signature, depth)
-    options = signature.get("options")
-    errbacks = options.get("link_error") if isinstance(options, dict) else None
-    if errbacks and isinstance(errbacks, (list, tuple, dict)) and depth < _MAX_DEPTH:
-        entry["link_error"] = _entries(_signatures(errbacks), depth + 1)
+    errbacks = _errbacks_of(signature)
+    if errbacks and depth < _MAX_DEPTH:
+        entry["link_error"] = _entries(errbacks, depth + 1)
     return entry
+
+
+def _errbacks_of(signature: Any) -> list[dict[str, Any]]:
+    """The ``link_error`` signatures a signature (as a dict) carries in its options."""
+    options = signature.get("options") if isinstance(signature, dict) else None
+    return _signatures(options.get("link_error") if isinstance(options, dict) else None)
 
 
 def _signature_id(signature: Any) -> str | None:

@@ -58,6 +58,15 @@ def _facts(task: TaskRun) -> CanvasFacts:
     return task.canvas or _NO_FACTS
 
 
+def _fired_inline(planned: tuple[Planned, ...], traced: set[str | None], why: str) -> list[Node]:
+    """The planned errbacks with no task of their name among ``traced``: Celery called them inline."""
+    return [
+        MissingNode(errback, "link_error", why, False)
+        for errback in planned
+        if errback.task_name not in traced
+    ]
+
+
 class Structure:
     """The tasks of one canvas (or of a flow) arranged as a tree of :data:`Node`; each task placed once."""
 
@@ -221,30 +230,25 @@ class Structure:
     def _chord_errbacks(self, body_id: str, planned: tuple[Planned, ...]) -> list[Node]:
         """The errbacks of a chord body that never ran: the published ones as tasks, the rest as fired."""
         nodes: list[Node] = []
+        traced: set[str | None] = set()
         for other in self.ordered:
             if other.task_id not in self.placed and _facts(other).errback_of == body_id:
+                traced.add(other.name)
                 nodes += self.lane(other, "link_error")
-        traced = {node.task.name for node in nodes if isinstance(node, TaskNode)}
-        nodes += [
-            MissingNode(errback, "link_error", _INLINE_CHORD_ERRBACK, False)
-            for errback in planned
-            if errback.task_name not in traced
-        ]
-        return nodes
+        return nodes + _fired_inline(planned, traced, _INLINE_CHORD_ERRBACK)
 
     def children(self, task: TaskRun) -> list[Node]:
         """What hangs under ``task``: its links and errbacks, groups and tasks its code published."""
         nodes: list[Node] = []
-        facts = _facts(task)
-        seen_links: set[str] = set()
+        traced: set[str | None] = set()  # the errbacks published as tasks (the others ran inline)
         for other in self.ordered:
             other_facts = _facts(other)
             if other.task_id in self.placed:
                 continue
             if other_facts.linked_to == task.task_id:
-                role = "link" if other_facts.callback_of else "link_error"
-                seen_links.add(f"{role}:{other.name}")
-                nodes += self.lane(other, role)
+                if other_facts.errback_of:
+                    traced.add(other.name)
+                nodes += self.lane(other, "link" if other_facts.callback_of else "link_error")
             elif other.parent == task.task_id and other.task_id not in self.bodies:
                 group_id = self.lane_of.get(other.task_id) or (
                     other_facts.group_id if other_facts.group_id in self.groups else None
@@ -255,7 +259,5 @@ class Structure:
                 elif other.task_id not in self.lane_of:
                     nodes += self.lane(other)
         if task.outcome == "failure":
-            for errback in facts.link_error:
-                if f"link_error:{errback.task_name}" not in seen_links:
-                    nodes.append(MissingNode(errback, "link_error", _INLINE_ERRBACK, False))
+            nodes += _fired_inline(_facts(task).link_error, traced, _INLINE_ERRBACK)
         return nodes
