@@ -66,7 +66,7 @@ def event_patterns(values: tuple[str, ...]) -> list[str]:
             if not pattern:
                 continue
             if not any(char in pattern for char in "*?[") and pattern not in catalogue.BY_NAME:
-                close = [name for name in catalogue.NAMES if pattern in name][:4]
+                close = [name for name in catalogue.NAMES.values() if pattern in name][:4]
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
                 raise click.BadParameter(f"unknown event {pattern}{hint}", param_hint="--event")
             patterns.append(pattern)

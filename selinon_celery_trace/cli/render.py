@@ -85,7 +85,7 @@ def render_event(
     '00:00:00.000 host-a TASK_END            fetch[3f2a9c1e] ok in 1.50s'
     """
     if isinstance(event, int) and not isinstance(event, bool):
-        name = catalogue.NAMES[event] if 0 <= event < len(catalogue.NAMES) else f"UNKNOWN_EVENT_{event}"
+        name = catalogue.NAMES.get(event, f"UNKNOWN_EVENT_{event}")
     else:
         name = str(event)
     if isinstance(details, Mapping):

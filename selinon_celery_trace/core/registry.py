@@ -133,7 +133,7 @@ def emit(event: int, details: Any) -> None:
         return
     try:
         name = NAMES[event]
-    except (IndexError, TypeError):
+    except (KeyError, TypeError):
         name = event_name(event)
     # Built here, inline (the per-task path): what record.adapter_record() returns.
     record: Record = {"event": name, "time": clock(), "details": details, "node": HOST}

@@ -169,7 +169,7 @@ _keys = st.sampled_from(
     st.lists(
         st.tuples(
             st.floats(min_value=0, max_value=1e6),
-            st.sampled_from([*catalogue.NAMES, "SOMETHING_ELSE"]),
+            st.sampled_from([*catalogue.NAMES.values(), "SOMETHING_ELSE"]),
             st.dictionaries(_keys, _values | st.sampled_from(["X", "Y"]), max_size=5),
         ),
         max_size=12,
