@@ -10,11 +10,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from selinon_celery_trace.cli.collector import Collector, LatestFlow, latest_flow
-from selinon_celery_trace.cli.duration_sketch import DurationSketch
-from selinon_celery_trace.cli.reader import Malformed, Record, read
-from selinon_celery_trace.cli.runs import FlowRun, TaskRun
-from selinon_celery_trace.cli.summary import Summary
+from selinon_celery_trace.cli.model.collector import Collector, LatestFlow, latest_flow
+from selinon_celery_trace.cli.model.duration_sketch import DurationSketch
+from selinon_celery_trace.cli.model.runs import FlowRun, TaskRun
+from selinon_celery_trace.cli.model.summary import Summary
+from selinon_celery_trace.cli.reading.files import read
+from selinon_celery_trace.cli.reading.lines import Malformed, Record
 from selinon_celery_trace.core import catalogue
 
 from . import tracegen

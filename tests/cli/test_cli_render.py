@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from selinon_celery_trace.cli.render import event_style, render_event
+from selinon_celery_trace.cli.views.render import event_style, render_event
 from selinon_celery_trace.core import catalogue
 
 from . import tracegen

@@ -5,7 +5,7 @@ that prints events as a worker emits them::
 
     from rich.console import Console
     from selinon_celery_trace import Trace
-    from selinon_celery_trace.cli.render import render_event
+    from selinon_celery_trace.cli import render_event
 
     console = Console()
     Trace.trace_by_func(lambda event, details: console.print(render_event(event, details)))
@@ -24,10 +24,10 @@ from typing import Any, Final
 
 from rich.text import Text
 
-from ..core import catalogue
+from ...core import catalogue
+from ..reading.lines import Record
 from .event_messages import append_message
-from .fields import clock
-from .reader import Record
+from .formatting import clock
 
 __all__ = ["EVENT_WIDTH", "event_style", "render_event", "render_record"]
 
