@@ -25,6 +25,7 @@ __all__ = [
     "Receive",
     "Sink",
     "add_sink",
+    "deliver",
     "emit",
     "errors",
     "let_through",
@@ -147,6 +148,14 @@ def log(event: int, details: Any) -> None:
     if not receivers or event in state.muted:
         return
     _deliver(state, receivers, event, details, caller_record(event, details))
+
+
+def deliver(event: int, details: Any, record: Record) -> None:
+    """Hand an event whose record was built earlier to the sinks registered now (see ``core.handoff``)."""
+    state = _state
+    receivers = state.receivers
+    if receivers and event not in state.muted:
+        _deliver(state, receivers, event, details, record)
 
 
 def _deliver(
