@@ -190,9 +190,11 @@ def test_auto_module_installs_from_imports(tmp_path: Path) -> None:
         ({"selinon_trace": [{"jsonn": True}]}, r"selinon_trace\[0\]: unknown sink 'jsonn'"),
         ({"selinon_trace": [{"json": {"file": "x"}}]}, r"selinon_trace\[0\]\.json: unknown option 'file'"),
         (
-            {"selinon_trace": [{"logging": True, "json": True}]},
-            r"selinon_trace\[0\]: each sink is a mapping with one key",
+            {"selinon_trace": [{"logging": True}, {"storage": {"name": "MyStorage", "method": "trace"}}]},
+            r"selinon_trace\[1\]\.storage: Selinon's storage tracing .* 'MyStorage' .* Use a function sink",
         ),
+        ({"selinon_trace": [{"sentry": {}}]}, r"selinon_trace\[0\]\.sentry: no 'dsn', and no Sentry client"),
+        ({"selinon_trace": ["logging"]}, r"selinon_trace\[0\]: each entry maps sink names to options"),
         ({"selinon_trace": "json"}, r"selinon_trace: expected a list of sinks"),
         (
             {"selinon_trace": [{"function": {"import": "no.such.module", "name": "f"}}]},
