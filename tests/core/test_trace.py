@@ -134,7 +134,7 @@ def test_logging_trace_func_levels_and_message(caplog: pytest.LogCaptureFixture)
     assert levels == [logging.INFO, logging.WARNING, logging.ERROR]
     first = caplog.records[0]
     # Selinon's: "SELINON %10s - %s : %s" % (node, event, json.dumps(report, sort_keys=True))
-    prefix = "SELINON %10s - TASK_START : " % platform.node()
+    prefix = f"SELINON {platform.node():>10} - TASK_START : "
     message = first.getMessage()
     assert message.startswith(prefix), message
     text = message[len(prefix) :]
