@@ -21,7 +21,7 @@ from ..core.record import exception_scope
 from ..core.registry import emit, report_internal_error, wants
 from ..trace import Trace
 from .details import TaskFacts, is_dispatcher, task_details
-from .execution import running, traceback_of
+from .execution import reported_where_it_ran, running, traceback_of
 from .runtime import runtime
 
 __all__ = ["on_task_failure", "on_task_retry", "patch_requests", "unpatch_requests"]
@@ -80,6 +80,8 @@ def on_task_failure(
                 return
             details = ended
         else:
+            if reported_where_it_ran(exception, task_id):
+                return  # the pool process reported the attempt; Celery fails the request here again
             found = _main_process_details(sender, task_id, args, kwargs)
             if found is None:
                 return  # already reported (a hard time limit signals twice)

@@ -47,7 +47,9 @@ def on_worker_init(sender: Any = None, **_: Any) -> None:
         if callable(start):
             try:
                 start()
-            except Exception as exc:
+            except BaseException as exc:  # a sink's code: contained as in registry.emit
+                if registry.must_escape(exc):
+                    raise
                 report_internal_error("worker_init receiver", exc)
 
 
@@ -58,7 +60,9 @@ def on_worker_process_shutdown(**_: Any) -> None:
         if callable(flush):
             try:
                 flush()
-            except Exception as exc:
+            except BaseException as exc:  # a sink's code: contained as in registry.emit
+                if registry.must_escape(exc):
+                    raise
                 report_internal_error("worker_process_shutdown receiver", exc)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, WorkerShutdown, WorkerTerminate
 
 from ..core import registry
 from ..core.registry import Sink
@@ -51,7 +51,8 @@ def install(app: Any) -> None:
         failures.patch_requests()
         # A soft time limit can fire while a sink runs inside the task (Trace.log from task code,
         # or a Dispatcher's events): it belongs to the task, never to the tracer's error handling.
-        registry.let_through(SoftTimeLimitExceeded)
+        # The worker's shutdown (SystemExit subclasses, raised in its main process) is the worker's.
+        registry.let_through(SoftTimeLimitExceeded, WorkerShutdown, WorkerTerminate)
         registry.watch(hooks.sync)
         hooks.sync()
 

@@ -4,7 +4,9 @@ Data flows one way: :func:`emit` (or :func:`log`) builds the event's :class:`~.r
 hands that same value to every registered sink, in registration order, so every sink sees the same
 time, node and details. A sink that raises is reported once through standard logging (never through a
 sink, so never recursively) and the other sinks still run; nothing a sink does reaches the code that
-emitted the event.
+emitted the event, ``BaseException`` included (a sink's ``sys.exit()`` is contained like any error; a
+sink that exits :data:`EXIT_LIMIT` times is disabled in that process). Exceptions that are the caller's
+own (registered control flow, a signal handler's) go on: see :mod:`.escapes`.
 
 Two kinds of sinks: any callable ``sink(event, details)`` (the reference's ``trace_by_func``), which
 gets the details exactly as they were given, and sinks with a ``receive(event, record)`` method (the
@@ -19,9 +21,11 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final
 
 from .catalogue import NAMES
+from .escapes import escapes
 from .record import HOST, Record, caller_record, clock, event_name
 
 __all__ = [
+    "EXIT_LIMIT",
     "Receive",
     "Sink",
     "add_sink",
@@ -29,10 +33,12 @@ __all__ = [
     "errors",
     "let_through",
     "log",
+    "must_escape",
     "mute",
     "remove_sink",
     "report_internal_error",
     "reset",
+    "sink_failed",
     "sinks",
     "unwatch",
     "wants",
@@ -47,6 +53,11 @@ Receive = Callable[[int, Record], None]
 
 _errors_logger = logging.getLogger("selinon_celery_trace.errors")
 
+EXIT_LIMIT: Final = 3
+"""A sink that raises a non-``Exception`` (``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit``...)
+this many times in one process is disabled there: such a sink is broken, not unlucky, and each exit
+costs a traceback. Fewer exits keep it (one stray ``sys.exit()`` on a rare path loses one event)."""
+
 
 class _State:
     """Global state department: everything the registry keeps per process, in one resettable place.
@@ -55,7 +66,17 @@ class _State:
     derived from it in :meth:`use`), so :func:`emit` reads them without locking.
     """
 
-    __slots__ = ("errors", "lock", "muted", "passthrough", "receivers", "reported", "sinks", "watchers")
+    __slots__ = (
+        "errors",
+        "exits",
+        "lock",
+        "muted",
+        "passthrough",
+        "receivers",
+        "reported",
+        "sinks",
+        "watchers",
+    )
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -64,6 +85,7 @@ class _State:
         self.muted: frozenset[int] = frozenset()
         self.errors: dict[str, int] = {}
         self.reported: set[tuple[str, str]] = set()
+        self.exits: dict[Hashable, int] = {}  # non-Exception raises per sink key (see EXIT_LIMIT)
         self.watchers: tuple[Callable[[], None], ...] = ()
         # Exceptions that are the caller's control flow, not sink failures (Celery's soft time limit
         # fires asynchronously, possibly while a sink runs): re-raised, never swallowed.
@@ -162,10 +184,44 @@ def _deliver(
                 sink(event, details)  # the reference's trace_by_func: the caller's own details, as given
             else:
                 receive(event, record)
-        except Exception as exc:
-            if state.passthrough and isinstance(exc, state.passthrough):
+        except BaseException as exc:
+            if escapes(exc, state.passthrough):
                 raise
-            report_internal_error(f"sink {sink!r}", exc)
+            sink_failed(sink, exc)
+
+
+def sink_failed(sink: Any, exc: BaseException) -> None:
+    """Report what ``sink`` raised (once per kind); disable it after :data:`EXIT_LIMIT` exits.
+
+    For the adapters that call a sink's own methods (``flush``, ``on_worker_start``) too: they check
+    :func:`must_escape` first.
+    """
+    report_internal_error(f"sink {sink!r}", exc)
+    if isinstance(exc, Exception):
+        return
+    key = _key(sink)
+    with _state.lock:
+        exits = _state.exits[key] = _state.exits.get(key, 0) + 1
+        disable = exits == EXIT_LIMIT and any(_key(s) == key for s in _state.sinks)
+        if disable:
+            _state.use(tuple(s for s in _state.sinks if _key(s) != key))
+    if disable:
+        try:
+            _errors_logger.warning(
+                "selinon_celery_trace: sink %r disabled in this process after %d exits (%s); "
+                "it gets no more events here until the process restarts.",
+                sink,
+                exits,
+                type(exc).__name__,
+            )
+        except Exception:  # pragma: no cover - logging itself is broken
+            pass
+        _state.changed()
+
+
+def must_escape(exc: BaseException) -> bool:
+    """True when ``exc``, caught around a sink's code, is the caller's and must be re-raised."""
+    return escapes(exc, _state.passthrough)
 
 
 def wants(event: int) -> bool:
@@ -233,6 +289,7 @@ def reset() -> None:
         _state.muted = frozenset()
         _state.errors.clear()
         _state.reported.clear()
+        _state.exits.clear()
     for sink in old:
         _close(sink)
     _state.changed()
@@ -242,7 +299,8 @@ def let_through(*exc_types: type[BaseException]) -> None:
     """Re-raise these exceptions from :func:`emit` instead of reporting them as sink errors.
 
     For control-flow exceptions that can fire while a sink runs (Celery's ``SoftTimeLimitExceeded``,
-    which ``install`` registers): the task must see its soft limit.
+    ``WorkerShutdown`` and ``WorkerTerminate``, which ``install`` registers): the task must see its
+    soft limit, the worker its shutdown.
     """
     with _state.lock:
         _state.passthrough = tuple(dict.fromkeys((*_state.passthrough, *exc_types)))
@@ -266,5 +324,7 @@ def _close(sink: Sink) -> None:
     if callable(close):
         try:
             close()
-        except Exception as exc:
+        except BaseException as exc:
+            if must_escape(exc):
+                raise
             report_internal_error(f"closing {sink!r}", exc)
