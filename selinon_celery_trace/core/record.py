@@ -54,7 +54,7 @@ def event_name(event: int) -> str:
     """Return the name of ``event``; unknown numbers get a readable stand-in, never an exception."""
     try:
         return NAMES[event]
-    except (IndexError, TypeError):
+    except (KeyError, TypeError):
         return f"UNKNOWN_EVENT_{event}"
 
 
@@ -179,7 +179,7 @@ def adapter_record(event: int, details: Any) -> Record:
     """The record of an event whose details the adapters built (a tree of JSON-safe values)."""
     try:
         name = NAMES[event]
-    except (IndexError, TypeError):
+    except (KeyError, TypeError):
         name = event_name(event)
     return {"event": name, "time": clock(), "details": details, "node": HOST}
 

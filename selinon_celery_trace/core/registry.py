@@ -29,6 +29,7 @@ __all__ = [
     "Receive",
     "Sink",
     "add_sink",
+    "deliver",
     "emit",
     "errors",
     "let_through",
@@ -155,7 +156,7 @@ def emit(event: int, details: Any) -> None:
         return
     try:
         name = NAMES[event]
-    except (IndexError, TypeError):
+    except (KeyError, TypeError):
         name = event_name(event)
     # Built here, inline (the per-task path): what record.adapter_record() returns.
     record: Record = {"event": name, "time": clock(), "details": details, "node": HOST}
@@ -169,6 +170,14 @@ def log(event: int, details: Any) -> None:
     if not receivers or event in state.muted:
         return
     _deliver(state, receivers, event, details, caller_record(event, details))
+
+
+def deliver(event: int, details: Any, record: Record) -> None:
+    """Hand an event whose record was built earlier to the sinks registered now (see ``core.handoff``)."""
+    state = _state
+    receivers = state.receivers
+    if receivers and event not in state.muted:
+        _deliver(state, receivers, event, details, record)
 
 
 def _deliver(

@@ -18,7 +18,8 @@ _INFO = logging.INFO
 class LoggingSink:
     """Log each event as ``SELINON <node> - <EVENT> : <json>``.
 
-    DISPATCHER_FAILURE is logged at ERROR, the reference's WARN_EVENTS at WARNING, the rest at INFO.
+    DISPATCHER_FAILURE is logged at ERROR, the reference's WARN_EVENTS (and this package's extension of
+    them, ``catalogue.EXTENSION_WARN_EVENTS``) at WARNING, the rest at INFO.
     The event name, number, details and time (aware UTC, the same in every sink) also travel as
     ``extra`` (``selinon_event``, ``selinon_event_number``, ``selinon_details``, ``selinon_time``) for
     formatters and log processors.
@@ -35,7 +36,7 @@ class LoggingSink:
     def receive(self, event: int, record: Record) -> None:
         try:
             level = LEVELS[event]
-        except (IndexError, TypeError):
+        except (KeyError, TypeError):
             level = _INFO
         logger = self.logger
         if not logger.isEnabledFor(level):

@@ -100,8 +100,11 @@ def test_event2str() -> None:
     """event2str names known events and rejects unknown numbers clearly."""
     assert Trace.event2str(0) == "DISPATCHER_WAKEUP"
     assert Trace.event2str(49) == "EAGER_FAILURE"
-    with pytest.raises(ValueError, match="unknown trace event 50"):
-        Trace.event2str(50)
+    assert Trace.event2str(50) == "FLOW_SCHEDULE"
+    assert Trace.event2str(100) == "TASK_REVOKED"
+    for unknown in (53, 99, -1):
+        with pytest.raises(ValueError, match=f"unknown trace event {unknown}"):
+            Trace.event2str(unknown)
 
 
 def test_json_trace_func_uses_stdout_and_stderr_like_the_reference(

@@ -5,7 +5,7 @@ that prints events as a worker emits them::
 
     from rich.console import Console
     from selinon_celery_trace import Trace
-    from selinon_celery_trace.cli.render import render_event
+    from selinon_celery_trace.cli import render_event
 
     console = Console()
     Trace.trace_by_func(lambda event, details: console.print(render_event(event, details)))
@@ -24,10 +24,10 @@ from typing import Any, Final
 
 from rich.text import Text
 
-from ..core import catalogue
+from ...core import catalogue
+from ..reading.lines import Record
 from .event_messages import append_message
-from .fields import clock
-from .reader import Record
+from .formatting import clock
 
 __all__ = ["EVENT_WIDTH", "event_style", "render_event", "render_record"]
 
@@ -85,7 +85,7 @@ def render_event(
     '00:00:00.000 host-a TASK_END            fetch[3f2a9c1e] ok in 1.50s'
     """
     if isinstance(event, int) and not isinstance(event, bool):
-        name = catalogue.NAMES[event] if 0 <= event < len(catalogue.NAMES) else f"UNKNOWN_EVENT_{event}"
+        name = catalogue.NAMES.get(event, f"UNKNOWN_EVENT_{event}")
     else:
         name = str(event)
     if isinstance(details, Mapping):

@@ -12,7 +12,8 @@ from typing import Any, Final
 
 from rich.text import Text
 
-from .fields import as_float, as_int, as_str, error_line, format_duration, short_id, task_name
+from ..reading.fields import as_float, as_int, as_str, error_line, task_name
+from .formatting import format_duration, short_id
 
 __all__ = ["append_message"]
 

@@ -7,10 +7,10 @@ import math
 from rich.text import Text
 from rich.tree import Tree
 
-from .fields import format_duration, short_id
+from ..model.runs import Attempt, TaskRun
+from .formatting import format_duration, short_id
 from .outcome_style import OUTCOME_STYLE, OUTCOME_WORD, outcome_mark
 from .render import render_record
-from .runs import Attempt, TaskRun
 
 __all__ = ["Clock", "add_attempts", "append_ending", "attempt_text", "plural", "task_label"]
 

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from ..reading.fields import as_str
+from ..reading.lines import Record
 from .canvas_facts import is_canvas_event, linked_ids
 from .canvas_run import CanvasRun
-from .fields import as_str
-from .reader import Record
 from .runs import TaskRun
 
 __all__ = ["FoundCanvas", "collect_canvas"]

@@ -14,9 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
-from .canvas_summary import CanvasTasks
-from .duration_sketch import DurationSketch
-from .event_names import (
+from ..reading.event_names import (
     ATTEMPT_OUTCOME,
     DISPATCHER_FAILURE,
     DISPATCHER_WAKEUP,
@@ -28,8 +26,10 @@ from .event_names import (
     TASK_START,
     TERMINAL,
 )
-from .fields import as_float, as_int, as_str, error_line, task_name
-from .reader import Record
+from ..reading.fields import as_float, as_int, as_str, error_line, task_name
+from ..reading.lines import Record
+from .canvas_summary import CanvasTasks
+from .duration_sketch import DurationSketch
 
 __all__ = ["FailureGroup", "FlowTally", "PlaceTally", "Summary", "TaskTally"]
 

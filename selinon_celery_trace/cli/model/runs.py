@@ -2,8 +2,8 @@
 
 A :class:`FlowRun` holds its dispatcher's :class:`Wakeup` runs, its tasks and its subflows; a
 :class:`TaskRun` holds its scheduling and its :class:`Attempt` runs (what an attempt is: see
-:mod:`.event_names`). :class:`.collector.Collector` picks the events of one flow or task out of a stream
-and folds them into these.
+:mod:`..reading.event_names`). :class:`.collector.Collector` picks the events of one flow or task out
+of a stream and folds them into these.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .canvas_facts import CanvasFacts, is_canvas_event
-from .event_names import (
+from ..reading.event_names import (
     ATTEMPT_OUTCOME,
     DISPATCHER_FAILURE,
     DISPATCHER_RETRY,
@@ -31,8 +30,9 @@ from .event_names import (
     TASK_START,
     TERMINAL,
 )
-from .fields import as_float, as_int, as_str, error_line, task_name
-from .reader import Record
+from ..reading.fields import as_float, as_int, as_str, error_line, task_name
+from ..reading.lines import Record
+from .canvas_facts import CanvasFacts, is_canvas_event
 
 __all__ = ["Attempt", "FlowRun", "TaskRun", "Wakeup"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ..reading.lines import Record
 from .canvas_collect import collect_canvas
 from .canvas_run import CanvasRun
 from .collector import Collector
-from .reader import Record
 from .runs import FlowRun, TaskRun
 
 __all__ = ["Found", "look_up"]

@@ -9,13 +9,13 @@ from rich.console import RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
-from .canvas import Structure
+from ..model.canvas import Structure
+from ..model.runs import FlowRun, TaskRun, Wakeup
+from ..reading.lines import Record
 from .canvas_view import add_nodes
-from .fields import clock, format_duration, short_id
+from .formatting import clock, format_duration, short_id
 from .outcome_style import OUTCOME_STYLE, OUTCOME_WORD, outcome_mark
-from .reader import Record
 from .render import render_record
-from .runs import FlowRun, TaskRun, Wakeup
 from .task_lines import Clock, attempt_text, plural
 
 __all__ = ["flow_tree", "task_tree"]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fields import as_int, as_str
+from ..reading.fields import as_int, as_str
 
 __all__ = ["CanvasFacts", "Planned", "is_canvas_event", "linked_ids", "planned_list"]
 

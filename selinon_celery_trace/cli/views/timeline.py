@@ -15,10 +15,10 @@ import re
 from importlib import resources
 from typing import Any, Final, Literal
 
-from ..core import __version__
-from .canvas_run import CanvasRun
-from .fields import UNKNOWN
-from .runs import Attempt, FlowRun, TaskRun, Wakeup
+from ...core import __version__
+from ..model.canvas_run import CanvasRun
+from ..model.runs import Attempt, FlowRun, TaskRun, Wakeup
+from .formatting import UNKNOWN
 
 __all__ = ["GROUP_BY", "describe", "render_timeline", "timeline_data"]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from .event_names import (
+from ..reading.event_names import (
     DISPATCHER_FAILURE,
     DISPATCHER_RETRY,
     DISPATCHER_WAKEUP,
@@ -24,8 +24,8 @@ from .event_names import (
     SUBFLOW_SCHEDULE,
     TASK_SCHEDULE,
 )
-from .fields import as_str
-from .reader import Record
+from ..reading.fields import as_str
+from ..reading.lines import Record
 from .runs import FlowRun, TaskRun
 
 __all__ = ["Collector", "LatestFlow", "latest_flow"]

@@ -2,7 +2,7 @@
 
 A line still being written is held back until its newline arrives; a rotated file is read to its end,
 then its successor from the start; a file truncated in place is read again from its start. Skipped lines
-are counted in the same :class:`.reader.Malformed` tally as the whole-file reader's, numbered as in the
+are counted in the same :class:`.lines.Malformed` tally as the whole-file reader's, numbered as in the
 file.
 """
 
@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from typing import IO
 
-from .reader import GZIP_MAGIC, STDIN, Malformed, Record, parse_line, read
+from .files import GZIP_MAGIC, STDIN, read
+from .lines import Malformed, Record, parse_line
 
 __all__ = ["follow"]
 

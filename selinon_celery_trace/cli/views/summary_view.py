@@ -11,10 +11,10 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .duration_sketch import DurationSketch
-from .fields import clock, format_duration, short_id
+from ..model.duration_sketch import DurationSketch
+from ..model.summary import PlaceTally, Summary
+from .formatting import clock, format_duration, short_id
 from .outcome_style import OUTCOME_WORD, outcome_mark
-from .summary import PlaceTally, Summary
 
 __all__ = ["summary_view"]
 

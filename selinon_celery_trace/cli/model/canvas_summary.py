@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..reading.event_names import ATTEMPT_OUTCOME, TASK_SCHEDULE, TASK_START
+from ..reading.fields import as_int, as_str, error_line
 from .canvas_facts import is_canvas_event, linked_ids
-from .event_names import ATTEMPT_OUTCOME, TASK_SCHEDULE, TASK_START
-from .fields import as_int, as_str, error_line
 
 __all__ = ["CanvasTasks", "Workflow"]
 

@@ -1,6 +1,6 @@
 """The ``show`` tree of a Celery canvas: chain steps in order, group members side by side, chord bodies.
 
-Draws the nodes :class:`.canvas.Structure` arranges, for a whole canvas workflow (:func:`canvas_tree`)
+Draws the nodes :class:`..model.canvas.Structure` arranges, for a whole canvas workflow (:func:`canvas_tree`)
 or for the tasks of a flow (:func:`add_nodes`, from :mod:`.tree_view`), each task with the line every
 tree shows (outcome, attempts, runtime, queue wait, worker: :mod:`.task_lines`).
 """
@@ -14,9 +14,9 @@ from rich.console import RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
-from .canvas import GroupNode, MissingNode, Node, Structure, TaskNode
-from .canvas_run import CanvasRun
-from .fields import clock, format_duration, short_id
+from ..model.canvas import GroupNode, MissingNode, Node, Structure, TaskNode
+from ..model.canvas_run import CanvasRun
+from .formatting import clock, format_duration, short_id
 from .outcome_style import OUTCOME_STYLE, outcome_mark
 from .task_lines import Clock, add_attempts, plural, task_label
 
