@@ -15,12 +15,13 @@ built-in ones), which get the whole record.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final
 
+from . import errors as _errors
 from .catalogue import NAMES
+from .errors import report_internal_error
 from .escapes import escapes
 from .record import HOST, Record, caller_record, clock, event_name
 
@@ -52,8 +53,6 @@ Sink = Callable[[int, Any], None]
 Receive = Callable[[int, Record], None]
 """How the registry calls a sink: ``receive(event, record)``."""
 
-_errors_logger = logging.getLogger("selinon_celery_trace.errors")
-
 EXIT_LIMIT: Final = 3
 """A sink that raises a non-``Exception`` (``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit``...)
 this many times in one process is disabled there: such a sink is broken, not unlucky, and each exit
@@ -68,7 +67,6 @@ class _State:
     """
 
     __slots__ = (
-        "errors",
         "exits",
         "lock",
         "muted",
@@ -84,8 +82,6 @@ class _State:
         self.sinks: tuple[Sink, ...] = ()
         self.receivers: tuple[tuple[Sink, Receive | None], ...] = ()
         self.muted: frozenset[int] = frozenset()
-        self.errors: dict[str, int] = {}
-        self.reported: set[tuple[str, str]] = set()
         self.exits: dict[Hashable, int] = {}  # non-Exception raises per sink key (see EXIT_LIMIT)
         self.watchers: tuple[Callable[[], None], ...] = ()
         # Exceptions that are the caller's control flow, not sink failures (Celery's soft time limit
@@ -117,32 +113,6 @@ def _receiver(sink: Sink) -> Receive | None:
 def _key(sink: Sink) -> Hashable:
     key = getattr(sink, "key", None)
     return key if key is not None else sink
-
-
-def report_internal_error(where: str, exc: BaseException) -> None:
-    """Count an error the tracer swallowed, logging it once per place and exception type.
-
-    Used for sinks that raise and by the Celery adapters at their boundary: the user's task never sees
-    the error, and a broken sink on a busy worker produces one log record, not one per event.
-    """
-    with _state.lock:
-        _state.errors[where] = _state.errors.get(where, 0) + 1
-        first = (where, type(exc).__name__) not in _state.reported
-        if first:
-            _state.reported.add((where, type(exc).__name__))
-    if first:
-        try:
-            _errors_logger.error(
-                "selinon_celery_trace: %s failed (%s: %s); the event was not delivered there. "
-                "Further %s errors from it are counted, not logged.",
-                where,
-                type(exc).__name__,
-                exc,
-                type(exc).__name__,
-                exc_info=(type(exc), exc, exc.__traceback__),
-            )
-        except Exception:  # pragma: no cover - logging itself is broken; nothing more we can do
-            pass
 
 
 def emit(event: int, details: Any) -> None:
@@ -216,7 +186,7 @@ def sink_failed(sink: Any, exc: BaseException) -> None:
             _state.use(tuple(s for s in _state.sinks if _key(s) != key))
     if disable:
         try:
-            _errors_logger.warning(
+            _errors.logger.warning(
                 "selinon_celery_trace: sink %r disabled in this process after %d exits (%s); "
                 "it gets no more events here until the process restarts.",
                 sink,
@@ -285,9 +255,8 @@ def mute(events: Iterable[int]) -> None:
 
 
 def errors() -> dict[str, int]:
-    """How many errors the tracer swallowed, by where they happened."""
-    with _state.lock:
-        return dict(_state.errors)
+    """How many errors the tracer swallowed, by where they happened (see :mod:`.errors`)."""
+    return _errors.counts()
 
 
 def reset() -> None:
@@ -296,9 +265,8 @@ def reset() -> None:
         old = _state.sinks
         _state.use(())
         _state.muted = frozenset()
-        _state.errors.clear()
-        _state.reported.clear()
         _state.exits.clear()
+        _errors.clear()
     for sink in old:
         _close(sink)
     _state.changed()
