@@ -18,7 +18,7 @@ import pytest
 from tests.e2e.support import Broker, names, running
 from tests.reliability.backends import child_failing
 from tests.reliability.conftest import Workers
-from tests.reliability.sinks import HANG_FOREVER
+from tests.reliability.sinks import HANG_FOREVER, SLOW_REJECT_SECONDS
 from tests.reliability.support import attempts_of, check_attempts, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -129,3 +129,33 @@ def test_a_result_the_pool_process_cannot_store_is_one_terminal_event(
         assert "RuntimeError: expected" in seen[result.id][1]["details"]["what"]
     check_attempts(attempts_of(worker.trace.records()))
     assert "Task handler raised error" in log, "Celery did fail the requests in the main process too"
+
+
+def test_a_slow_sink_never_holds_the_workers_main_process(broker_workers: Workers) -> None:
+    """Four Rejects whose failures (the main process tells them) take a sink 5 s each: other tasks run."""
+    worker = broker_workers.make()
+    worker.configure(
+        REL_SINKS=json.dumps([{"json": {"path": str(worker.trace.path)}}, _sink("slow_on_reject")])
+    )
+    with running(worker):
+        rejected = [worker.app.send_task("rel.reject", args=[f"not for us {n}"]) for n in range(4)]
+        first = worker.trace.wait({r.id: ["TASK_START"] for r in rejected})
+        worker.trace.wait({rejected[0].id: ["TASK_FAILURE"]})  # the slow sink is busy from here on
+        began = time.monotonic()
+        others = [worker.app.send_task("rel.nap", args=[0]) for _ in range(10)]
+        for result in others:
+            result.get(timeout=RESULT_TIMEOUT)
+        elapsed = time.monotonic() - began
+        seen = worker.trace.wait(
+            {r.id: ["TASK_START", "TASK_FAILURE"] for r in rejected}, timeout=4 * SLOW_REJECT_SECONDS + 30
+        )
+        log = worker.log_text()
+
+    assert elapsed < SLOW_REJECT_SECONDS, f"10 tasks took {elapsed:.1f}s beside a busy slow sink"
+    for result in rejected:
+        assert names(seen[result.id]) == ["TASK_START", "TASK_FAILURE"]
+        failure = seen[result.id][1]["details"]
+        assert failure["exc_type"] == "Reject" and failure["pid"] == worker.pid, "told by the main process"
+        assert failure["pid"] != first[result.id][0]["details"]["pid"]
+    assert "selinon_celery_trace: " not in log, "nothing dropped or failed"
+    print(f"\n4 Rejects with a 5 s sink: 10 other tasks done in {elapsed:.2f}s")
