@@ -8,10 +8,11 @@ record (``selinon_celery_trace.errors``), not one per event. :func:`counts` is `
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Final
 
-__all__ = ["clear", "counts", "logger", "report_internal_error"]
+__all__ = ["clear", "counts", "logger", "report_disabled", "report_internal_error"]
 
 logger: Final = logging.getLogger("selinon_celery_trace.errors")
 
@@ -28,6 +29,16 @@ class _Errors:
 
 
 _state: Final = _Errors()
+
+
+def _after_fork() -> None:
+    # A forked child counts and reports its own errors (a pool process's first report is its own).
+    _state.lock = threading.Lock()
+    _state.counts = {}
+    _state.reported = set()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def report_internal_error(where: str, exc: BaseException) -> None:
@@ -51,6 +62,20 @@ def report_internal_error(where: str, exc: BaseException) -> None:
             )
         except Exception:  # pragma: no cover - logging itself is broken; nothing more we can do
             pass
+
+
+def report_disabled(where: str, exits: int, exc: BaseException) -> None:
+    """Log (a warning) that ``where``, a sink, is disabled in this process after ``exits`` exits."""
+    try:
+        logger.warning(
+            "selinon_celery_trace: %s disabled in this process after %d exits (%s); "
+            "it gets no more events here until the process restarts.",
+            where,
+            exits,
+            type(exc).__name__,
+        )
+    except Exception:  # pragma: no cover - logging itself is broken
+        pass
 
 
 def counts() -> dict[str, int]:

@@ -15,6 +15,7 @@ built-in ones), which get the whole record.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final
@@ -40,7 +41,6 @@ __all__ = [
     "remove_sink",
     "report_internal_error",
     "reset",
-    "sink_failed",
     "sinks",
     "unwatch",
     "wants",
@@ -63,16 +63,17 @@ class _State:
     """Global state department: everything the registry keeps per process, in one resettable place.
 
     ``sinks`` is an immutable tuple swapped whole under ``lock`` (with ``receivers``, how each is called,
-    derived from it in :meth:`use`), so :func:`emit` reads them without locking.
+    derived from it in :meth:`use`, the disabled ones left out), so :func:`emit` reads them without
+    locking. Exits and disabled sinks are per process: a forked child starts with none.
     """
 
     __slots__ = (
+        "disabled",
         "exits",
         "lock",
         "muted",
         "passthrough",
         "receivers",
-        "reported",
         "sinks",
         "watchers",
     )
@@ -82,7 +83,10 @@ class _State:
         self.sinks: tuple[Sink, ...] = ()
         self.receivers: tuple[tuple[Sink, Receive | None], ...] = ()
         self.muted: frozenset[int] = frozenset()
-        self.exits: dict[Hashable, int] = {}  # non-Exception raises per sink key (see EXIT_LIMIT)
+        # By the registered sink's id() (a sink need not be hashable): exits (non-Exception raises, see
+        # EXIT_LIMIT) and the sinks disabled in this process.
+        self.exits: dict[int, int] = {}
+        self.disabled: frozenset[int] = frozenset()
         self.watchers: tuple[Callable[[], None], ...] = ()
         # Exceptions that are the caller's control flow, not sink failures (Celery's soft time limit
         # fires asynchronously, possibly while a sink runs): re-raised, never swallowed.
@@ -90,8 +94,16 @@ class _State:
 
     def use(self, sinks: tuple[Sink, ...]) -> None:
         """Make ``sinks`` the registered ones (under ``lock``)."""
-        self.receivers = tuple((sink, _receiver(sink)) for sink in sinks)
+        disabled = self.disabled
+        self.receivers = tuple((sink, _receiver(sink)) for sink in sinks if id(sink) not in disabled)
         self.sinks = sinks
+
+    def after_fork(self) -> None:
+        # A lock held by another thread at the fork would never be released in the child.
+        self.lock = threading.RLock()
+        self.exits = {}
+        self.disabled = frozenset()
+        self.use(self.sinks)
 
     def changed(self) -> None:
         # Adapters (the Celery receivers) connect only what the current sinks need; tell them.
@@ -103,6 +115,7 @@ class _State:
 
 
 _state: Final = _State()
+os.register_at_fork(after_in_child=_state.after_fork)
 
 
 def _receiver(sink: Sink) -> Receive | None:
@@ -166,36 +179,27 @@ def _deliver(
         except BaseException as exc:
             if escapes(exc, state.passthrough):
                 raise
-            sink_failed(sink, exc)
+            _sink_failed(sink, exc)
 
 
-def sink_failed(sink: Any, exc: BaseException) -> None:
-    """Report what ``sink`` raised (once per kind); disable it after :data:`EXIT_LIMIT` exits.
+def _sink_failed(sink: Any, exc: BaseException) -> None:
+    """Report what ``sink`` raised (once per kind); disable it in this process after :data:`EXIT_LIMIT` exits.
 
-    For the adapters that call a sink's own methods (``flush``, ``on_worker_start``) too: they check
-    :func:`must_escape` first.
+    A disabled sink stays registered (:func:`sinks` lists it, a forked child gets it back) but receives
+    nothing more here.
     """
     report_internal_error(f"sink {sink!r}", exc)
     if isinstance(exc, Exception):
         return
-    key = _key(sink)
+    key = id(sink)
     with _state.lock:
         exits = _state.exits[key] = _state.exits.get(key, 0) + 1
-        disable = exits == EXIT_LIMIT and any(_key(s) == key for s in _state.sinks)
+        disable = exits == EXIT_LIMIT
         if disable:
-            _state.use(tuple(s for s in _state.sinks if _key(s) != key))
+            _state.disabled = _state.disabled | {key}
+            _state.use(_state.sinks)
     if disable:
-        try:
-            _errors.logger.warning(
-                "selinon_celery_trace: sink %r disabled in this process after %d exits (%s); "
-                "it gets no more events here until the process restarts.",
-                sink,
-                exits,
-                type(exc).__name__,
-            )
-        except Exception:  # pragma: no cover - logging itself is broken
-            pass
-        _state.changed()
+        _errors.report_disabled(f"sink {sink!r}", exits, exc)
 
 
 def must_escape(exc: BaseException) -> bool:
@@ -235,6 +239,9 @@ def remove_sink(sink: Sink) -> bool:
     with _state.lock:
         kept = tuple(s for s in _state.sinks if _key(s) != key)
         removed = [s for s in _state.sinks if _key(s) == key]
+        for old in removed:  # added again later, it starts afresh
+            _state.disabled = _state.disabled - {id(old)}
+            _state.exits.pop(id(old), None)
         _state.use(kept)
     for old in removed:
         _close(old)
@@ -266,6 +273,7 @@ def reset() -> None:
         _state.use(())
         _state.muted = frozenset()
         _state.exits.clear()
+        _state.disabled = frozenset()
         _errors.clear()
     for sink in old:
         _close(sink)

@@ -78,10 +78,28 @@ def test_a_sink_that_keeps_exiting_is_disabled_in_this_process(caplog: pytest.Lo
         for _ in range(10):
             Trace.log(Trace.FLOW_START)
     assert len(calls) == registry.EXIT_LIMIT
-    assert exiting not in registry.sinks()
+    assert exiting in registry.sinks(), "still registered: a forked child gets it back"
     levels = [r.levelname for r in caplog.records]
     assert levels == ["ERROR", "WARNING"], caplog.text
     assert "disabled in this process after 3 exits (SystemExit)" in caplog.records[1].getMessage()
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a pool process forked after the parent disabled the sink: its own count, its own report
+        try:
+            os.close(read)
+            Trace.log(Trace.FLOW_START)
+            os.write(write, f"{len(calls)} {sum(Trace.errors().values())}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as child:
+        assert child.read() == f"{registry.EXIT_LIMIT + 1} 1"
+    registry.remove_sink(exiting)
+    Trace.trace_by_func(exiting)  # removed and added again: it starts afresh
+    Trace.log(Trace.FLOW_START)
+    assert len(calls) == registry.EXIT_LIMIT + 1
 
 
 @pytest.mark.tracer_errors

@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import time
 from collections import Counter
 
@@ -39,7 +41,11 @@ def _sink(name: str) -> dict[str, dict[str, str]]:
 
 @pytest.mark.tracer_errors
 def test_sinks_that_exit_never_stop_the_worker(broker_workers: Workers) -> None:
-    """sys.exit(3) and KeyboardInterrupt in sinks at every event: tasks run as written, one report each."""
+    """sys.exit(3) and KeyboardInterrupt in sinks at every event: tasks run as written, one report each.
+
+    A pool process killed meanwhile is reported by the main process through the same sinks: the worker
+    goes on (it exited there before), and SIGTERM still shuts it down warm.
+    """
     worker = broker_workers.make()
     worker.configure(
         REL_SINKS=json.dumps(
@@ -59,6 +65,13 @@ def test_sinks_that_exit_never_stop_the_worker(broker_workers: Workers) -> None:
         )
         assert worker.pool_pids() == pool, "no pool process died"
         assert ran_in <= pool
+
+        lost = worker.app.send_task("rel.nap", args=[60])
+        victim = worker.trace.wait({lost.id: ["TASK_START"]})[lost.id][-1]["details"]["pid"]
+        os.kill(victim, signal.SIGKILL)
+        told = worker.trace.wait({lost.id: ["TASK_FAILURE"]}, settle=SETTLE)[lost.id]
+        after = [worker.app.send_task("rel.nap", args=[0.01]) for _ in range(6)]
+        assert all(result.get(timeout=RESULT_TIMEOUT) != victim for result in after)
         worker.stop()  # SIGTERM: the warm shutdown still works
     assert worker.process is not None and worker.process.returncode == 0, worker.log_tail()
     log = worker.log_text()
@@ -66,21 +79,25 @@ def test_sinks_that_exit_never_stop_the_worker(broker_workers: Workers) -> None:
 
     assert all(names(seen[r.id]) == ["TASK_START", "TASK_END"] for r in ok)
     assert all(names(seen[r.id]) == ["TASK_START", "TASK_FAILURE"] for r in failing)
+    assert names(told) == ["TASK_START", "TASK_FAILURE"]
+    assert told[1]["details"]["exc_type"] == "WorkerLostError" and told[1]["details"]["pid"] == worker.pid
     check_attempts(attempts_of(worker.trace.records()))
     found = list(_REPORT.finditer(log))
     errors = Counter((m["process"], m["name"], m["exc"]) for m in found if m["level"] == "ERROR")
     disabled = Counter((m["process"], m["name"], m["disabled"]) for m in found if m["level"] == "WARNING")
     processes = {process for process, _name, _exc in errors}
-    assert processes and processes <= {f"ForkPoolWorker-{n}" for n in (1, 2)}, errors
+    assert "MainProcess" in processes, "the main process told the lost pool process through the sinks"
+    assert all(p == "MainProcess" or p.startswith("ForkPoolWorker-") for p in processes), processes
     expected = {(p, "exiting", "SystemExit") for p in processes} | {
         (p, "interrupting", "KeyboardInterrupt") for p in processes
     }
     assert set(errors) == expected and set(errors.values()) == {1}, (
         f"one report per process and sink: {errors}"
     )
-    assert set(disabled) == expected and set(disabled.values()) == {1}, disabled
+    in_pool = {key for key in expected if key[0] != "MainProcess"}
+    assert disabled and set(disabled) <= in_pool and set(disabled.values()) == {1}, disabled
     assert log.count("selinon_celery_trace: sink") == len(errors) + len(disabled), "nothing else reported"
-    print(f"\nexiting sinks: {len(ok) + len(failing)} tasks, reports {dict(errors)}")
+    print(f"\nexiting sinks: {len(ok) + len(failing) + 7} tasks, reports {dict(errors)}")
 
 
 def test_a_terminate_signal_still_ends_a_task_whose_sink_is_running(broker_workers: Workers) -> None:
