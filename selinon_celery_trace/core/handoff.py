@@ -5,8 +5,8 @@ goes through it. Events it reports (a lost pool process, a hard time limit, a ``
 worker's own start and stop) are handed over here instead of being delivered in place: the record,
 time included, is built at the call, then a daemon thread delivers it to the sinks, in a copy of the
 caller's context (so the live exception of ``record.exception_scope`` and any context variable a sink
-reads travel with the event). The queue is
-bounded; an event that finds it full is dropped and counted (``Trace.errors()``), never waited for.
+reads travel with the event). The queue is bounded; an event that finds it full is dropped and counted
+(``Trace.errors()``), never waited for.
 
 The thread is started on first use in each process (a fork does not copy it: the child starts its own),
 and :func:`flush` waits for the queue to drain, for a bounded time, at exit and at worker shutdown.
