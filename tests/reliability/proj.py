@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery, Task
+from celery.exceptions import Reject
 
 from selinon_celery_trace import Dispatcher
 
@@ -107,6 +108,10 @@ def make_app(env: Mapping[str, str]) -> Celery:
     @app.task(name="rel.fail_with", shared=False)
     def fail_with(message: str) -> None:
         raise RuntimeError(message)
+
+    @app.task(name="rel.reject", shared=False)
+    def reject(why: str) -> None:
+        raise Reject(why, requeue=False)
 
     return app
 

@@ -66,7 +66,7 @@ def test_planted_secrets_reach_no_output(
     sentry: EnvelopeServer,
     client_outputs: Path,
     caplog: pytest.LogCaptureFixture,
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     """Secrets under sensitive names, in a header and in the DSN appear in no sink of the client or worker."""
     worker = RelWorker(rel_broker, tmp_path_factory.mktemp("secrets-worker"))
@@ -136,7 +136,7 @@ def test_planted_secrets_reach_no_output(
     assert kwargs["options"]["db"]["db_password"] == REDACTED
     assert kwargs["headers"]["Authorization"] == REDACTED
 
-    captured = capsys.readouterr()
+    captured = capfd.readouterr()
     outputs = {
         "worker json file (worker and client events)": worker.trace.text(),
         "client json file": client_outputs.read_text(),

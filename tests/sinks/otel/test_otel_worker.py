@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -215,3 +216,25 @@ def test_a_collector_that_never_answers_holds_no_task(stalled_worker: AppWorker)
     failing = stalled_worker.app.send_task("otel.boom", args=["still failing"])
     failing.get(timeout=RESULT_TIMEOUT, propagate=False)
     assert failing.state == "FAILURE" and str(failing.result) == "still failing"
+
+
+def test_a_dead_collector_costs_a_recycled_pool_process_almost_nothing_at_exit(
+    dead_collector_recycling_worker: AppWorker,
+) -> None:
+    """Refused exports, a fresh process per task: each exit waits for the collector ~0.1 s, not seconds."""
+    worker = dead_collector_recycling_worker
+    exits = Path(worker.env["OTEL_E2E_EXIT_LOG"])
+    results = [worker.app.send_task("otel.ok", args=[n]) for n in range(6)]
+    assert [r.get(timeout=RESULT_TIMEOUT) for r in results] == list(range(6))
+
+    def costs() -> list[float]:
+        lines = exits.read_text().split("\n") if exits.exists() else []
+        return [float(line.split()[1]) for line in lines if line]
+
+    deadline = time.monotonic() + RESULT_TIMEOUT
+    while len(costs()) < 5 and time.monotonic() < deadline:  # the sixth may still be running its exit
+        time.sleep(0.1)
+    seen = costs()
+    assert len(seen) >= 5, f"pool processes that exited: {seen}"
+    assert max(seen) < 0.5, f"seconds each pool process's exit waited for the dead collector: {seen}"
+    print(f"\ndead collector: exit waits {seen} s")
