@@ -5,7 +5,9 @@ the task runs in a flow, ``node_name`` when a dispatcher scheduled it as a named
 the message is a task's own retry (Celery then sets the task itself as ``parent_id``), and ``sent`` (the
 publish time, POSIX seconds) when a sink uses queue waits, and for a task in a Celery canvas ``canvas``
 (``True``) with the facts only the publishing process knows (``callback_of``, ``errback_of``, a chord
-body's ``chord_id``: see :mod:`.canvas`). Celery turns message headers into attributes of
+body's ``chord_id``: see :mod:`.canvas`), and for a ``Task.replace`` replacement (or the chain
+or chord replacing a task) ``replaces_id``, ``replaces`` and ``replacement`` (see
+:mod:`.replacement`). Celery turns message headers into attributes of
 ``task.request``, so the worker reads it back from there.
 """
 
@@ -16,10 +18,20 @@ from typing import Any, Final
 
 from .canvas import CARRIED
 
-__all__ = ["HEADER", "read", "true_parent"]
+__all__ = ["HEADER", "REPLACED", "read", "true_parent"]
 
 HEADER: Final = "selinon_trace"
-_FIELDS: Final = ("flow_name", "dispatcher_id", "node_name", "parent", "parent_dispatcher_id", *CARRIED)
+REPLACED: Final = ("replaces_id", "replaces")
+"""A replacement's mark (``Task.replace``): the replaced task's id and name (see :mod:`.replacement`)."""
+_FIELDS: Final = (
+    "flow_name",
+    "dispatcher_id",
+    "node_name",
+    "parent",
+    "parent_dispatcher_id",
+    *CARRIED,
+    *REPLACED,
+)
 
 
 def read(carrier: Any) -> dict[str, Any]:
@@ -44,6 +56,9 @@ def read(carrier: Any) -> dict[str, Any]:
     }
     if raw.get("canvas") is True:
         found["canvas"] = True
+    nesting = raw.get("replacement")
+    if type(nesting) is int:
+        found["replacement"] = nesting
     sent = raw.get("sent")
     if type(sent) is float or type(sent) is int:
         found["sent"] = sent

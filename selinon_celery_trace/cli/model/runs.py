@@ -39,9 +39,21 @@ __all__ = ["Attempt", "FlowRun", "TaskRun", "Wakeup"]
 
 @dataclass(slots=True)
 class Attempt:
-    """One execution of a task."""
+    """One execution of a task.
+
+    ``replacement`` is 0 for the task's own attempts, 1 for those of the task that replaced it
+    (``Task.replace``: it inherits the task id, and its attempts count from 1 again), 2 for a
+    replacement's replacement; ``task_name`` is then the replacement's name and ``replaces`` the name of
+    the task it replaced. ``outcome`` ``replaced`` is an attempt that ended by ``Task.replace``.
+    """
 
     number: int | None
+    replacement: int = 0
+    task_name: str | None = None
+    replaces: str | None = None
+    replaced_by: str | None = None
+    args: object = None  # node_args, as the writer redacted them
+    result: str | None = None  # a result's summary, when the trace has one (TASK_DISCARD_RESULT)
     start: float | None = None
     end: float | None = None
     outcome: str = "running"  # running | success | retry | failure
@@ -98,8 +110,12 @@ class TaskRun:
 
     @property
     def outcome(self) -> str:
-        """The outcome of the last attempt; ``scheduled`` when none ran."""
-        return self.attempts[-1].outcome if self.attempts else "scheduled"
+        """The outcome of the last attempt; ``scheduled`` when none ran, ``running`` while the task's
+        replacement (``Task.replace``) has not started."""
+        if not self.attempts:
+            return "scheduled"
+        last = self.attempts[-1].outcome
+        return "running" if last == "replaced" else last
 
     @property
     def end(self) -> float | None:
@@ -125,60 +141,77 @@ class TaskRun:
                 self.scheduled = ts
                 self.countdown = as_float(details, "countdown")
             return
+        replacement = as_int(details, "replacement") or 0
         if event == TASK_START:
-            attempt = self._attempt(as_int(details, "retried_count"), started=True)
+            attempt = self._attempt(as_int(details, "retried_count"), replacement, started=True)
             attempt.start = ts
         elif event in TERMINAL:
-            attempt = self._attempt(as_int(details, "retried_count"), started=False)
+            attempt = self._attempt(as_int(details, "retried_count"), replacement, started=False)
             attempt.end = ts
             attempt.outcome = ATTEMPT_OUTCOME[event]
             attempt.discarded = event == TASK_DISCARD_RESULT
             attempt.runtime = as_float(details, "runtime")
+            attempt.replaced_by = as_str(details, "replaced_by")
+            if attempt.replaced_by is not None:
+                attempt.outcome = "replaced"
             if event in (TASK_FAILURE, TASK_RETRY):
                 what = details.get("what")
                 attempt.what = what if isinstance(what, str) else None
                 attempt.error = error_line(what, details.get("exc_type"))
                 attempt.retry_countdown = as_float(details, "retry_countdown")
+            elif event == TASK_DISCARD_RESULT:
+                attempt.result = as_str(details, "result")
         elif event in (NODE_SUCCESSFUL, NODE_FAILURE):
             self.node_seen = (event, ts)
             return
         else:
             self.notes.append(record)
             return
+        if replacement:
+            attempt.task_name = attempt.task_name or task_name(details)
+            attempt.replaces = attempt.replaces or as_str(details, "replaces")
+        if attempt.args is None:
+            attempt.args = details.get("node_args")
         attempt.hostname = attempt.hostname or as_str(details, "hostname")
         attempt.pid = attempt.pid or as_str(details, "pid")
         attempt.node = attempt.node or node
         attempt.queue = attempt.queue or as_str(details, "queue")
 
-    def _attempt(self, number: int | None, *, started: bool) -> Attempt:
-        """The attempt ``number`` that still lacks its start (``started``) or its end; new if none.
+    def _attempt(self, number: int | None, replacement: int, *, started: bool) -> Attempt:
+        """The attempt ``number`` (of ``replacement``) that still lacks its start (``started``) or its
+        end; new if none.
 
-        Attempts are told apart by their number (``retried_count``), never by the order of the lines:
-        a retried attempt's next attempt may start (in another process) before the first one's
-        TASK_RETRY is written, and files merged from several hosts are only roughly in order.
+        Attempts are told apart by their number (``retried_count``) and replacement, never by the
+        order of the lines: a retried attempt's next attempt may start (in another process) before the
+        first one's TASK_RETRY is written, and files merged from several hosts are only roughly in order.
         """
         for attempt in self.attempts:
             missing = attempt.start is None if started else attempt.end is None
-            if missing and attempt.number == number and number is not None:
+            if (
+                missing
+                and attempt.number == number
+                and number is not None
+                and attempt.replacement == replacement
+            ):
                 return attempt
         if number is None and not started:
             # No number to go by (an old or foreign writer): the latest attempt that has not ended.
             for attempt in reversed(self.attempts):
-                if attempt.end is None:
+                if attempt.end is None and attempt.replacement == replacement:
                     return attempt
         # A start, or an end without a start (the worker process was lost or killed by a hard time
-        # limit): a new attempt, kept in the order of the attempt numbers.
-        attempt = Attempt(number)
-        key = math.inf if number is None else number
+        # limit): a new attempt, kept in the order of the replacements and attempt numbers.
+        attempt = Attempt(number, replacement)
+        key = _order(attempt)
         position = len(self.attempts)
-        while position and key < _number(self.attempts[position - 1]):
+        while position and key < _order(self.attempts[position - 1]):
             position -= 1
         self.attempts.insert(position, attempt)
         return attempt
 
 
-def _number(attempt: Attempt) -> float:
-    return math.inf if attempt.number is None else attempt.number
+def _order(attempt: Attempt) -> tuple[int, float]:
+    return (attempt.replacement, math.inf if attempt.number is None else attempt.number)
 
 
 @dataclass(slots=True)
