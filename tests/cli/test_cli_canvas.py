@@ -226,7 +226,9 @@ def test_summary_lists_canvas_workflows_by_shape_and_each_failure_once(trace: Pa
     assert chord_row.split()[-6:-3] == ["1", "1", "·"]
     failures = [line for line in out[out.index("Failures") :].splitlines() if "step two" in line]
     assert len(failures) == 1, out
-    assert "canvas chain(add → boom → add)" in failures[0] and "at t.boom: ValueError: step two" in failures[0]
+    assert (
+        "canvas chain(add → boom → add)" in failures[0] and "at t.boom: ValueError: step two" in failures[0]
+    )
     assert STEP_2[:8] in failures[0], "the failed step's id, to show"
 
 

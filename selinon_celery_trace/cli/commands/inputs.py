@@ -67,7 +67,9 @@ def missing_files_or_id(first: str, command: str) -> None:
             f"Missing argument 'ID': {first!r} is a trace file; give the id to show before it "
             f"(selinon-trace {command} ID FILES...; an id prefix is enough)."
         )
-    raise click.UsageError(f"Missing argument 'FILES...': give the trace files to read after the id {first!r}.")
+    raise click.UsageError(
+        f"Missing argument 'FILES...': give the trace files to read after the id {first!r}."
+    )
 
 
 def find_run(wanted: str, files: Sequence[str], malformed: Malformed) -> Found:

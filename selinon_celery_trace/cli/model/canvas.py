@@ -10,10 +10,8 @@ header member failed, the errback ran inline).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-
 from .canvas_facts import Planned
+from .canvas_nodes import GroupNode, MissingNode, Node, TaskNode, walk
 from .canvas_units import Group, Units, facts_of
 from .runs import TaskRun
 
@@ -22,55 +20,6 @@ __all__ = ["GroupNode", "MissingNode", "Node", "Structure", "TaskNode", "walk"]
 _INLINE_ERRBACK = "fired, in the failed task's worker (an errback of request, exc, traceback): untraced"
 _INLINE_CHORD_ERRBACK = "fired by the chord error, inline (an errback of request, exc, traceback): untraced"
 _OPEN = ("running", "scheduled", "retry")
-
-
-@dataclass(slots=True)
-class TaskNode:
-    """A task that ran (or was scheduled), what it is in its canvas, and what hangs under it."""
-
-    task: TaskRun
-    role: str | None = None  # "link", "link_error", "chord body", or None (a step, a member)
-    children: list[Node] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class GroupNode:
-    """A group (or a chord's header): its members side by side, each a lane of nodes in order.
-
-    ``tags`` are the members' numbers, one per lane: Celery's ``group_index``, or the member's place
-    in the group when nested groups (which Celery runs as one) repeat indexes (``flattened``).
-    """
-
-    group_id: str
-    lanes: list[list[Node]]
-    chord_id: str | None = None
-    tags: list[int | None] = field(default_factory=list)
-    flattened: bool = False
-
-
-@dataclass(slots=True)
-class MissingNode:
-    """Something Celery planned that has no event: a chain step, a chord body, a member; and why."""
-
-    planned: Planned
-    role: str
-    why: str
-    failed: bool  # True when it never ran because something failed (False: may still come)
-    children: list[Node] = field(default_factory=list)  # a failed chord's body: the errbacks it fired
-
-
-Node = TaskNode | GroupNode | MissingNode
-
-
-def walk(nodes: list[Node]) -> Iterator[Node]:
-    """Every node of a tree, depth first (lanes of groups, children of tasks and missing nodes)."""
-    for node in nodes:
-        yield node
-        if isinstance(node, GroupNode):
-            for lane in node.lanes:
-                yield from walk(lane)
-        else:
-            yield from walk(node.children)
 
 
 def _fired_inline(planned: tuple[Planned, ...], traced: set[str | None], why: str) -> list[Node]:
@@ -85,7 +34,7 @@ def _fired_inline(planned: tuple[Planned, ...], traced: set[str | None], why: st
 def _culprit(nodes: list[Node]) -> TaskRun | None:
     """The task that failed first among ``nodes`` (all lanes and children included)."""
     failed = [n.task for n in walk(nodes) if isinstance(n, TaskNode) and n.task.outcome == "failure"]
-    return min(failed, key=lambda t: (t.end if t.end is not None else float("inf"))) if failed else None
+    return min(failed, key=lambda t: t.end if t.end is not None else float("inf")) if failed else None
 
 
 class Structure:
@@ -273,10 +222,10 @@ class Structure:
         self.done.add(group.body_id)
         culprit = _culprit([node for lane in lanes for node in lane])
         if culprit is not None:
-            why = f"never ran: header member {culprit.name or '?'} [{culprit.task_id[:8]}] failed (chord error)"
-        elif any(
-            isinstance(n, TaskNode) and n.task.outcome in _OPEN for lane in lanes for n in walk(lane)
-        ):
+            why = (
+                f"never ran: header member {culprit.name or '?'} [{culprit.task_id[:8]}] failed (chord error)"
+            )
+        elif any(isinstance(n, TaskNode) and n.task.outcome in _OPEN for lane in lanes for n in walk(lane)):
             why = "not run yet: it waits for every header member"
         else:
             why = "not in these files"
@@ -291,7 +240,9 @@ class Structure:
             if culprit is not None:
                 nodes += self._planned_steps(chain[1:], "never scheduled: the chord before it failed", True)
             else:
-                nodes += self._planned_steps(chain[1:], "not scheduled yet (the chord has not finished)", False)
+                nodes += self._planned_steps(
+                    chain[1:], "not scheduled yet (the chord has not finished)", False
+                )
         return nodes
 
     def _chord_errbacks(self, body_id: str, planned: tuple[Planned, ...]) -> list[Node]:

@@ -69,7 +69,9 @@ def _lane(nodes: list[Node], level: int, depth: int) -> str:
                     index += 1
             steps.append(_canvas(members, body, level, depth))
         elif _is_step(node):
-            steps.append(_single(node) if isinstance(node, TaskNode) else _planned(node.planned, level, depth))
+            steps.append(
+                _single(node) if isinstance(node, TaskNode) else _planned(node.planned, level, depth)
+            )
     if len(steps) == 1:
         return steps[0]
     if level >= 2 and depth > 0:

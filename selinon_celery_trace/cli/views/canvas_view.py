@@ -108,7 +108,9 @@ def _lane_outcome(lane: list[Node]) -> str:
     return "success"
 
 
-def _add_group(tree: Tree, node: GroupNode, label: Text, at: Clock, *, traceback: bool, verbose: bool) -> None:
+def _add_group(
+    tree: Tree, node: GroupNode, label: Text, at: Clock, *, traceback: bool, verbose: bool
+) -> None:
     outcomes = Counter(_lane_outcome(lane) for lane in node.lanes)
     overall = "failure" if outcomes["failure"] else "running" if outcomes["running"] else "success"
     text = Text("".rjust(9) + " ")

@@ -54,7 +54,9 @@ def attempt_text(attempt: Attempt, index: int, *, traceback: bool, verbose: bool
         if attempt.retry_countdown is not None:
             text.append(f", next in {format_duration(attempt.retry_countdown)}", style="yellow")
     elif attempt.outcome == "replaced":
-        text.append(f" replaced by {attempt.replaced_by} after {format_duration(attempt.duration)}", style="magenta")
+        text.append(
+            f" replaced by {attempt.replaced_by} after {format_duration(attempt.duration)}", style="magenta"
+        )
         text.append(" (Task.replace)", style="dim")
     else:
         append_ending(text, attempt)
