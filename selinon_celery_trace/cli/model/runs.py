@@ -8,6 +8,7 @@ of a stream and folds them into these.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from ..reading.event_names import (
     NODE_SUCCESSFUL,
     SUBFLOW_SCHEDULE,
     TASK_DISCARD_RESULT,
+    TASK_END,
     TASK_FAILURE,
     TASK_RETRY,
     TASK_SCHEDULE,
@@ -32,62 +34,10 @@ from ..reading.event_names import (
 )
 from ..reading.fields import as_float, as_int, as_str, error_line, task_name
 from ..reading.lines import Record
+from .attempt import Attempt, attempt_order
 from .canvas_facts import CanvasFacts, is_canvas_event
 
 __all__ = ["Attempt", "FlowRun", "TaskRun", "Wakeup"]
-
-
-@dataclass(slots=True)
-class Attempt:
-    """One execution of a task.
-
-    ``replacement`` is 0 for the task's own attempts, 1 for those of the task that replaced it
-    (``Task.replace``: it inherits the task id, and its attempts count from 1 again), 2 for a
-    replacement's replacement; ``task_name`` is then the replacement's name and ``replaces`` the name of
-    the task it replaced. ``outcome`` ``replaced`` is an attempt that ended by ``Task.replace``.
-    """
-
-    number: int | None
-    replacement: int = 0
-    task_name: str | None = None
-    replaces: str | None = None
-    replaced_by: str | None = None
-    args: object = None  # node_args, as the writer redacted them
-    result: str | None = None  # a result's summary, when the trace has one (TASK_DISCARD_RESULT)
-    start: float | None = None
-    end: float | None = None
-    outcome: str = "running"  # running | success | retry | failure
-    hostname: str | None = None
-    pid: str | None = None
-    node: str | None = None
-    queue: str | None = None
-    runtime: float | None = None
-    error: str | None = None
-    what: str | None = None
-    retry_countdown: float | None = None
-    discarded: bool = False
-
-    @property
-    def duration(self) -> float | None:
-        """The reported runtime, else the time between start and end when both are known."""
-        if self.runtime is not None:
-            return self.runtime
-        if self.start is not None and self.end is not None:
-            return self.end - self.start
-        return None
-
-    @property
-    def worker(self) -> str:
-        """Where it ran: the Celery worker name (or host) and process id, as far as known."""
-        where = self.hostname or self.node or "?"
-        return f"{where} pid {self.pid}" if self.pid else where
-
-    def label(self, index: int) -> int:
-        """The attempt's number as people count (from 1): its ``retried_count`` + 1, else ``index`` + 1.
-
-        ``index`` is its place among the task's attempts, for a writer that gave no attempt number.
-        """
-        return self.number + 1 if self.number is not None else index + 1
 
 
 @dataclass(slots=True)
@@ -146,10 +96,14 @@ class TaskRun:
             attempt = self._attempt(as_int(details, "retried_count"), replacement, started=True)
             attempt.start = ts
         elif event in TERMINAL:
-            attempt = self._attempt(as_int(details, "retried_count"), replacement, started=False)
+            attempt = self._attempt(
+                as_int(details, "retried_count"), replacement, started=False, after_discard=event == TASK_END
+            )
             attempt.end = ts
             attempt.outcome = ATTEMPT_OUTCOME[event]
-            attempt.discarded = event == TASK_DISCARD_RESULT
+            # TASK_DISCARD_RESULT says the result was not kept; the TASK_END after it ends the attempt.
+            attempt.discarded = attempt.discarded or event == TASK_DISCARD_RESULT
+            attempt.ended_by = event
             attempt.runtime = as_float(details, "runtime")
             attempt.replaced_by = as_str(details, "replaced_by")
             if attempt.replaced_by is not None:
@@ -160,7 +114,8 @@ class TaskRun:
                 attempt.error = error_line(what, details.get("exc_type"))
                 attempt.retry_countdown = as_float(details, "retry_countdown")
             elif event == TASK_DISCARD_RESULT:
-                attempt.result = as_str(details, "result")
+                result = details.get("result")
+                attempt.result = result if isinstance(result, str) or result is None else json.dumps(result)
         elif event in (NODE_SUCCESSFUL, NODE_FAILURE):
             self.node_seen = (event, ts)
             return
@@ -177,7 +132,9 @@ class TaskRun:
         attempt.node = attempt.node or node
         attempt.queue = attempt.queue or as_str(details, "queue")
 
-    def _attempt(self, number: int | None, replacement: int, *, started: bool) -> Attempt:
+    def _attempt(
+        self, number: int | None, replacement: int, *, started: bool, after_discard: bool = False
+    ) -> Attempt:
         """The attempt ``number`` (of ``replacement``) that still lacks its start (``started``) or its
         end; new if none.
 
@@ -187,6 +144,8 @@ class TaskRun:
         """
         for attempt in self.attempts:
             missing = attempt.start is None if started else attempt.end is None
+            if after_discard and attempt.ended_by == TASK_DISCARD_RESULT:
+                missing = True  # the TASK_END that follows a TASK_DISCARD_RESULT: the same attempt
             if (
                 missing
                 and attempt.number == number
@@ -197,21 +156,20 @@ class TaskRun:
         if number is None and not started:
             # No number to go by (an old or foreign writer): the latest attempt that has not ended.
             for attempt in reversed(self.attempts):
-                if attempt.end is None and attempt.replacement == replacement:
+                ended = attempt.end is not None and not (
+                    after_discard and attempt.ended_by == TASK_DISCARD_RESULT
+                )
+                if not ended and attempt.replacement == replacement:
                     return attempt
         # A start, or an end without a start (the worker process was lost or killed by a hard time
         # limit): a new attempt, kept in the order of the replacements and attempt numbers.
         attempt = Attempt(number, replacement)
-        key = _order(attempt)
+        key = attempt_order(attempt)
         position = len(self.attempts)
-        while position and key < _order(self.attempts[position - 1]):
+        while position and key < attempt_order(self.attempts[position - 1]):
             position -= 1
         self.attempts.insert(position, attempt)
         return attempt
-
-
-def _order(attempt: Attempt) -> tuple[int, float]:
-    return (attempt.replacement, math.inf if attempt.number is None else attempt.number)
 
 
 @dataclass(slots=True)

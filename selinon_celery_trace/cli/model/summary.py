@@ -21,6 +21,7 @@ from ..reading.event_names import (
     FLOW_END,
     FLOW_FAILURE,
     FLOW_START,
+    TASK_DISCARD_RESULT,
     TASK_FAILURE,
     TASK_RETRY,
     TASK_START,
@@ -35,6 +36,7 @@ from .duration_sketch import DurationSketch
 __all__ = ["FailureGroup", "FlowTally", "PlaceTally", "Summary", "TaskTally"]
 
 _UNNAMED: Final = "(unnamed)"
+_MAX_DISCARDED: Final = 4096  # attempts whose TASK_END is yet to come after their TASK_DISCARD_RESULT
 _NO_ERROR_TEXT: Final = "(no error text)"
 
 _Tally = TypeVar("_Tally")
@@ -118,6 +120,7 @@ class Summary:
         # Attempts and flows that started and have not ended yet: bounded by what runs concurrently.
         self._open_attempts: dict[tuple[str, int | None, int | None], tuple[float, str]] = {}
         self._open_flows: dict[str, tuple[float, str]] = {}
+        self._discarded: dict[tuple[str, int | None, int | None], None] = {}  # awaiting their TASK_END
 
     def add_all(self, records: Iterable[Record]) -> Summary:
         """Fold every record of ``records``; return ``self`` for chaining."""
@@ -170,6 +173,13 @@ class Summary:
         opened = None
         if task_id is not None:
             key = (task_id, as_int(details, "retried_count"), as_int(details, "replacement"))
+            # TASK_DISCARD_RESULT comes just before its attempt's TASK_END: one run, counted once.
+            if event == TASK_DISCARD_RESULT:
+                if len(self._discarded) >= _MAX_DISCARDED:
+                    self._discarded.clear()
+                self._discarded[key] = None
+            elif self._discarded.pop(key, False) is None:
+                return
             opened = self._open_attempts.pop(key, None)
         name = task_name(details) or (opened[1] if opened else _UNNAMED)
         tally = _tally(self.tasks, name, TaskTally)
