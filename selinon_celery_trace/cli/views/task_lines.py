@@ -65,7 +65,7 @@ def attempt_text(attempt: Attempt, index: int, *, traceback: bool, verbose: bool
     text.append(f" · {attempt.worker}", style="dim cyan")
     if attempt.queue:
         text.append(f" · q={attempt.queue}", style="blue")
-    if attempt.error:
+    if attempt.error and not verbose:  # verbose: said with where it was raised, below
         text.append(f"\n{attempt.error}", style="red" if attempt.outcome == "failure" else "yellow")
     if verbose:
         add_details(text, attempt)
@@ -142,7 +142,9 @@ def add_details(text: Text, attempt: Attempt) -> None:
         if attempt.result is not None:
             text.append(_clip(attempt.result), style="green")
         else:
-            text.append("not in the trace (kept by the result backend)", style="dim")
+            text.append(
+                "not in the trace (it holds a result only when no result backend keeps it)", style="dim"
+            )
     elif attempt.error:
         place = raised_at(attempt.what)
         text.append("\n  exception ", style="dim")
@@ -164,14 +166,19 @@ def _value(value: object) -> str:
 
 
 def raised_at(what: str | None) -> str | None:
-    """Where a traceback says the exception was raised: its last frame's ``file:line in function``."""
+    """Where a traceback says the exception was raised, in the application's code: the last frame
+    outside installed libraries (``self.retry()`` raises inside Celery), as ``file:line in function``."""
     if not what:
         return None
     frames = _FRAME.findall(what)
     if not frames:
         return None
-    path, line, function = frames[-1]
+    own = [f for f in frames if not any(part in f[0] for part in _LIBRARIES)]
+    path, line, function = (own or frames)[-1]
     return f"{path.rsplit('/', 1)[-1]}:{line} in {function}"
+
+
+_LIBRARIES = ("/site-packages/", "/dist-packages/", "/lib/python", "<frozen")
 
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
