@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core import catalogue
+from ..core.placeholders import expand_env
 from ..core.redact import DEFAULT_REDACT, Policy
 from ..core.registry import Sink
 from ..sinks.jsonl import JsonFileSink, JsonStreamSink
 from ..sinks.logging import LoggingSink
+from . import trace_forms
 
 __all__ = ["KEYS", "TraceConfigError", "TraceSettings", "load_settings"]
 
@@ -97,6 +99,7 @@ def _sentry(where: str, options: Mapping[str, Any]) -> Sink:
     dsn = options.get("dsn")
     if dsn is not None and not isinstance(dsn, str):
         raise TraceConfigError(f"{where}: 'dsn' must be a string")
+    _needs_a_client(where, dsn)
     events = options.get("events")
     if events is not None and (isinstance(events, str) or not isinstance(events, (list, tuple))):
         raise TraceConfigError(f"{where}: 'events' must be a list of event names")
@@ -112,6 +115,28 @@ def _sentry(where: str, options: Mapping[str, Any]) -> Sink:
         raise TraceConfigError(f"{where}: {exc}") from exc
     except ValueError as exc:  # a {PLACEHOLDER} that is not set
         raise TraceConfigError(f"{where}: 'dsn': {exc}") from exc
+
+
+def _needs_a_client(where: str, dsn: str | None) -> None:
+    # Without a DSN the sink uses the application's Sentry client; with none active, failures would go
+    # nowhere, silently. The worker installs tracing when it imports `imports`, before celeryd_init and
+    # worker_init: a client initialised in those comes too late.
+    from ..sinks.sentry.client import import_sentry
+
+    try:
+        if expand_env(dsn) if dsn else "":
+            return
+        active = bool(import_sentry().get_client().is_active())
+    except ValueError as exc:  # a {PLACEHOLDER} that is not set
+        raise TraceConfigError(f"{where}: 'dsn': {exc}") from exc
+    except ImportError as exc:
+        raise TraceConfigError(f"{where}: {exc}") from exc
+    if not active:
+        raise TraceConfigError(
+            f"{where}: no 'dsn', and no Sentry client is active in this process: give a 'dsn' (such as "
+            "'{SENTRY_DSN}'), or call sentry_sdk.init() before tracing is installed (in the module that "
+            "creates the Celery app, or one listed in `imports` before selinon_celery_trace.auto)"
+        )
 
 
 def _json(where: str, options: Mapping[str, Any]) -> Sink:
@@ -196,26 +221,18 @@ _BUILDERS: dict[str, tuple[set[str], Callable[[str, Mapping[str, Any]], Sink]]] 
 }
 
 
-def _sink_entries(value: Any) -> list[tuple[str, Any]]:
-    # Selinon's form is a list of one-key mappings; a single mapping of several sinks is accepted too.
-    if isinstance(value, Mapping):
-        return [(f"{SINKS_KEY}.{name}", {name: options}) for name, options in value.items()]
-    if isinstance(value, (list, tuple)):
-        return [(f"{SINKS_KEY}[{index}]", entry) for index, entry in enumerate(value)]
-    raise TraceConfigError(
-        f"{SINKS_KEY}: expected a list of sinks such as [{{'logging': True}}], got {value!r}"
-    )
-
-
 def build_sinks(value: Any) -> tuple[Sink, ...]:
-    """Build the sinks of a ``selinon_trace`` value (Selinon's ``global.trace`` form)."""
-    if value is None:
-        return ()
+    """Build the sinks of a ``selinon_trace`` value, in Selinon's ``global.trace`` forms (see trace_forms).
+
+    An entry with several sink names is several sinks, in the order written; a sink whose options are
+    ``false`` or ``null`` adds nothing.
+    """
+    try:
+        found = trace_forms.entries(value, SINKS_KEY)
+    except ValueError as exc:
+        raise TraceConfigError(str(exc)) from None
     sinks: list[Sink] = []
-    for where, entry in _sink_entries(value):
-        if not isinstance(entry, Mapping) or len(entry) != 1:
-            raise TraceConfigError(f"{where}: each sink is a mapping with one key, such as {{'json': True}}")
-        ((name, options),) = entry.items()
+    for where, name, options in found:
         builder = _BUILDERS.get(name)
         if builder is None:
             raise TraceConfigError(f"{where}: unknown sink {name!r} (known: {', '.join(sorted(_BUILDERS))})")

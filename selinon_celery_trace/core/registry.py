@@ -7,8 +7,8 @@ sink, so never recursively) and the other sinks still run; nothing a sink does r
 emitted the event.
 
 Two kinds of sinks: any callable ``sink(event, details)`` (the reference's ``trace_by_func``), which
-gets the details exactly as they were given, and sinks with a ``receive(event, record)`` method (the
-built-in ones), which get the whole record.
+gets its own copy of the details (:mod:`.copies`: a sink that changes it changes nothing else), and
+sinks with a ``receive(event, record)`` method (the built-in ones), which get the whole record.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final
 
 from .catalogue import NAMES
+from .copies import fresh
 from .record import HOST, Record, caller_record, clock, event_name
 
 __all__ = [
@@ -168,7 +169,7 @@ def _deliver(
     for sink, receive in receivers:
         try:
             if receive is None:
-                sink(event, details)  # the reference's trace_by_func: the caller's own details, as given
+                sink(event, fresh(details))  # trace_by_func: its own copy (user code may change it)
             else:
                 receive(event, record)
         except Exception as exc:
