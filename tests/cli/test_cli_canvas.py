@@ -253,3 +253,21 @@ def test_canvas_timeline_renders_one_bar_per_attempt(chromium: str, trace: Path,
             (BODY, "1", "success"),
         ]
     )
+
+
+def test_a_long_shape_is_shortened_readably(tmp_path: Path) -> None:
+    """A chain of twelve steps keeps its first two and last step; the shape fits its column."""
+    builder = TraceBuilder()
+    ids = [f"c{n:07d}-0000-4000-8000-000000000000" for n in range(12)]
+    steps = [{"task_name": f"shop.step_{n}", "task_id": ids[n]} for n in range(12)]
+    for n in range(12):
+        parent = ids[n - 1] if n else None
+        facts, plan = _canvas(ids[0]), _plan(chain=steps[n + 1 :])
+        _task(builder, n * 0.1, f"shop.step_{n}", ids[n], parent, facts, plan, "success")
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(b"".join(builder.lines()))
+    found = collect_canvas(lambda: merged([str(path)], Malformed()), ids[5])
+    assert found.run is not None
+    assert found.run.name == "chain(step_0 → step_1 → …9 more… → step_11)"
+    out = _run("summary", path)
+    assert "chain(step_0 → step_1 → …9 more… → step_11)" in out
