@@ -47,10 +47,12 @@ class Attempt:
     """What the start of one execution attempt learnt, kept until the attempt ends.
 
     ``reuse``: the sinks that received the start's details only encoded them (see ``hooks.sync``), so
-    nothing holds that dict and the terminal event may extend it rather than copy it.
+    nothing holds that dict and the terminal event may extend it rather than copy it. ``replaced_by``
+    is set (never initialised: the hot path does not pay for it) when the task calls ``Task.replace``.
     """
 
-    __slots__ = ("details", "done", "reuse", "stack", "start", "task_id")
+    __slots__ = ("details", "done", "replaced_by", "reuse", "stack", "start", "task_id")
+    replaced_by: str  # set by the publish hook when the task calls Task.replace; never initialised
 
     def __init__(self, task_id: Any, details: dict[str, Any], reuse: bool, stack: list[Attempt]) -> None:
         self.start = perf_counter_ns()
@@ -191,6 +193,9 @@ def _end(attempt: Attempt, task: Any, request: Any, outcome: Any) -> None:
         if state == IGNORED:
             # Ignore is control flow (Task.replace raises it): the attempt ended as the task chose.
             details["state"] = state
+            replaced_by = getattr(attempt, "replaced_by", None)
+            if replaced_by is not None:
+                details["replaced_by"] = replaced_by
             emit(Trace.TASK_END, details)
         elif state == REJECTED:
             _rejected(details, task, exc)

@@ -77,6 +77,11 @@ def make_app(env: Mapping[str, str]) -> Celery:
             raise self.retry(countdown=0.2, exc=RuntimeError(f"flaky {value}"))
         return value
 
+    @app.task(name="otel.replaced", shared=False, bind=True)
+    def replaced(self: Task, value: int) -> Any:
+        # Task.replace: otel.add runs under this task's id, as its replacement.
+        return self.replace(add.s(value, 1))
+
     @app.task(name="otel.flow", shared=False, base=Dispatcher, bind=True, check_interval=FLOW_CHECK_INTERVAL)
     def flow(self: Task, message: str) -> None:
         # A node that retries once, then succeeds, and a node that fails: FLOW_FAILURE at the end.
