@@ -16,20 +16,27 @@ from typing import Any, Final, TypeVar
 
 from ..reading.event_names import (
     ATTEMPT_OUTCOME,
+    BEAT_LATE,
+    BEAT_START,
     DISPATCHER_FAILURE,
     DISPATCHER_WAKEUP,
+    FATE_OUTCOME,
     FLOW_END,
     FLOW_FAILURE,
     FLOW_START,
     TASK_FAILURE,
     TASK_RETRY,
+    TASK_SCHEDULE,
     TASK_START,
     TERMINAL,
+    WORKER_EVENTS,
 )
 from ..reading.fields import as_float, as_int, as_str, error_line, task_name
 from ..reading.lines import Record
 from .canvas_summary import CanvasTasks
 from .duration_sketch import DurationSketch
+from .periodic import Periodic
+from .workers import Workers
 
 __all__ = ["FailureGroup", "FlowTally", "PlaceTally", "Summary", "TaskTally"]
 
@@ -37,6 +44,9 @@ _UNNAMED: Final = "(unnamed)"
 _NO_ERROR_TEXT: Final = "(no error text)"
 
 _Tally = TypeVar("_Tally")
+_PERIODIC_EVENTS: Final = frozenset({TASK_SCHEDULE, BEAT_START, BEAT_LATE})
+_WORKER_EVENTS: Final = WORKER_EVENTS | {TASK_START}
+_ENDS: Final = frozenset(ATTEMPT_OUTCOME) | frozenset(FATE_OUTCOME)
 
 
 def _tally(table: dict[str, _Tally], key: str, new: Callable[[], _Tally]) -> _Tally:
@@ -57,6 +67,9 @@ class TaskTally:
     retries: int = 0
     unfinished: int = 0
     durations: DurationSketch = field(default_factory=DurationSketch)
+    revoked: int = 0  # messages revoked (before they started, or terminated while running)
+    expired: int = 0  # messages whose `expires` passed before they started
+    rejected: int = 0  # messages a worker could not take (unregistered name, undecodable)
 
 
 @dataclass(slots=True)
@@ -116,6 +129,8 @@ class Summary:
         # Attempts and flows that started and have not ended yet: bounded by what runs concurrently.
         self._open_attempts: dict[tuple[str, int | None], tuple[float, str]] = {}
         self._open_flows: dict[str, tuple[float, str]] = {}
+        self.periodic = Periodic()  # beat entries: sends, outcomes, gaps (model/periodic.py)
+        self.workers = Workers()  # workers: online spans, processes lost (model/workers.py)
 
     def add_all(self, records: Iterable[Record]) -> Summary:
         """Fold every record of ``records``; return ``self`` for chaining."""
@@ -155,6 +170,12 @@ class Summary:
             self._task_end(ts, event, details)
         elif event in (FLOW_START, FLOW_END, FLOW_FAILURE, DISPATCHER_WAKEUP, DISPATCHER_FAILURE):
             self._flow_event(ts, event, details)
+        elif event in FATE_OUTCOME:
+            self._fate(event, details)
+        if event in _PERIODIC_EVENTS or (event in _ENDS and self.periodic.waiting):
+            self.periodic.add(record)
+        if event in _WORKER_EVENTS:
+            self.workers.add(record)
 
     def _task_start(self, ts: float, details: Mapping[str, Any]) -> None:
         task_id = as_str(details, "task_id")
@@ -184,6 +205,18 @@ class Summary:
             duration = ts - opened[0]
         if duration is not None:
             tally.durations.add(duration)
+
+    def _fate(self, event: str, details: Mapping[str, Any]) -> None:
+        # Revoked, expired, rejected: counted per task name; a terminated attempt is also a run that ended.
+        task_id = as_str(details, "task_id")
+        opened = None
+        if task_id is not None and (details.get("terminated") is True or details.get("started") is True):
+            opened = self._open_attempts.pop((task_id, as_int(details, "retried_count")), None)
+        tally = _tally(self.tasks, task_name(details) or (opened[1] if opened else _UNNAMED), TaskTally)
+        kind = FATE_OUTCOME[event]
+        setattr(tally, kind, getattr(tally, kind) + 1)
+        if opened is not None:
+            tally.runs += 1
 
     def _flow_event(self, ts: float, event: str, details: Mapping[str, Any]) -> None:
         flow_id = as_str(details, "dispatcher_id")
@@ -255,6 +288,7 @@ class Summary:
             if workflow.duration is not None:
                 tally.durations.add(workflow.duration)
         self._canvas_tasks = CanvasTasks()
+        self.periodic.finish(self.last_ts)
         return self
 
     @property

@@ -14,6 +14,9 @@ OUTCOME_STYLE: Final = {
     "retry": ("↻", "yellow"),
     "running": ("…", "cyan"),
     "scheduled": ("◷", "dim"),
+    "revoked": ("⊘", "bold magenta"),
+    "expired": ("⧗", "bold yellow"),
+    "rejected": ("⊗", "bold red"),
 }
 """Mark and style of each outcome of an attempt, a task or a flow."""
 
@@ -23,6 +26,9 @@ OUTCOME_WORD: Final = {
     "retry": "retried, no later attempt seen",
     "running": "running or lost (no end event)",
     "scheduled": "scheduled, never started",
+    "revoked": "revoked",
+    "expired": "expired, never ran",
+    "rejected": "rejected by the worker, never ran",
 }
 """What each outcome means, in words."""
 

@@ -8,6 +8,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..model.runs import Attempt, TaskRun
+from .fate_lines import fate_text
 from .formatting import format_duration, short_id
 from .outcome_style import OUTCOME_STYLE, OUTCOME_WORD, outcome_mark
 from .render import render_record
@@ -61,6 +62,8 @@ def append_ending(text: Text, attempt: Attempt) -> None:
         text.append(" failed, no start event (worker lost or killed?)", style="bold red")
     elif attempt.outcome == "failure":
         text.append(f" failed after {format_duration(attempt.duration)}", style="bold red")
+    elif attempt.outcome == "revoked":
+        text.append(f" revoked while running after {format_duration(attempt.duration)}", style="bold magenta")
     else:
         text.append(" running or lost (no end event)", style="cyan")
 
@@ -75,7 +78,13 @@ def task_label(task: TaskRun, at: Clock) -> Text:
     attempts = task.attempts
     error: str | None = None
     first_start = next((a.start for a in attempts if a.start is not None), None)
-    if len(attempts) == 1:
+    if task.fate is not None and task.outcome == task.fate.kind:
+        # Revoked, expired or rejected: say so, when and why (never "scheduled, never started").
+        text.append(fate_text(task))
+        earlier = [a for a in attempts if a.outcome != task.fate.kind]
+        if earlier:
+            text.append(f" · after {plural(len(earlier), 'earlier attempt')}", style="dim")
+    elif len(attempts) == 1:
         attempt = attempts[0]
         append_ending(text, attempt)
         text.append(f" · {attempt.worker}", style="dim cyan")

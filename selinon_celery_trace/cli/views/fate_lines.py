@@ -1,0 +1,88 @@
+"""A message's fate in words: revoked, expired or rejected, when (against its scheduling) and why.
+
+What the task lines of ``show`` (and the canvas and flow trees) say of a task whose message was not run
+to an end, in place of "scheduled, never started", which would be false.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from ..model.fates import Fate
+from ..model.runs import TaskRun
+from .formatting import clock, format_duration
+from .outcome_style import OUTCOME_STYLE, outcome_mark
+
+__all__ = ["fate_line", "fate_phrase", "fate_text", "why"]
+
+_PROBLEMS = {
+    "unregistered": "unregistered task name",
+    "undecodable": "undecodable message",
+    "invalid": "invalid message",
+}
+
+
+def why(fate: Fate) -> str | None:
+    """Why, in Celery's words or the rejection's: ``None`` when the event says nothing more."""
+    if fate.kind == "rejected":
+        problem = _PROBLEMS.get(fate.problem or "", fate.problem)
+        reason = fate.reason
+        if problem and reason and problem not in reason:
+            return f"{problem}: {reason}"
+        return reason or problem or fate.exc_type
+    reason = fate.reason
+    if reason and reason.lower() not in (fate.kind, "terminated"):
+        return reason
+    return None
+
+
+def fate_phrase(fate: Fate, task: TaskRun | None = None) -> str:
+    """``revoked before it started, 2.00s after it was scheduled`` and the like (no leading space)."""
+    scheduled = task.scheduled if task is not None else None
+    if fate.kind == "revoked" and fate.started:
+        start = (
+            next((a.start for a in reversed(task.attempts) if a.start is not None), None)
+            if task is not None
+            else None
+        )
+        words = "revoked while running"
+        if start is not None:
+            words += f" after {format_duration(fate.ts - start)}"
+        if fate.signal:
+            words += f" (terminated with {fate.signal})"
+        return words
+    if fate.kind == "expired":
+        words = "expired before it started"
+        if fate.expires is not None:
+            words += f": its deadline {clock(fate.expires)} UTC"
+            late = fate.late
+            words += f" had passed by {format_duration(late)}" if late is not None else " had passed"
+        elif fate.late is not None:
+            words += f", {format_duration(fate.late)} past its deadline"
+        return words
+    words = f"{fate.kind} before it started" if fate.kind == "revoked" else "rejected by the worker"
+    if scheduled is not None and fate.ts >= scheduled:
+        words += f", {format_duration(fate.ts - scheduled)} after it was scheduled"
+    return words
+
+
+def fate_text(task: TaskRun) -> Text:
+    """The fate of ``task`` for its line in a tree (leading space, coloured); empty without a fate."""
+    fate = task.fate
+    text = Text()
+    if fate is None:
+        return text
+    text.append(" " + fate_phrase(fate, task), style=OUTCOME_STYLE[fate.kind][1])
+    reason = why(fate)
+    if reason:
+        text.append(f": {reason}", style=OUTCOME_STYLE[fate.kind][1])
+    if fate.where:
+        text.append(f" · {fate.where}", style="dim cyan")
+    return text
+
+
+def fate_line(task: TaskRun) -> Text:
+    """The mark and words of the fate (the line ``show`` gives it under a task), empty without one."""
+    if task.fate is None:
+        return Text()
+    return outcome_mark(task.fate.kind) + fate_text(task)
