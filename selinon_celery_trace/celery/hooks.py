@@ -9,7 +9,16 @@ Why each hook exists:
   the worker's main process before the pool forks (the metrics sink's ``/metrics`` server) do it there,
   in their ``on_worker_start()``;
 - ``worker_process_shutdown``: sinks that buffer are flushed before a pool process exits (it does not
-  run ``atexit``).
+  run ``atexit``);
+- a message's fate outside an attempt, in the worker's main process: ``task_revoked`` (TASK_REVOKED,
+  TASK_EXPIRED: :mod:`.revocations`), ``task_unknown`` / ``task_rejected`` and the consumer's decode
+  errors (TASK_REJECTED: :mod:`.rejections`), a dead pool process (WORKER_PROCESS_LOST: :mod:`.processes`);
+- the worker's life: ``worker_ready``, ``worker_shutting_down`` and its stop (WORKER_ONLINE /
+  WORKER_OFFLINE: :mod:`.lifecycle`);
+- celery beat: ``beat_init`` and its scheduler's sends (BEAT_START, BEAT_LATE, ``periodic``: :mod:`.beat`).
+
+Those run only on rare paths (never for a task that runs), are connected (and their named hooks put in
+place: :data:`PATCHES`) by ``install``, and emit nothing while no sink wants their event.
 
 Every receiver catches its own errors at the boundary: the user's task never sees them.
 """
@@ -25,12 +34,13 @@ from ..core import registry
 from ..core.arguments import EMBEDS_ENCODED
 from ..core.registry import report_internal_error
 from ..trace import Trace
-from . import execution
+from . import beat, execution, lifecycle, processes, rejections
 from .failures import on_task_failure, on_task_retry
 from .publish import on_before_task_publish
+from .revocations import on_task_revoked
 from .runtime import runtime
 
-__all__ = ["ALWAYS", "WORKER", "connect", "disconnect", "stop", "sync"]
+__all__ = ["ALWAYS", "PATCHES", "WORKER", "connect", "disconnect", "patch", "stop", "sync", "unpatch"]
 
 TASK_EVENTS: Final = frozenset(
     {Trace.TASK_START, Trace.TASK_END, Trace.TASK_DISCARD_RESULT, Trace.TASK_FAILURE, Trace.TASK_RETRY}
@@ -67,7 +77,20 @@ ALWAYS: Final[tuple[tuple[Any, Receiver], ...]] = (
     (signals.before_task_publish, on_before_task_publish),
     (signals.worker_init, on_worker_init),
     (signals.worker_process_shutdown, on_worker_process_shutdown),
+    (signals.task_revoked, on_task_revoked),
+    (signals.task_unknown, rejections.on_task_unknown),
+    (signals.task_rejected, rejections.on_task_rejected),
+    (signals.worker_ready, lifecycle.on_worker_ready),
+    (signals.worker_shutting_down, lifecycle.on_worker_shutting_down),
+    (signals.beat_init, beat.on_beat_init),
 )
+PATCHES: Final[tuple[tuple[Callable[[], None], Callable[[], None]], ...]] = (
+    (rejections.patch_consumer, rejections.unpatch_consumer),
+    (processes.patch_pool, processes.unpatch_pool),
+    (lifecycle.patch_worker, lifecycle.unpatch_worker),
+    (beat.patch_scheduler, beat.unpatch_scheduler),
+)
+"""The named hooks on Celery's and billiard's methods where no signal tells (see each module)."""
 WORKER: Final[tuple[tuple[Any, Receiver], ...]] = (
     (signals.task_retry, on_task_retry),
     (signals.task_failure, on_task_failure),
@@ -88,6 +111,18 @@ def disconnect(table: tuple[tuple[Any, Receiver], ...]) -> None:
     """Disconnect every receiver of ``table``."""
     for signal, receiver in table:
         signal.disconnect(receiver, dispatch_uid=_uid(receiver))
+
+
+def patch() -> None:
+    """Put every named hook of :data:`PATCHES` in place (idempotent)."""
+    for put, _remove in PATCHES:
+        put()
+
+
+def unpatch() -> None:
+    """Take every named hook of :data:`PATCHES` out."""
+    for _put, remove in PATCHES:
+        remove()
 
 
 def sync() -> None:
