@@ -1,7 +1,8 @@
 """A beat entry's schedule read back from its text: an interval, or a crontab whose due times we list.
 
-TASK_SCHEDULE's ``periodic`` carries the schedule as Celery writes it (``<freq: 5.00 seconds>``,
-``<crontab: */5 * * * * (m/h/dM/MY/d)>``); ``summary`` needs it to tell a missed run from a schedule
+TASK_SCHEDULE's ``periodic`` carries the schedule as text (``every 5s``, ``crontab */5 * * * *``, or as
+Celery writes it: ``<freq: 5.00 seconds>``, ``<crontab: */5 * * * * (m/h/dM/MY/d)>``) and an interval's
+seconds (``interval``); ``summary`` needs it to tell a missed run from a schedule
 kept. The CLI imports no Celery, so the two common kinds are parsed here; anything else (solar, a
 custom schedule) reads as ``None`` and is never flagged. A crontab's fields are Celery's: minute, hour,
 day of month, month, day of week (0 or ``sun`` is Sunday), and, as in Celery, a day must match both its
@@ -23,7 +24,7 @@ _INTERVAL: Final = re.compile(
     r"(?:<freq:|every)?\s*([0-9]+(?:\.[0-9]+)?)\s*(second|minute|hour|day)s?\b", re.I
 )
 _NUMBER: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-_CRONTAB: Final = re.compile(r"crontab[:(]\s*(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+([^\s)>]+)", re.I)
+_CRONTAB: Final = re.compile(r"crontab[:(\s]\s*(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+([^\s)>]+)", re.I)
 _DAYS: Final = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
 _MONTHS: Final = {
     name: number
@@ -125,7 +126,7 @@ class Crontab:
 
 
 def parse_crontab(text: str, zone: tzinfo = timezone.utc) -> Crontab | None:
-    """A :class:`Crontab` from ``<crontab: m h dM MY d (m/h/dM/MY/d)>`` (Celery's order), else None."""
+    """A :class:`Crontab` from ``crontab m h dM MY d`` (or Celery's ``<crontab: ...>``), else None."""
     match = _CRONTAB.search(text)
     if match is None:
         return None

@@ -109,7 +109,7 @@ def error_line(what: object, exc_type: object = None) -> str | None:
 def signal_name(value: object) -> str | None:
     """A signal's name: ``SIGKILL`` for ``9``, ``"9"``, ``"KILL"`` or ``"SIGKILL"``; else ``None``."""
     if isinstance(value, str) and value and not value.isdigit():
-        return value if value.startswith("SIG") else f"SIG{value}"
+        return value if value.startswith("SIG") or " " in value else f"SIG{value}"
     number = int(value) if isinstance(value, str) and value else value
     if isinstance(number, int) and not isinstance(number, bool) and number > 0:
         try:

@@ -22,6 +22,8 @@ _PROBLEMS: Final = {
     "unregistered": "unregistered task name",
     "undecodable": "undecodable message",
     "invalid": "invalid message",
+    "content_disallowed": "content type not accepted",
+    "not_a_task": "not a task message",
 }
 
 
@@ -157,9 +159,10 @@ def _online(text: Text, details: Mapping[str, Any]) -> None:
 def _offline(text: Text, details: Mapping[str, Any]) -> None:
     text.append(as_str(details, "hostname") or "?", style="bold cyan")
     text.append(" offline", style="bold yellow")
-    reason = as_str(details, "reason")
-    if reason:
-        text.append(f" ({reason}{'' if 'shutdown' in reason else ' shutdown'})", style="yellow")
+    reason, how = as_str(details, "reason"), signal_name(details.get("signal"))
+    if reason or how:
+        words = f"{reason}{'' if 'shutdown' in reason else ' shutdown'}" if reason else "shutdown"
+        text.append(f" ({words}{f', {how}' if how else ''})", style="yellow")
     uptime = as_float(details, "uptime")
     if uptime is not None:
         text.append(f" after {format_duration(uptime)} online", style="dim")

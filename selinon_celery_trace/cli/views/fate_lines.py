@@ -19,6 +19,8 @@ _PROBLEMS = {
     "unregistered": "unregistered task name",
     "undecodable": "undecodable message",
     "invalid": "invalid message",
+    "content_disallowed": "content type not accepted",
+    "not_a_task": "not a task message",
 }
 
 
@@ -27,7 +29,7 @@ def why(fate: Fate) -> str | None:
     if fate.kind == "rejected":
         problem = _PROBLEMS.get(fate.problem or "", fate.problem)
         reason = fate.reason
-        if problem and reason and problem not in reason:
+        if problem and reason and fate.problem != "unregistered":  # that one's reason names it
             return f"{problem}: {reason}"
         return reason or problem or fate.exc_type
     reason = fate.reason

@@ -31,3 +31,8 @@ class AppWorker(Worker):
         # Redis keys carry the run's token (the queue is "e2e-<token>.<suite>"); nothing else declared.
         if self.broker.name == "redis":
             super().delete_broker_objects()
+            return
+        from kombu import Connection
+
+        with Connection(self.broker.url, connect_timeout=5) as connection:
+            connection.default_channel.queue_delete(self.queue)
