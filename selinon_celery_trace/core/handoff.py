@@ -5,6 +5,9 @@ goes through it. Events it reports (a lost pool process, a hard time limit, a ``
 worker's own start and stop) are handed over here instead of being delivered in place: the record,
 time included, is built at the call, then a daemon thread delivers it to the sinks. The queue is
 bounded; an event that finds it full is dropped and counted (``Trace.errors()``), never waited for.
+What the caller put beside the details travels with them: the task message (:func:`~.record.message_scope`,
+whose headers an OpenTelemetry sink reads its trace context from) and the live exception
+(:func:`~.record.exception_scope`), in scope again while the thread delivers the event.
 
 The thread is started on first use in each process (a fork does not copy it: the child starts its own),
 and :func:`flush` waits for the queue to drain, for a bounded time, at exit and at worker shutdown.
@@ -19,7 +22,7 @@ from collections import deque
 from typing import Any, Final
 
 from . import registry
-from .record import Record, adapter_record
+from .record import Record, adapter_record, current_exception, current_message, exception_scope, message_scope
 
 __all__ = ["DEFAULT_LIMIT", "emit_in_background", "flush", "pending"]
 
@@ -29,6 +32,10 @@ DEFAULT_LIMIT: Final = 10_000
 _EXIT_TIMEOUT: Final = 2.0  # seconds atexit waits for the queue to drain
 
 
+_Item = tuple[int, Any, Record, "dict[str, Any] | None", "BaseException | None"]
+"""(event, details, record, the caller's task message, the caller's exception)."""
+
+
 class _Handoff:
     """Global state department: this process's queue, its thread and the condition they share."""
 
@@ -36,7 +43,7 @@ class _Handoff:
 
     def __init__(self) -> None:
         self.condition = threading.Condition(threading.Lock())
-        self.items: deque[tuple[int, Any, Record]] = deque()
+        self.items: deque[_Item] = deque()
         self.limit = DEFAULT_LIMIT
         self.thread: threading.Thread | None = None
         self.busy = False  # the thread holds an item taken off the queue
@@ -71,7 +78,7 @@ def emit_in_background(event: int, details: Any) -> None:
                 full = OverflowError(f"{state.limit} events waiting for a slow sink; this one was dropped")
             else:
                 full = None
-                state.items.append((event, details, record))
+                state.items.append((event, details, record, current_message(), current_exception()))
                 if state.thread is None or not state.thread.is_alive():
                     state.thread = threading.Thread(target=_drain, name="selinon-trace-handoff", daemon=True)
                     state.thread.start()
@@ -91,10 +98,14 @@ def _drain() -> None:
                 state.busy = False
                 condition.notify_all()  # flush() waits for an empty queue and an idle thread
                 condition.wait()
-            event, details, record = state.items.popleft()
+            event, details, record, message, exc = state.items.popleft()
             state.busy = True
         try:
-            registry.deliver(event, details, record)
+            if message is None and exc is None:
+                registry.deliver(event, details, record)
+            else:
+                with message_scope(message), exception_scope(exc):
+                    registry.deliver(event, details, record)
         except BaseException as exc:  # a sink must never end this thread
             registry.report_internal_error("hand-off delivery", exc)
 

@@ -13,6 +13,9 @@ Needs the ``otel`` extra. Configuration: ``{"otel": {"endpoint": "http://collect
   a group's members that of the group's span (:mod:`.canvas`);
 - failures set an error status and record the exception; other events are span events of the running
   attempt or execution (or of the application's current span);
+- a message revoked, expired or rejected ends the publish's trace with a zero-length CONSUMER span
+  ``revoked/<task>`` (``expired/``, ``rejected/``), a pool process lost is a span under its attempt's
+  failure, the worker's and beat's own events are no spans (:mod:`.fates`);
 - with ``opentelemetry-instrumentation-celery`` active, its spans are the task spans (:mod:`.enrich`).
 
 Spans are exported by a background batch processor; :meth:`OtelSink.flush` (called when a pool process
@@ -31,7 +34,7 @@ from opentelemetry.propagate import extract, inject
 
 from ...core.record import Record, caller_record, current_exception, current_message, event_name
 from ..flow_starts import FlowStarts, worker_directory
-from . import flows
+from . import fates, flows
 from .canvas import Groups, fallback_parent, root_span_id
 from .enrich import PENDING, Pending, enrich_current, install_enricher, instrumented
 from .ids import span_id_of, trace_id_of
@@ -72,7 +75,7 @@ class OtelSink:
     >>> sink = OtelSink(endpoint="http://127.0.0.1:4318", service_name="worker")  # doctest: +SKIP
     """
 
-    __slots__ = ("flows", "groups", "key", "shutdown_timeout", "starts", "tasks", "tracing")
+    __slots__ = ("flows", "groups", "key", "lost", "shutdown_timeout", "starts", "tasks", "tracing")
     uses_message = True  # the message's headers carry the trace context across the broker
 
     def __init__(
@@ -91,12 +94,14 @@ class OtelSink:
         self.flows = OpenSpans()  # dispatcher id -> the running execution's span
         self.starts = FlowStarts()
         self.groups = Groups()  # the group spans this process exported
+        self.lost = fates.Lost()  # pool processes lost, matched with their attempts' failures
         os.register_at_fork(after_in_child=self._after_fork)
 
     def _after_fork(self) -> None:
         self.tasks.reset()
         self.flows.reset()
         self.groups.reset()
+        self.lost.reset()
         CURRENT.set(None)
 
     def on_worker_start(self) -> None:
@@ -236,6 +241,8 @@ class OtelSink:
         )
         error(span, details, exc, when)
         span.end(end_time=when)
+        if isinstance(details.get("exc_type"), str) and details["exc_type"] == "WorkerLostError":
+            self.lost.failed(self, str(details.get("task_id")), span)
 
     def _enricher(self) -> bool:
         self.tracing.get()
@@ -272,4 +279,7 @@ _HANDLERS: dict[int, Handler] = {
     number("DISPATCHER_FAILURE"): flows.dispatcher_failure,
     number("FLOW_END"): flows.flow_end,
     number("FLOW_FAILURE"): flows.flow_end,
+    **dict.fromkeys(fates.FATES, fates.fate),
+    number("WORKER_PROCESS_LOST"): fates.process_lost,
+    **dict.fromkeys(fates.NO_SPAN, fates.no_span),
 }

@@ -26,6 +26,7 @@ __all__ = [
     "nanos",
     "number",
     "remote",
+    "scalar",
     "span_attributes",
 ]
 
@@ -51,6 +52,7 @@ _SPAN_KEYS: Final = (
     "exc_type",
     "root_id",
     "group_id",
+    "expires",
 )
 
 
@@ -64,7 +66,8 @@ def nanos(time: datetime) -> int:
     return int(aware(time).timestamp() * 1_000_000_000)
 
 
-def _scalar(value: Any) -> Any:
+def scalar(value: Any) -> Any:
+    """``value`` as an attribute takes it: a scalar as it is, anything else as bounded JSON text."""
     if isinstance(value, (str, bool, int, float)):
         return value
     text = dumps(value).decode("utf-8", "backslashreplace")
@@ -86,7 +89,12 @@ def span_attributes(event: str, details: dict[str, Any], operation: str | None) 
     for key in _SPAN_KEYS:
         value = details.get(key)
         if value is not None:
-            found[f"selinon.{key}"] = _scalar(value)
+            found[f"selinon.{key}"] = scalar(value)
+    periodic = details.get("periodic")  # celery beat sent it: which entry, on which schedule
+    if isinstance(periodic, dict):
+        for key in ("entry", "schedule"):
+            if periodic.get(key) is not None:
+                found[f"selinon.periodic.{key}"] = scalar(periodic[key])
     return found
 
 
@@ -99,14 +107,14 @@ def end_attributes(event: str, details: dict[str, Any]) -> dict[str, Any]:
     for key in _END_KEYS:
         value = details.get(key)
         if value is not None:
-            found[f"selinon.{key}"] = _scalar(value)
+            found[f"selinon.{key}"] = scalar(value)
     return found
 
 
 def event_attributes(details: dict[str, Any]) -> dict[str, Any]:
     """The attributes of a span event: every detail but the big ones, scalars or bounded JSON."""
     return {
-        f"selinon.{key}": _scalar(value)
+        f"selinon.{key}": scalar(value)
         for key, value in details.items()
         if value is not None and key not in _SKIPPED
     }

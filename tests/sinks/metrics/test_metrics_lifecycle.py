@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -31,18 +30,6 @@ def _url(worker: AppWorker) -> str:
     return worker.metrics_url  # type: ignore[attr-defined, no-any-return]
 
 
-def _active(worker: AppWorker, count: int) -> list[dict[str, Any]]:
-    """The tasks the worker runs, once ``count`` of them run (asked over the broker, as `celery inspect`)."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        replies = worker.app.control.inspect(destination=[worker.node_name], timeout=1.0).active() or {}
-        running = replies.get(worker.node_name) or []
-        if len(running) >= count:
-            return running
-        assert time.monotonic() < deadline, f"the worker runs {running}, not {count} tasks"
-        time.sleep(0.1)
-
-
 def test_worker_is_up_with_its_pool(sampling_worker: AppWorker) -> None:
     """Once online, worker_up is 1 and the pool's two processes are counted, under the worker's name."""
     node = sampling_worker.node_name
@@ -57,7 +44,7 @@ def test_revoked_expired_and_rejected_messages_are_counted(sampling_worker: AppW
     app, queue = sampling_worker.app, sampling_worker.queue
     first = app.send_task("metrics.slow", args=[6])
     second = app.send_task("metrics.slow", args=[6])
-    _active(sampling_worker, 2)  # the pool is busy: what follows waits in the worker
+    sampling_worker.active(2)  # the pool is busy: what follows waits in the worker
     expiring = app.send_task("metrics.ok", args=[1], expires=0.5)
     dropped = app.send_task("metrics.slow", args=[0.1])
     app.control.revoke(dropped.id)
@@ -89,7 +76,7 @@ def test_queue_length_follows_the_backlog(sampling_worker: AppWorker) -> None:
     """While the pool is busy the queue's length is sampled above 0 (priorities included); then 0."""
     app, queue = sampling_worker.app, sampling_worker.queue
     busy = [app.send_task("metrics.slow", args=[3]) for _ in range(2)]
-    _active(sampling_worker, 2)
+    sampling_worker.active(2)
     # On Redis a priority puts a message in its own list ("<queue>\x06\x163"): counted too.
     options = {"priority": 5} if sampling_worker.broker.name == "redis" else {}
     backlog = [app.send_task("metrics.ok", args=[n], **options) for n in range(30)]
@@ -113,7 +100,7 @@ def test_a_killed_pool_process_is_counted_lost(sampling_worker: AppWorker) -> No
     before = scrape(_url(sampling_worker))
     failed = {"task_name": "metrics.slow", "queue": queue, "outcome": "failed"}
     result = app.send_task("metrics.slow", args=[8])
-    (running,) = [task for task in _active(sampling_worker, 1) if task["id"] == result.id]
+    (running,) = [task for task in sampling_worker.active(1) if task["id"] == result.id]
     assert running["worker_pid"] in children(sampling_worker.pid)
     os.kill(running["worker_pid"], signal.SIGKILL)
     samples = wait_for(

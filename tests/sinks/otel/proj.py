@@ -14,6 +14,7 @@ Tracing is enabled by configuration only (``imports``).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,6 +64,11 @@ def make_app(env: Mapping[str, str]) -> Celery:
     @app.task(name="otel.total", shared=False)
     def total(values: list[int]) -> int:
         return sum(values)
+
+    @app.task(name="otel.slow", shared=False)
+    def slow(seconds: float) -> float:
+        time.sleep(seconds)
+        return seconds
 
     @app.task(name="otel.boom", shared=False)
     def boom(message: str) -> None:
