@@ -9,6 +9,12 @@ import pytest
 
 from selinon_celery_trace import Trace
 from selinon_celery_trace.core import handoff
+from selinon_celery_trace.core.record import (
+    current_exception,
+    current_message,
+    exception_scope,
+    message_scope,
+)
 
 WAIT = 10.0  # seconds a test waits for something that should happen at once
 
@@ -111,3 +117,15 @@ def test_a_forked_child_delivers_on_a_thread_of_its_own() -> None:
     with os.fdopen(read_end) as lines:
         assert lines.read().split() == ["1", "2"]
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_callers_message_and_exception_travel_with_the_event() -> None:
+    """A sink on the hand-off thread sees the task message and exception the caller had in scope."""
+    seen: list[tuple[object, object]] = []
+    Trace.trace_by_func(lambda event, details: seen.append((current_message(), current_exception())))
+    error = ValueError("the cause")
+    with message_scope({"traceparent": "00-abc-def-01"}), exception_scope(error):
+        handoff.emit_in_background(Trace.TASK_REJECTED, {"task_id": "t"})
+    handoff.emit_in_background(Trace.TASK_REJECTED, {"task_id": "u"})  # outside any scope
+    assert handoff.flush(WAIT)
+    assert seen == [({"traceparent": "00-abc-def-01"}, error), (None, None)]
