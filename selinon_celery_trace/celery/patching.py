@@ -18,9 +18,12 @@ _INHERITED: Final = "_selinon_trace_inherited"
 
 
 def hook(owner: type, name: str, make: Callable[[Any], Any]) -> None:
-    """Replace ``owner.name`` with ``make(original)``; nothing happens when it is hooked already."""
-    original = getattr(owner, name)
-    if getattr(original, _HOOKED, False):
+    """Replace ``owner.name`` with ``make(original)``; nothing happens when it is hooked already.
+
+    A Celery or billiard without the method (another version) is left alone: that fact goes untold.
+    """
+    original = getattr(owner, name, None)
+    if original is None or getattr(original, _HOOKED, False):
         return
     wrapper = make(original)
     wrapper.__wrapped__ = original

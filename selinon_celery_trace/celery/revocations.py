@@ -144,7 +144,7 @@ def _reason(fields: dict[str, Any]) -> str | None:
     if not isinstance(stamps, dict):
         return None
     for header in stamped if isinstance(stamped, (list, tuple)) else ():
-        revoked = state.revoked_stamps.get(header)
+        revoked = getattr(state, "revoked_stamps", {}).get(header)
         if revoked is None:
             continue
         revoked_values = list(revoked) if isinstance(revoked, (list, tuple, set)) else [revoked]
