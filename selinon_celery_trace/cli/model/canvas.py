@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .canvas_facts import CanvasFacts, Planned
+from .fates import FATES
 from .runs import TaskRun
 
 __all__ = ["GroupNode", "MissingNode", "Node", "Structure", "TaskNode"]
@@ -184,6 +185,8 @@ class Structure:
     def _missing_steps(self, task: TaskRun, chain: tuple[Planned, ...]) -> list[Node]:
         if task.outcome == "failure":
             why, failed = f"never scheduled: step {task.name or '?'} failed", True
+        elif task.outcome in FATES:  # a revoked (expired, rejected) step ends its chain there
+            why, failed = f"never scheduled: step {task.name or '?'} was {task.outcome}", True
         elif task.outcome in ("running", "scheduled", "retry"):
             why, failed = "not scheduled yet (an earlier step has not finished)", False
         else:
@@ -212,10 +215,11 @@ class Structure:
             nodes += self.lane(body, "chord body")
         elif body is None:
             planned = next((_facts(m).chord_body for m in members if _facts(m).chord_body), None)
-            failed = next((m for m in members if m.outcome == "failure"), None)
+            failed = next((m for m in members if m.outcome == "failure" or m.outcome in FATES), None)
             if failed is not None:
                 culprit = f"{failed.name or '?'} [{failed.task_id[:8]}]"
-                why = f"never ran: header member {culprit} failed (chord error)"
+                verb = "failed" if failed.outcome == "failure" else f"was {failed.outcome}"
+                why = f"never ran: header member {culprit} {verb} (chord error)"
             elif any(m.outcome in ("running", "scheduled", "retry") for m in members):
                 why = "not run yet: it waits for every header member"
             else:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..reading.event_names import ATTEMPT_OUTCOME, TASK_SCHEDULE, TASK_START
+from ..reading.event_names import ATTEMPT_OUTCOME, FATE_OUTCOME, TASK_SCHEDULE, TASK_START
 from ..reading.fields import as_int, as_str, error_line
 from .canvas_facts import is_canvas_event, linked_ids
 
@@ -82,6 +82,11 @@ class CanvasTasks:
             if number >= task.attempt:
                 task.attempt, task.end, task.outcome = number, ts, ATTEMPT_OUTCOME[event]
                 task.error = error_line(details.get("what"), details.get("exc_type"))
+            task.first_ts = min(task.first_ts, ts)
+        elif event in FATE_OUTCOME and task.outcome in ("running", "retry"):
+            # Revoked, expired, rejected: the workflow ends there, its work not done.
+            task.end, task.outcome = ts, "failure"
+            task.error = FATE_OUTCOME[event]
             task.first_ts = min(task.first_ts, ts)
 
     def workflows(self) -> Iterable[Workflow]:

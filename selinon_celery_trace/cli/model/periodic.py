@@ -54,8 +54,10 @@ class Entry:
     last: float | None = None
     longest_gap: float | None = None
     longest_gap_end: float | None = None  # when the send that ended the longest gap happened
-    missed: int = 0  # due times with no send
-    missed_at: list[float] = field(default_factory=list)  # the first few of them (their gaps' ends)
+    missed: int = 0  # due times with no send, between two sends
+    missed_at: list[float] = field(default_factory=list)  # the ends of the first few gaps with one
+    since_last: int = 0  # due times with no send, from the last send to the end of the input
+    input_end: float | None = None
     late: int = 0  # BEAT_LATE: sent later than due
     latest_late: float | None = None
     outcomes: Counter[str] = field(default_factory=Counter)  # success, failure, revoked, ...
@@ -89,8 +91,14 @@ class Entry:
             if len(self.missed_at) < 5:
                 self.missed_at.append(ts)
 
+    @property
+    def missed_total(self) -> int:
+        """Every due time with no send: between sends and after the last one."""
+        return self.missed + self.since_last
+
     def close(self, end: float) -> int:
-        """Due times from the last send to ``end`` (the input's last event) with no send; counted once."""
+        """Count the due times from the last send to ``end`` (the input's last event) with no send."""
+        self.input_end = end
         if self.last is None or end <= self.last:
             return 0
         count = 0
@@ -99,7 +107,7 @@ class Entry:
         elif self.crontab is not None:
             due = self.crontab.last_due(self.last)
             count = sum(1 for _ in self.crontab.dues(due or self.last, end - _CRON_GRACE))
-        self._miss(count, end)
+        self.since_last = count
         return count
 
 

@@ -24,6 +24,7 @@ _INTERVAL: Final = re.compile(
     r"(?:<freq:|every)?\s*([0-9]+(?:\.[0-9]+)?)\s*(second|minute|hour|day)s?\b", re.I
 )
 _NUMBER: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_SHORT: Final = re.compile(r"every\s+([0-9.]+(?:e[+-]?[0-9]+)?)s", re.I)  # this package's "every 30s"
 _CRONTAB: Final = re.compile(r"crontab[:(\s]\s*(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+([^\s)>]+)", re.I)
 _DAYS: Final = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
 _MONTHS: Final = {
@@ -35,13 +36,17 @@ _MONTHS: Final = {
 
 
 def parse_interval(text: str) -> float | None:
-    """Seconds of an interval schedule (``<freq: 2.00 minutes>``, ``every 5 seconds``, ``30``), else None."""
+    """Seconds of an interval schedule (``every 30s``, ``<freq: 2.00 minutes>``, ``30``), else None."""
     text = text.strip()
     if _NUMBER.fullmatch(text):
         seconds = float(text)
         return seconds if seconds > 0 else None
     if "crontab" in text.lower():
         return None
+    short = _SHORT.fullmatch(text)
+    if short is not None:
+        seconds = float(short.group(1))
+        return seconds if seconds > 0 else None
     match = _INTERVAL.search(text)
     if match is None:
         return None

@@ -16,13 +16,21 @@ from rich.tree import Tree
 
 from ..model.canvas import GroupNode, MissingNode, Node, Structure, TaskNode
 from ..model.canvas_run import CanvasRun
+from ..model.fates import FATES
 from .formatting import clock, format_duration, short_id
 from .outcome_style import OUTCOME_STYLE, outcome_mark
 from .task_lines import Clock, add_attempts, plural, task_label
 
 __all__ = ["add_nodes", "canvas_tree"]
 
-_LANE_WORDS = {"success": "ok", "failure": "failed", "running": "not finished"}
+_LANE_WORDS = {
+    "success": "ok",
+    "failure": "failed",
+    "running": "not finished",
+    "revoked": "revoked",
+    "expired": "expired",
+    "rejected": "rejected",
+}
 _ROLE_TEXT = {"link": "↳ link ", "link_error": "↳ link_error ", "chord body": "chord body "}
 
 
@@ -84,12 +92,14 @@ def _lane_outcome(lane: list[Node]) -> str:
         return "failure"
     if not tasks or any(t.outcome in ("running", "scheduled", "retry") for t in tasks):
         return "running"
-    return "success"
+    fated = next((t.outcome for t in tasks if t.outcome in FATES), None)
+    return fated or "success"
 
 
 def _add_group(tree: Tree, node: GroupNode, label: Text, at: Clock, *, traceback: bool) -> None:
     outcomes = Counter(_lane_outcome(lane) for lane in node.lanes)
     overall = "failure" if outcomes["failure"] else "running" if outcomes["running"] else "success"
+    overall = next((kind for kind in FATES if outcomes[kind] and overall == "success"), overall)
     text = Text("".rjust(9) + " ")
     text.append(label)
     text.append(outcome_mark(overall))
@@ -137,6 +147,11 @@ def canvas_tree(run: CanvasRun, *, traceback: bool = False) -> RenderableType:
             error = next((a.error for a in reversed(failed.attempts) if a.error), None)
             if error:
                 header.append(f" {error}", style="red")
+    elif outcome in FATES and run.fated is not None:  # it ended there: say which task, and how
+        header.append(f" {outcome}", style=OUTCOME_STYLE[outcome][1])
+        header.append(
+            f" at {run.fated.name or '?'} [{short_id(run.fated.task_id)}]", style=OUTCOME_STYLE[outcome][1]
+        )
     else:
         header.append(" not finished (running, or its end is not in these files)", style="cyan")
     attempts = sum(len(t.attempts) for t in run.tasks.values())

@@ -6,6 +6,8 @@ to an end, in place of "scheduled, never started", which would be false.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 
 from ..model.fates import Fate
@@ -13,7 +15,7 @@ from ..model.runs import TaskRun
 from .formatting import clock, format_duration
 from .outcome_style import OUTCOME_STYLE, outcome_mark
 
-__all__ = ["fate_line", "fate_phrase", "fate_text", "why"]
+__all__ = ["fate_bar", "fate_error", "fate_line", "fate_phrase", "fate_text", "why"]
 
 _PROBLEMS = {
     "unregistered": "unregistered task name",
@@ -88,3 +90,47 @@ def fate_line(task: TaskRun) -> Text:
     if task.fate is None:
         return Text()
     return outcome_mark(task.fate.kind) + fate_text(task)
+
+
+def fate_error(task: TaskRun) -> str | None:
+    """The fate in one line, for the timeline's tooltips and list (``None`` without one)."""
+    fate = task.fate
+    if fate is None:
+        return None
+    reason = why(fate)
+    return f"{fate_phrase(fate, task)}: {reason}" if reason else fate_phrase(fate, task)
+
+
+def fate_bar(
+    task: TaskRun, fate: Fate, t0: float, flow_id: str | None, flow_name: str | None
+) -> dict[str, Any]:
+    """The timeline's bar for a message dropped before it started: an instant at its fate, waited for."""
+    at = fate.ts - t0
+    waited = task.scheduled is not None and task.scheduled <= fate.ts
+    return {
+        "taskId": task.task_id,
+        "name": task.name or "?",
+        "attempt": 0,
+        "attempts": len(task.attempts),
+        "outcome": fate.kind,
+        "fate": True,
+        "discarded": False,
+        "start": at,
+        "end": at,
+        "drawStart": at,
+        "drawEnd": at,
+        "startKnown": True,
+        "endKnown": True,
+        "duration": None,
+        "waitFrom": task.scheduled - t0 if waited and task.scheduled is not None else None,
+        "waitKind": "queue",
+        "worker": fate.hostname,
+        "node": None,
+        "pid": fate.pid,
+        "queue": task.queue,
+        "flowId": flow_id,
+        "flowName": flow_name,
+        "error": fate_error(task),
+        "what": None,
+        "retryCountdown": None,
+    }

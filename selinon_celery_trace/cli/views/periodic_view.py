@@ -91,7 +91,7 @@ def _table(periodic: Periodic, one_day: bool, dropped: set[str]) -> Table:
         "last run (UTC)": lambda e: clock(e.last, date=not one_day) if e.last is not None else UNKNOWN,
         "longest gap": _gap,
         "missed": lambda e: (
-            Text(f"\u26a0 {e.missed}", style="bold red") if e.missed else Text("·", style="dim")
+            Text(f"\u26a0 {e.missed_total}", style="bold red") if e.missed_total else Text("·", style="dim")
         ),
         "late": _late,
     }
@@ -101,7 +101,7 @@ def _table(periodic: Periodic, one_day: bool, dropped: set[str]) -> Table:
             table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=24, min_width=6)
         else:
             table.add_column(name, no_wrap=True, justify="right" if name in ("runs", "missed") else "left")
-    for entry in sorted(periodic.entries.values(), key=lambda e: (-e.missed, e.name)):
+    for entry in sorted(periodic.entries.values(), key=lambda e: (-e.missed_total, e.name)):
         table.add_row(*(cells[name](entry) for name in shown))
     return table
 
@@ -121,6 +121,14 @@ def _flags(entry: Entry, one_day: bool) -> list[Text]:
         if entry.missed_at:
             ends = ", ".join(clock(ts, date=not one_day) for ts in entry.missed_at)
             line.append(f"; gap{'s' if len(entry.missed_at) > 1 else ''} ending {ends} UTC", style="red")
+        lines.append(line)
+    if entry.since_last and entry.last is not None and entry.input_end is not None:
+        line = Text(f"\u26a0 {entry.name}: ", style="bold red")
+        line.append(f"{entry.since_last} missed run{'s' if entry.since_last != 1 else ''}", style="bold red")
+        ago = format_duration(entry.input_end - entry.last)
+        line.append(
+            f": no send since {clock(entry.last, date=not one_day)} UTC ({ago} before the input ends)"
+        )
         lines.append(line)
     if entry.late:
         line = Text(f"\u26a0 {entry.name}: sent late {entry.late}\u00d7", style="yellow")

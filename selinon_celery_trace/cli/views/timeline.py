@@ -18,6 +18,7 @@ from typing import Any, Final, Literal
 from ...core import __version__
 from ..model.canvas_run import CanvasRun
 from ..model.runs import Attempt, FlowRun, TaskRun, Wakeup
+from .fate_lines import fate_bar, fate_error
 from .formatting import UNKNOWN
 
 __all__ = ["GROUP_BY", "describe", "render_timeline", "timeline_data"]
@@ -30,6 +31,7 @@ GROUP_BY: Final[tuple[str, ...]] = ("host", "queue", "flow")
 _TEMPLATE: Final = "timeline.html"
 _PLACEHOLDER: Final = re.compile("__TITLE__|__TRACE_DATA__")
 _MAX_TEXT: Final = 4000  # a traceback in a tooltip is for reading its end, not for archiving it
+_PAGE_OUTCOMES: Final = frozenset({"success", "failure", "running", "revoked", "expired", "rejected"})
 
 
 def _times(run: Run) -> list[float]:
@@ -49,6 +51,8 @@ def _times(run: Run) -> list[float]:
         found.append(task.scheduled)
         for attempt in task.attempts:
             found += [attempt.start, attempt.end]
+        if task.fate is not None:
+            found.append(task.fate.ts)
     return [ts for ts in found if ts is not None and math.isfinite(ts)]
 
 
@@ -112,6 +116,11 @@ def _bars(
             }
         )
         previous = attempt
+    fate = task.fate
+    if fate is not None and not fate.started:  # dropped before it started: a mark where it was dropped
+        bars.append(fate_bar(task, fate, t0, flow_id, flow_name))
+    elif fate is not None and bars and bars[-1]["outcome"] == fate.kind:  # a terminated attempt
+        bars[-1]["error"] = bars[-1]["error"] or fate_error(task)
     return bars
 
 
@@ -199,7 +208,7 @@ def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dic
         bars = _bars(run, None, t0, last)
         kind_name, name, ident = "task", run.name, run.task_id
         outcome = run.outcome
-        error = next((a.error for a in reversed(run.attempts) if a.error), None)
+        error = next((a.error for a in reversed(run.attempts) if a.error), None) or fate_error(run)
         first = next((a.start for a in run.attempts if a.start is not None), None)
         start = first if first is not None else (run.scheduled if run.scheduled is not None else t0)
         end = run.end
@@ -211,7 +220,7 @@ def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dic
         "kind": kind_name,
         "name": name,
         "id": ident,
-        "outcome": outcome if outcome in ("success", "failure", "running") else "running",
+        "outcome": outcome if outcome in _PAGE_OUTCOMES else "running",
         "error": error,
         "t0": t0,
         "start": (start - t0) if start is not None and math.isfinite(start) else None,
