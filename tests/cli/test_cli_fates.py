@@ -75,7 +75,7 @@ def test_show_says_a_terminated_attempt_was_revoked_while_running(fates: Path) -
 def test_show_says_expired_with_its_deadline(fates: Path) -> None:
     """A message whose expires passed reads expired, with the deadline and how late it was found."""
     out = run("show", EXPIRED, fates).stdout
-    assert "⧗ task proj.add [e0e0e0e0-3333-4000-8000-000000000003] expired before it started" in out
+    assert "⊝ task proj.add [e0e0e0e0-3333-4000-8000-000000000003] expired before it started" in out
     assert "its deadline 11:46:16.038 UTC had passed by 2.50s" in out
     assert "never started" not in out
 

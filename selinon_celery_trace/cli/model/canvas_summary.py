@@ -20,6 +20,8 @@ from .canvas_facts import is_canvas_event, linked_ids
 
 __all__ = ["CanvasTasks", "Workflow"]
 
+_FATES = frozenset(FATE_OUTCOME.values())
+
 
 @dataclass(slots=True)
 class _Task:
@@ -38,7 +40,7 @@ class Workflow:
 
     root_id: str
     name: str
-    outcome: str  # success | failure | running
+    outcome: str  # success | failure | running | revoked | expired | rejected (a member's fate)
     start: float
     duration: float | None
     failed: str | None  # "at <task name>: <error>" of the task that failed first
@@ -84,9 +86,8 @@ class CanvasTasks:
                 task.error = error_line(details.get("what"), details.get("exc_type"))
             task.first_ts = min(task.first_ts, ts)
         elif event in FATE_OUTCOME and task.outcome in ("running", "retry"):
-            # Revoked, expired, rejected: the workflow ends there, its work not done.
-            task.end, task.outcome = ts, "failure"
-            task.error = FATE_OUTCOME[event]
+            # Revoked, expired, rejected: the workflow ends there, that part of its work never done.
+            task.end, task.outcome = ts, FATE_OUTCOME[event]
             task.first_ts = min(task.first_ts, ts)
 
     def workflows(self) -> Iterable[Workflow]:
@@ -98,7 +99,8 @@ class CanvasTasks:
             first_id, first = min(members, key=lambda item: (item[1].first_ts, item[0]))
             failures = [(t.end or math.inf, i, t) for i, t in members if t.outcome == "failure"]
             open_ = any(t.outcome in ("running", "retry") for _, t in members)
-            outcome = "failure" if failures else "running" if open_ else "success"
+            fated = next((t.outcome for _, t in members if t.outcome in _FATES), None)
+            outcome = "failure" if failures else "running" if open_ else fated or "success"
             ends = [t.end for _, t in members if t.end is not None]
             start = first.first_ts
             duration = max(ends) - start if ends and outcome != "running" and math.isfinite(start) else None

@@ -82,6 +82,7 @@ class FlowTally:
     wakeups: int = 0
     dispatcher_errors: int = 0
     unfinished: int = 0
+    dropped: int = 0  # canvas workflows ended by a member revoked, expired or rejected
     durations: DurationSketch = field(default_factory=DurationSketch)
 
 
@@ -283,8 +284,10 @@ class Summary:
                 self._failure(
                     "canvas", workflow.name, workflow.failed or _NO_ERROR_TEXT, ended, workflow.root_id
                 )
-            else:
+            elif workflow.outcome == "running":
                 tally.unfinished += 1
+            else:  # a member was revoked, expired or rejected: it ended there, no failure
+                tally.dropped += 1
             if workflow.duration is not None:
                 tally.durations.add(workflow.duration)
         self._canvas_tasks = CanvasTasks()

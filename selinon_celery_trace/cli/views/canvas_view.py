@@ -31,6 +31,7 @@ _LANE_WORDS = {
     "expired": "expired",
     "rejected": "rejected",
 }
+_FATE_ORDER = ("revoked", "expired", "rejected")  # which fate a lane or group shows when several
 _ROLE_TEXT = {"link": "↳ link ", "link_error": "↳ link_error ", "chord body": "chord body "}
 
 
@@ -92,14 +93,14 @@ def _lane_outcome(lane: list[Node]) -> str:
         return "failure"
     if not tasks or any(t.outcome in ("running", "scheduled", "retry") for t in tasks):
         return "running"
-    fated = next((t.outcome for t in tasks if t.outcome in FATES), None)
+    fated = next((kind for kind in _FATE_ORDER if any(t.outcome == kind for t in tasks)), None)
     return fated or "success"
 
 
 def _add_group(tree: Tree, node: GroupNode, label: Text, at: Clock, *, traceback: bool) -> None:
     outcomes = Counter(_lane_outcome(lane) for lane in node.lanes)
     overall = "failure" if outcomes["failure"] else "running" if outcomes["running"] else "success"
-    overall = next((kind for kind in FATES if outcomes[kind] and overall == "success"), overall)
+    overall = next((kind for kind in _FATE_ORDER if outcomes[kind] and overall == "success"), overall)
     text = Text("".rjust(9) + " ")
     text.append(label)
     text.append(outcome_mark(overall))

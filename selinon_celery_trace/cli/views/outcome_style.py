@@ -15,7 +15,7 @@ OUTCOME_STYLE: Final = {
     "running": ("…", "cyan"),
     "scheduled": ("◷", "dim"),
     "revoked": ("⊘", "bold magenta"),
-    "expired": ("⧗", "bold yellow"),
+    "expired": ("⊝", "bold yellow"),
     "rejected": ("⊗", "bold red"),
 }
 """Mark and style of each outcome of an attempt, a task or a flow."""

@@ -178,6 +178,8 @@ def summary_view(summary: Summary, sources: int, width: int = 80) -> RenderableT
         ]
         if any(tally.unfinished for _, tally in canvas_rows):
             columns.append(_Column("no end", lambda row: _count(row[1].unfinished, "cyan")))
+        if any(tally.dropped for _, tally in canvas_rows):  # a member revoked, expired or rejected
+            columns.append(_Column("dropped", lambda row: _count(row[1].dropped, "magenta")))
         columns += _duration_columns(lambda row: row[1].durations)
         title = "Canvas workflows (chains, groups, chords: show ROOT for one)"
         parts.append(_fit(title, columns, canvas_rows, width, droppable=("p50", "ok", "p95")))

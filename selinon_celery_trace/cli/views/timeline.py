@@ -201,7 +201,7 @@ def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dic
             error = f"{failed.name or '?'} [{failed.task_id}]: {error or 'failed'}"
         marks.append({"t": start - t0, "kind": "start", "label": f"canvas {run.name} started"})
         if run.end is not None:
-            verb = "finished" if outcome == "success" else "failed"
+            verb = {"success": "finished", "failure": "failed"}.get(outcome, outcome)
             marks.append({"t": run.end - t0, "kind": outcome, "label": f"canvas {run.name} {verb}"})
     else:
         tasks = [run]
