@@ -21,7 +21,7 @@ from selinon_celery_trace.cli.reading.lines import Malformed
 from selinon_celery_trace.cli.views.timeline import timeline_data
 
 from . import fategen
-from .fategen import CHAIN_FIRST, DROPPED, EXPIRED, TERMINATED, UNKNOWN, WORKER
+from .fategen import CHAIN_FIRST, DROPPED, EXPIRED, KILLED, TERMINATED, UNKNOWN, WORKER
 
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
 
@@ -87,6 +87,15 @@ def test_show_says_rejected_and_why(fates: Path) -> None:
     assert (
         "rejected by the worker: task 'proj.nope' is not registered in this worker · celery@host-a pid 100"
         in out
+    )
+
+
+def test_show_of_a_task_whose_process_was_lost_says_so(fates: Path) -> None:
+    """The attempt failed (worker lost), and the pool process lost under it is listed with its signal."""
+    out = run("show", KILLED, fates).stdout
+    assert "attempt 1 failed after 900ms · celery@host-a pid 102" in out
+    assert (
+        "WORKER_PROCESS_LOST celery@host-a lost pool process 102 (SIGKILL) running proj.nap[c1c1c1c1]" in out
     )
 
 

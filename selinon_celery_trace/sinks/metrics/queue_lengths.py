@@ -13,7 +13,7 @@ So the worker's main process (the sink's ``on_worker_start``) starts a daemon th
 
 The queues are the ones the worker consumes, read at every sample (``app.amqp.queues.consume_from``, so
 ``celery control add_consumer`` is followed). Celery's event loop never waits on this: the broker is
-asked from this thread only, each answer bounded by ``timeout``; a broker that does not answer costs a
+asked from this thread only, a connection attempt bounded by 5 s; a broker that does not answer costs a
 log line at debug level and a retry at the next interval, never an exception in the worker.
 """
 
