@@ -221,3 +221,27 @@ def test_schedules_are_read_back_from_their_text() -> None:
     every_five = parse_crontab("<crontab: */5 * * * * (m/h/dM/MY/d)>")
     assert every_five is not None and every_five.last_due(monday + 7 * 60) == monday + 5 * 60
     assert parse_crontab("crontab 61 * * * *") is None
+
+
+def test_a_crontab_due_time_with_no_send_is_a_missed_run(tmp_path: Path) -> None:
+    """A crontab entry due every minute, sent at 0, 1, 2 and then 6: minutes 3, 4 and 5 were missed."""
+    builder = fategen.TraceBuilder()
+    entry = {"entry": "minutely", "schedule": "crontab * * * * *", "interval": None}
+    start = 3600 - fategen.T0.timestamp() % 3600  # seconds from T0 to the next full hour
+    for number, minute in enumerate((0, 1, 2, 6)):
+        task_id = f"cron{number:04d}-0000-4000-8000-000000000000"
+        builder.add(
+            start + minute * 60 + 0.01,
+            "beat",
+            "TASK_SCHEDULE",
+            task_name="proj.add",
+            task_id=task_id,
+            queue="celery",
+            periodic=entry,
+        )
+    path = tmp_path / "cron.jsonl"
+    path.write_bytes(b"".join(builder.lines()))
+    out = run("summary", path).stdout
+    assert "\u26a0 minutely: 3 missed runs: crontab * * * * * due times with no send" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("minutely "))
+    assert "crontab * * * * *" in row and "\u26a0 3" in row
