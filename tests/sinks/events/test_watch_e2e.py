@@ -166,25 +166,13 @@ def test_watch_receives_a_rejected_message_and_a_worker_going_offline(two_hosts:
         )
         time.sleep(1.0)  # a duplicate arriving late must be seen
         watched = two_hosts.watched()
-        (rejected,) = [r for r in watched if r["details"].get("task_id") == unknown]
+        (rejected,) = [r for r in watched if r["details"].get("task_id") == unknown]  # once, not twice
         assert rejected["event"] == "TASK_REJECTED" and rejected["details"]["kind"] == "unregistered"
         assert rejected["details"]["hostname"] == left.node
         (offline,) = [
             r for r in watched if r["event"] == "WORKER_OFFLINE" and r["details"]["hostname"] == left.node
         ]
         assert offline["details"]["reason"] == "warm"
-        _same(
-            [
-                json.dumps(r, sort_keys=True)
-                for r in watched
-                if r["event"] in ("TASK_REJECTED", "WORKER_OFFLINE")
-            ],
-            [
-                json.dumps(r, sort_keys=True)
-                for r in watched
-                if r["event"] in ("TASK_REJECTED", "WORKER_OFFLINE") and r["details"]["hostname"] == left.node
-            ],
-        )
     except BaseException:
         print(two_hosts.failure_report())
         raise
