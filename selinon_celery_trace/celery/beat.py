@@ -39,9 +39,10 @@ _MAX_ENTRIES: Final = 200  # entries listed in BEAT_START
 
 
 def on_beat_init(sender: Any = None, **_: Any) -> None:
-    """BEAT_START (``sender`` is beat's ``Service``)."""
+    """BEAT_START (``sender`` is beat's ``Service``); the scheduler hooked if it was not yet."""
     runtime.beat = True
     try:
+        patch_scheduler()
         if not wants(Trace.BEAT_START):
             return
         scheduler = sender.scheduler

@@ -25,6 +25,7 @@ Every receiver catches its own errors at the boundary: the user's task never see
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -48,7 +49,11 @@ TASK_EVENTS: Final = frozenset(
 
 
 def on_worker_init(sender: Any = None, **_: Any) -> None:
-    """Remember this worker's node name (``celery@host``); let sinks start what a worker needs."""
+    """Remember this worker's node name (``celery@host``); hook the worker; let sinks start what it needs."""
+    try:
+        patch(_WORKER_MODULES)
+    except Exception as exc:
+        report_internal_error("worker_init receiver", exc)
     hostname = getattr(sender, "hostname", None)
     if isinstance(hostname, str):
         runtime.hostname = hostname
@@ -84,13 +89,17 @@ ALWAYS: Final[tuple[tuple[Any, Receiver], ...]] = (
     (signals.worker_shutting_down, lifecycle.on_worker_shutting_down),
     (signals.beat_init, beat.on_beat_init),
 )
-PATCHES: Final[tuple[tuple[Callable[[], None], Callable[[], None]], ...]] = (
-    (rejections.patch_consumer, rejections.unpatch_consumer),
-    (processes.patch_pool, processes.unpatch_pool),
-    (lifecycle.patch_worker, lifecycle.unpatch_worker),
-    (beat.patch_scheduler, beat.unpatch_scheduler),
+PATCHES: Final[tuple[tuple[str, Callable[[], None], Callable[[], None]], ...]] = (
+    ("celery.worker.consumer.consumer", rejections.patch_consumer, rejections.unpatch_consumer),
+    ("billiard.pool", processes.patch_pool, processes.unpatch_pool),
+    ("celery.worker.worker", lifecycle.patch_worker, lifecycle.unpatch_worker),
+    ("celery.beat", beat.patch_scheduler, beat.unpatch_scheduler),
 )
-"""The named hooks on Celery's and billiard's methods where no signal tells (see each module)."""
+"""The named hooks on Celery's and billiard's methods where no signal tells (see each module), each with
+the module it hooks. ``install`` hooks the modules already imported; a worker imports the rest before
+``worker_init`` (:func:`on_worker_init` hooks them then), ``celery beat`` imports ``celery.beat`` before
+it installs, and beat's ``beat_init`` hooks it too: a process that only publishes never imports them."""
+_WORKER_MODULES: Final = ("celery.worker.consumer.consumer", "billiard.pool", "celery.worker.worker")
 WORKER: Final[tuple[tuple[Any, Receiver], ...]] = (
     (signals.task_retry, on_task_retry),
     (signals.task_failure, on_task_failure),
@@ -113,16 +122,21 @@ def disconnect(table: tuple[tuple[Any, Receiver], ...]) -> None:
         signal.disconnect(receiver, dispatch_uid=_uid(receiver))
 
 
-def patch() -> None:
-    """Put every named hook of :data:`PATCHES` in place (idempotent)."""
-    for put, _remove in PATCHES:
-        put()
+def patch(modules: tuple[str, ...] = ()) -> None:
+    """Put the named hooks of :data:`PATCHES` in place: on ``modules``, and on any already imported.
+
+    Idempotent.
+    """
+    for module, put, _remove in PATCHES:
+        if module in modules or module in sys.modules:
+            put()
 
 
 def unpatch() -> None:
-    """Take every named hook of :data:`PATCHES` out."""
-    for _put, remove in PATCHES:
-        remove()
+    """Take every named hook of :data:`PATCHES` out (a module never imported was never hooked)."""
+    for module, _put, remove in PATCHES:
+        if module in sys.modules:
+            remove()
 
 
 def sync() -> None:

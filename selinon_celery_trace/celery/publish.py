@@ -109,11 +109,13 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
     }
     if outgoing.get("node_name"):
         details["node_name"] = outgoing["node_name"]
-    expires = body.get("expires") if isinstance(body, dict) else headers.get("expires")  # protocol 1: body
+    expires = headers.get("expires")  # message protocol 2 (Celery's default): a header, None when unset
     if expires is not None:
         details["expires"] = expires if isinstance(expires, str) else runtime.text(expires)
-    if runtime.beat and runtime.periodic.entry is not None:
-        details["periodic"] = runtime.periodic.entry  # celery beat is sending an entry (see beat.py)
+    if runtime.beat:  # celery beat is sending an entry in this thread (see beat.py)
+        periodic = runtime.periodic.entry
+        if periodic is not None:
+            details["periodic"] = periodic
     if planned is not None:
         details.update(planned)
     if is_dispatcher(target):

@@ -29,6 +29,8 @@ def app() -> Iterator[Celery]:
     app = Celery("beat-tests", broker="memory://", set_as_current=False)
     app.conf.update(
         selinon_trace=[],
+        # Not a queue the session's in-process worker consumes (the memory broker is one per process).
+        task_default_queue="beat-tests",
         beat_schedule={
             "half": {"task": "beat.add", "schedule": 0.5, "args": (1, 2)},
             "nightly": {"task": "beat.add", "schedule": crontab(minute=0, hour=4), "args": (3, 4)},

@@ -75,3 +75,20 @@ def test_undecodable_message(traced: CapturedEvents, celery_session_app: Any, wo
     assert (rejected["kind"], rejected["exc_type"]) == ("undecodable", "DecodeError")
     assert rejected["task_name"] == "tests.add" and rejected["retried_count"] == 2
     assert rejected["node_args"] is None and rejected["content_type"] == "application/json"
+
+
+def test_revoked_canvas_member_keeps_its_canvas_keys(
+    traced: CapturedEvents, tasks: SimpleNamespace, worker: Any
+) -> None:
+    """A group member revoked before it ran: its TASK_REVOKED has the member's canvas keys."""
+    from celery import group
+
+    result = group(tasks.add.s(1, 1), tasks.add.s(2, 2)).apply_async(countdown=1)
+    kept, dropped = result.results
+    dropped.revoke()
+    assert kept.get(timeout=10) == 2
+    assert wait_for(lambda: [n for n, _ in of_task(traced, dropped.id)] == ["TASK_SCHEDULE", "TASK_REVOKED"])
+    (_, schedule), (_, revoked) = of_task(traced, dropped.id)
+    canvas = ("root_id", "group_id", "group_index", "chord_id", "callback_of", "errback_of")
+    assert {key: revoked[key] for key in canvas} == {key: schedule[key] for key in canvas}
+    assert revoked["group_id"] == result.id and revoked["group_index"] == 1
