@@ -16,7 +16,7 @@ from ..core.arguments import sanitize_arguments
 from . import canvas, context
 from .runtime import EMPTY_ARGS, only_json, remember, runtime
 
-__all__ = ["TaskFacts", "flow_name_of", "flow_of", "is_dispatcher", "task_details"]
+__all__ = ["TaskFacts", "flow_name_of", "flow_of", "is_dispatcher", "message_details", "task_details"]
 
 _NO_CONTEXT: Final[dict[str, Any]] = {}
 
@@ -139,3 +139,41 @@ def _queue_wait(sent: float, eta: Any) -> float:
         except ValueError:
             pass
     return max(0.0, round(time() - due, 6))
+
+
+def message_details(
+    app: Any, name: Any, fields: Mapping[str, Any], args: Any = None, kwargs: Any = None, decoded: bool = True
+) -> dict[str, Any]:
+    """The task keys of an event about a message rather than an attempt (revoked, expired, rejected).
+
+    ``fields`` is what the worker has of the message: its headers (a request's fields, with
+    ``delivery_info``), or a protocol 1 body. Off the per-task path: a message's fate is rare, so
+    nothing here is memoised. ``decoded`` False: the body was never decoded, ``node_args`` is null.
+    """
+    delivery = fields.get("delivery_info")
+    queue = None
+    if isinstance(delivery, Mapping) and app is not None:
+        queue = runtime.queue_of(app, delivery.get("exchange"), delivery.get("routing_key"), True)
+    ctx = context.read(fields)
+    retries = fields.get("retries")
+    details = {
+        "task_name": name if isinstance(name, str) else None,
+        "task_id": _id(fields.get("id")),
+        "queue": queue,
+        "parent": context.true_parent(fields, ctx),
+        "dispatcher_id": ctx.get("dispatcher_id"),
+        "flow_name": ctx.get("flow_name"),
+        "node_args": runtime.event_args(args, kwargs) if decoded else None,
+        "retried_count": retries if type(retries) is int else 0,
+        "hostname": runtime.hostname or _id(fields.get("hostname")),
+        "pid": runtime.pid,
+    }
+    if ctx.get("node_name"):
+        details["node_name"] = ctx["node_name"]
+    if "canvas" in ctx:
+        details.update(canvas.task_facts(fields, ctx))
+    return details
+
+
+def _id(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

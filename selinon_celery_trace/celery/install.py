@@ -50,6 +50,7 @@ def install(app: Any) -> None:
         hooks.connect(hooks.ALWAYS)
         execution.patch_tracers(app)
         failures.patch_requests()
+        hooks.patch()
         # A time limit can fire while a sink runs inside the task (Trace.log from task code, or a
         # Dispatcher's events): it belongs to the task, never to the tracer's error handling (green
         # pools raise the hard one in the task too). The worker's shutdown (SystemExit subclasses,
@@ -68,6 +69,7 @@ def uninstall(app: Any = None) -> None:
         hooks.disconnect(hooks.ALWAYS)
         hooks.stop()
         failures.unpatch_requests()
+        hooks.unpatch()
         execution.unpatch_tracers(app if app is not None else runtime.app)
         for sink in _sinks:
             registry.remove_sink(sink)

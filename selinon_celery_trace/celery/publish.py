@@ -115,6 +115,13 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
         details["node_name"] = outgoing["node_name"]
     if marker is not None and marker["replaces_id"] == task_id:
         details.update(replacement.details_of(marker))
+    expires = headers.get("expires")  # message protocol 2 (Celery's default): a header, None when unset
+    if expires is not None:
+        details["expires"] = expires if isinstance(expires, str) else runtime.text(expires)
+    if runtime.beat:  # celery beat is sending an entry in this thread (see beat.py)
+        periodic = runtime.periodic.entry
+        if periodic is not None:
+            details["periodic"] = periodic
     if planned is not None:
         details.update(planned)
     if is_dispatcher(target):

@@ -19,6 +19,13 @@ __all__ = ["EMPTY_ARGS", "Runtime", "only_json", "runtime"]
 EMPTY_ARGS: Final[dict[str, Any]] = {"args": [], "kwargs": {}}
 
 
+class _Periodic(threading.local):
+    """The beat entry this thread is sending (see :mod:`.beat`): the TASK_SCHEDULE's ``periodic``."""
+
+    def __init__(self) -> None:
+        self.entry: dict[str, Any] | None = None
+
+
 class Runtime:
     """What the adapters know of this process (one instance: :data:`runtime`)."""
 
@@ -37,6 +44,9 @@ class Runtime:
         self.queue_waits = False
         # True while a sink reads or writes the task message (``uses_message``; see record.message_scope).
         self.message_sinks = False
+        # True in a process where celery beat sends entries; the publish hook then reads ``periodic``.
+        self.beat = False
+        self.periodic = _Periodic()
         self._queues: dict[tuple[Any, ...], str] = {}
 
     def queue_of(self, app: Any, exchange: Any, routing_key: Any, consuming: bool) -> str | None:

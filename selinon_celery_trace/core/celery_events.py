@@ -43,7 +43,7 @@ ROWS: Final[tuple[tuple[int, str, str, str, tuple[str, ...]], ...]] = (
     (
         100,
         "TASK_REVOKED",
-        "A task was revoked: dropped before it started, or terminated while it ran (no attempt end follows).",
+        "A task was revoked: dropped before it started, or its running attempt terminated (then its end).",
         _WORKER,
         (*_MESSAGE_KEYS, "started", "terminated", "signum", "signal", "reason"),
     ),
@@ -57,7 +57,8 @@ ROWS: Final[tuple[tuple[int, str, str, str, tuple[str, ...]], ...]] = (
     (
         102,
         "TASK_REJECTED",
-        "A worker could not take a message: an unregistered task name, or an undecodable or invalid message.",
+        "A worker dropped a message it could not take: an unregistered task name, an undecodable, invalid or"
+        " not accepted body, or no task message at all (`kind`).",
         _WORKER,
         (*_MESSAGE_KEYS, "reason", "kind", "exc_type", "content_type", "content_encoding"),
     ),
@@ -87,12 +88,12 @@ ROWS: Final[tuple[tuple[int, str, str, str, tuple[str, ...]], ...]] = (
         "WORKER_OFFLINE",
         "A worker stopped consuming and is going away (warm or cold shutdown).",
         _WORKER,
-        ("hostname", "pid", "reason", "uptime"),
+        ("hostname", "pid", "reason", "signal", "exitcode", "uptime"),
     ),
     (
         107,
         "WORKER_PROCESS_LOST",
-        "A worker's pool process died (exit code or signal), with the task it was running if any.",
+        "A worker's pool process died unasked (exit code or signal), with the task it was running if any.",
         _WORKER,
         ("hostname", "pid", "process_pid", "exitcode", "signal", "task_name", "task_id"),
     ),

@@ -57,6 +57,40 @@ def test_uninstall_disconnects_everything(tmp_path: Path) -> None:
     assert events == []
 
 
+def _named_hooks() -> list[tuple[type, str]]:
+    from billiard.pool import Pool, TimeoutHandler
+    from celery.beat import Scheduler
+    from celery.worker import WorkController
+    from celery.worker.consumer.consumer import Consumer
+
+    return [
+        (Consumer, "on_decode_error"),
+        (Pool, "mark_as_worker_lost"),
+        (Pool, "_join_exited_workers"),
+        (TimeoutHandler, "_trywaitkill"),
+        (WorkController, "stop"),
+        (WorkController, "terminate"),
+        (Scheduler, "apply_async"),
+    ]
+
+
+def test_named_hooks_are_put_once_and_taken_out() -> None:
+    """Installing twice wraps each hooked method once; uninstall gives every class its own method back."""
+    app = _app()
+    hooks = _named_hooks()
+    selinon_celery_trace.uninstall(app)
+    originals = [getattr(owner, name) for owner, name in hooks]
+    assert not any(hasattr(method, "__wrapped__") for method in originals)
+    selinon_celery_trace.install(app)
+    selinon_celery_trace.install(app)
+    try:
+        for (owner, name), original in zip(hooks, originals, strict=True):
+            assert getattr(owner, name).__wrapped__ is original, (owner, name)
+    finally:
+        selinon_celery_trace.uninstall(app)
+    assert [getattr(owner, name) for owner, name in hooks] == originals
+
+
 def test_no_sink_connects_no_worker_receiver() -> None:
     """Installed with no sink, the worker's hot path has no receiver at all; adding a sink connects them.
 

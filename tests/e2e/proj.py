@@ -12,6 +12,8 @@ Environment:
 - ``E2E_QUEUE_PREFIX``: prefixes every queue and exchange name, so runs sharing a broker never consume
   each other's messages.
 - ``E2E_MAX_TASKS_PER_CHILD``: ``worker_max_tasks_per_child`` when set.
+- ``E2E_BEAT_EVERY``: seconds; when set, ``beat_schedule`` has one interval entry, ``e2e-tick``, sending
+  ``e2e.add(1, 1)`` that often (for ``celery beat``).
 
 Queues (``p`` is the prefix):
 
@@ -43,6 +45,7 @@ __all__ = ["Layout", "app", "make_app"]
 TOPIC_ROUTING_KEY = "jobs.pdf.render"
 DIRECT_ROUTING_KEY = "reports.daily"
 DEFAULT_PREFIX = "e2e."
+BEAT_ENTRY = "e2e-tick"
 
 
 class Layout:
@@ -97,6 +100,11 @@ def make_app(env: Mapping[str, str]) -> Celery:
             "e2e.direct_job": {"queue": layout.direct, "routing_key": DIRECT_ROUTING_KEY},
         },
     )
+    beat_every = env.get("E2E_BEAT_EVERY")
+    if beat_every:
+        app.conf.beat_schedule = {
+            BEAT_ENTRY: {"task": "e2e.add", "schedule": float(beat_every), "args": (1, 1)},
+        }
     max_tasks = env.get("E2E_MAX_TASKS_PER_CHILD")
     if max_tasks:
         app.conf.worker_max_tasks_per_child = int(max_tasks)

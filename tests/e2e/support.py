@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,6 +87,31 @@ class TraceFile:
             time.sleep(settle)
             grouped = self.group(expected)
         return grouped
+
+    def matching(
+        self,
+        where: Callable[[dict[str, Any]], bool],
+        count: int = 1,
+        settle: float = 0.0,
+        timeout: float = EVENT_TIMEOUT,
+    ) -> list[dict[str, Any]]:
+        """Wait until at least ``count`` events satisfy ``where`` (events with no task id among them).
+
+        ``settle`` seconds more are waited once they are there, so one too many is seen. Returns them all.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            expired = time.monotonic() > deadline
+            found = [record for record in self.records() if where(record)]
+            if len(found) >= count:
+                break
+            if expired:
+                pytest.fail(f"timed out waiting for {count} matching events; saw {found}")
+            time.sleep(0.1)
+        if settle:
+            time.sleep(settle)
+            found = [record for record in self.records() if where(record)]
+        return found
 
     def group(self, task_ids: Any) -> dict[str, list[dict[str, Any]]]:
         """The events of each of ``task_ids``, in file order."""
@@ -258,6 +283,56 @@ class Worker:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return "(no worker log)"
+        return "".join(text.splitlines(keepends=True)[-lines:])
+
+
+class Beat:
+    """A ``celery -A tests.e2e.proj beat`` subprocess sending the ``e2e-tick`` entry to ``worker``'s queues.
+
+    It shares the worker's environment (broker, queue prefix, trace file) and keeps its schedule in
+    ``directory``, so a beat started again remembers when the entry last ran, as a real one does.
+    """
+
+    def __init__(self, worker: Worker, directory: Path, every: float) -> None:
+        self.worker = worker
+        self.directory = directory
+        self.env = {**worker.env, "E2E_BEAT_EVERY": str(every)}
+        self.log_path = directory / "beat.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start beat (it sends nothing before its first interval has passed)."""
+        env = {**os.environ, **self.env}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+        env.pop("SENTRY_DSN", None)
+        command = [
+            *(sys.executable, "-m", "celery", "-A", Worker.app_module, "beat", "--loglevel=INFO"),
+            *("-s", str(self.directory / "schedule"), "--max-interval", "1"),
+            *("--pidfile", str(self.directory / "beat.pid")),
+        ]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def stop(self) -> int:
+        """Stop beat as an operator does (SIGTERM: it saves its schedule); return its exit status."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        return self.process.returncode
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of beat's log."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return "(no beat log)"
         return "".join(text.splitlines(keepends=True)[-lines:])
 
 
