@@ -139,11 +139,19 @@ def test_summary_counts_fates_flags_missed_runs_and_lists_the_worker(real_run: R
     assert nap["revoked"] == "4" and nap["failed"] == "1"  # failed: the killed one (worker lost)
     assert add["expired"] == "2" and rows["e2e.nope"]["rejected"] == "1"
     canvases = out[out.index("Canvas workflows") : out.index("Periodic tasks")]
-    header = next(line.split() for line in canvases.splitlines() if line.strip().startswith("canvas "))
-    (row,) = [line.split()[1:] for line in canvases.splitlines() if line.strip().startswith("e2e.nap ")]
-    canvas = dict(zip(header[3:], row, strict=False))  # "canvas (root task)" is three words
-    assert (canvas["runs"], canvas["failed"], canvas["dropped"]) == ("2", "·", "2")  # the chain, the group
-    assert "canvas e2e.nap" not in out[out.index("Failures") :]  # a revoke is no failure
+    header = next(line.split() for line in canvases.splitlines() if line.strip().startswith("workflow "))
+    values = len(header) - 1  # a row: the workflow's shape (words and arrows), then one value a column
+    shapes = {
+        " ".join(line.split()[:-values]): dict(zip(header[1:], line.split()[-values:], strict=True))
+        for line in canvases.splitlines()
+        if line.strip().startswith(("chain(", "group("))
+    }
+    # Each workflow is named by its shape; a member revoked ends it, dropped, no failure.
+    assert set(shapes) == {"chain(nap → add → add)", "group(nap, add, add)"}
+    for canvas in shapes.values():
+        assert (canvas["runs"], canvas["failed"], canvas["dropped"]) == ("1", "·", "1")
+    failures = out[out.index("Failures") :]
+    assert "chain(" not in failures and "group(" not in failures  # a revoke is no failure
     periodic = out[out.index("Periodic tasks") : out.index("Workers")]
     row = next(line for line in periodic.splitlines() if line.strip().startswith(BEAT_ENTRY))
     assert "e2e.add" in row and "every 1.00s" in row and "\u26a0" in row
