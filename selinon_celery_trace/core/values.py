@@ -43,7 +43,7 @@ PEM_PRIVATE_KEY: Final = (
     r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----|\Z)"
 )
 AWS_ACCESS_KEY: Final = r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"
-CARD_NUMBER: Final = r"(?<![\d.])(?=[\d \-]{13})(?P<luhn>\d+(?:[ \-]\d+)*)"
+CARD_NUMBER: Final = r"(?<![\d.])(?P<luhn>\d[\d \-]{11,}\d)"
 
 DEFAULT_REDACT_VALUES: Final[tuple[str, ...]] = (
     URL_CREDENTIALS,
@@ -69,6 +69,11 @@ MIN_CARD: Final = 13
 _MIN_CARD, _MAX_CARD = MIN_CARD, 19
 _SHORTEST: Final = 7  # characters of the shortest text a default pattern matches ("a://:b@")
 _GROUP: Final = re.compile(r"\d+")
+_DOUBLED: Final = bytes.maketrans(b"0123456789", b"0246813579")  # a digit doubled, its digits summed
+# For _long_run and _card_runs: digits, spaces and hyphens become "0", every other byte ".".
+_RUN_BYTES: Final = bytes(48 if 48 <= b <= 57 or b in b" -" else 46 for b in range(256))
+_LONG_RUN: Final = b"0" * MIN_CARD
+_LONG_RUNS: Final = re.compile(re.escape(_LONG_RUN) + b"0*")
 
 
 def _needs(pattern: str) -> Callable[[str], bool] | None:
@@ -80,23 +85,20 @@ def _needs(pattern: str) -> Callable[[str], bool] | None:
         JWT: lambda s: "eyJ" in s,
         PEM_PRIVATE_KEY: lambda s: "-----" in s,
         AWS_ACCESS_KEY: lambda s: "IA" in s,
-        CARD_NUMBER: lambda s: _digit_count(s) >= _MIN_CARD,
+        CARD_NUMBER: _long_run,
     }.get(pattern)
 
 
-def _digit_count(text: str) -> int:
-    data = text.encode("utf-8", "surrogatepass")
-    return len(data) - len(data.translate(None, _DIGITS))
+def _long_run(text: str) -> bool:
+    """True when ``text`` has 13 digits, spaces or hyphens in a row: where a card number can be."""
+    return text.encode("utf-8", "surrogatepass").translate(_RUN_BYTES).find(_LONG_RUN) >= 0
 
 
 def luhn(digits: str) -> bool:
     """True when ``digits`` (digits only) pass the Luhn check, as every payment card number does."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
+    # Every second digit from the right doubled (its digits summed): a table, then sums of bytes.
+    data = digits.encode("ascii")
+    total = sum(data[-1::-2]) + sum(data[-2::-2].translate(_DOUBLED)) - 48 * len(data)
     return total % 10 == 0
 
 
@@ -110,6 +112,8 @@ def _card_spans(run: str) -> list[tuple[int, int]]:
     digits = run.replace(" ", "").replace("-", "")
     if _MIN_CARD <= len(digits) <= _MAX_CARD and luhn(digits):
         return [(0, len(run))]
+    if len(digits) == len(run):  # one group: no stretch of whole groups inside it
+        return []
     groups = [(found.start(), found.end()) for found in _GROUP.finditer(run)]
     spans: list[tuple[int, int]] = []
     first = 0
@@ -130,6 +134,26 @@ def _card_spans(run: str) -> list[tuple[int, int]]:
         else:
             first += 1
     return spans
+
+
+def _card_runs(text: str) -> list[tuple[int, int]]:
+    """Where CARD_NUMBER matches in ASCII ``text``, found without that regular expression.
+
+    The runs of digits, spaces and hyphens from a digit to a digit, 13 characters or more, not right
+    after a ``.`` (a decimal's fraction). ``bytes.translate`` marks the run characters, and a pattern
+    with a literal prefix (which the regular expression engine skips to) finds runs of 13 or more:
+    the card pattern itself tries every position of the text, several times slower.
+    """
+    found: list[tuple[int, int]] = []
+    for match in _LONG_RUNS.finditer(text.encode("ascii").translate(_RUN_BYTES)):
+        start, end = match.span()
+        while start < end and text[start] in " -":
+            start += 1
+        while end > start and text[end - 1] in " -":
+            end -= 1
+        if end - start >= _MIN_CARD and (start == 0 or text[start - 1] != "."):
+            found.append((start, end))
+    return found
 
 
 def check_pattern(pattern: object) -> str | None:
@@ -154,8 +178,16 @@ class _Pattern:
         self.luhn = "luhn" in self.compiled.groupindex
         self.needs = _needs(source)
 
-    def spans(self, text: str) -> list[tuple[int, int]]:
+    def spans(self, text: str, json: bool = False) -> list[tuple[int, int]]:
+        """Where this pattern masks ``text``; ``json``: ``text`` is a JSON encoding with no escape."""
         found: list[tuple[int, int]] = []
+        if self.needs is not None and self.luhn and text.isascii():  # the default card pattern
+            for start, end in _card_runs(text):
+                # In JSON, a run outside any string is a number: never masked (only strings are).
+                if json and not text.count('"', 0, start) % 2:
+                    continue
+                found.extend((start + a, start + b) for a, b in _card_spans(text[start:end]))
+            return found
         for match in self.compiled.finditer(text):
             if self.luhn:
                 start = match.start("luhn")
@@ -187,10 +219,13 @@ class ValueMasker:
             re.search(r"(?<!\\)[$]|\\[AZ]|(?<![\\\[])\^", p.compiled.pattern) for p in self.unguarded
         )
 
-    def _candidates(self, text: str, encoded: bytes | None = None) -> list[_Pattern]:
-        """The patterns worth trying on ``text``: the unguarded ones, and those whose guard passes."""
+    def _candidates(self, text: str, encoded: bytes | None = None, clear: bool = True) -> list[_Pattern]:
+        """The patterns worth trying on ``text``: the unguarded ones, and those whose guard passes.
+
+        ``clear=False``: the caller has run :func:`_clear`'s first step already (it found something).
+        """
         found = list(self.unguarded)
-        if self.guarded and not _clear(text, encoded):
+        if self.guarded and not (clear and _clear(text, encoded)):
             found.extend(p for p in self.guarded if p.needs(text))  # type: ignore[misc]
         return found
 
@@ -222,12 +257,12 @@ class ValueMasker:
             if LETTER not in classes and classes.count(DIGIT) < _MIN_CARD:
                 return False
         text = encoded.decode()
-        candidates = self._candidates(text, encoded)
+        candidates = self._candidates(text, encoded, clear=not self.defaults_only)
         if not candidates:
             return False
         if not self.json_safe or "\\" in text:
             return True
-        return any(p.spans(text) for p in candidates)
+        return any(p.spans(text, json=True) for p in candidates)
 
 
 def _clear(text: str, encoded: bytes | None) -> bool:

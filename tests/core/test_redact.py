@@ -118,6 +118,8 @@ _SECRETS = [
     "\nAKIAIOSFODNN7EXAMPLE",
     "-----BEGIN PRIVATE KEY-----\nMII",
     "1700000000001",
+    'a,"4111111111111111",b',
+    "x 3.14159265358979323",
 ]
 _json_like = st.recursive(
     st.none()
