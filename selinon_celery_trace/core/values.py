@@ -17,6 +17,8 @@ import re
 from collections.abc import Callable
 from typing import Final
 
+from .cards import LONG_RUN, MIN_CARD, RUN_BYTES, card_runs, card_spans, long_run, luhn
+
 __all__ = [
     "CLASSES",
     "DEFAULT_REDACT_VALUES",
@@ -65,95 +67,19 @@ CLASSES: Final = bytes(LETTER if b in _LETTERS else DIGIT if b in _DIGITS else 0
 """Each byte's class (for ``bytes.translate``): DIGIT, LETTER (a letter some default needs), else 0.
 
 Text whose classes hold no LETTER and fewer than MIN_CARD DIGITs holds nothing a default masks."""
-MIN_CARD: Final = 13
-_MIN_CARD, _MAX_CARD = MIN_CARD, 19
 _SHORTEST: Final = 7  # characters of the shortest text a default pattern matches ("a://:b@")
-_GROUP: Final = re.compile(r"\d+")
-_DOUBLED: Final = bytes.maketrans(b"0123456789", b"0246813579")  # a digit doubled, its digits summed
-# For _long_run and _card_runs: digits, spaces and hyphens become "0", every other byte ".".
-_RUN_BYTES: Final = bytes(48 if 48 <= b <= 57 or b in b" -" else 46 for b in range(256))
-_LONG_RUN: Final = b"0" * MIN_CARD
-_LONG_RUNS: Final = re.compile(re.escape(_LONG_RUN) + b"0*")
 
 
-def _needs(pattern: str) -> Callable[[str], bool] | None:
-    """The cheap test a default pattern's match cannot do without (see :func:`_clear`)."""
-    return {
-        URL_CREDENTIALS: lambda s: "@" in s and "://" in s,
-        AUTHORIZATION: lambda s: "uthoriz" in s or "UTHORIZ" in s,
-        BEARER: lambda s: "earer" in s or "EARER" in s,
-        JWT: lambda s: "eyJ" in s,
-        PEM_PRIVATE_KEY: lambda s: "-----" in s,
-        AWS_ACCESS_KEY: lambda s: "IA" in s,
-        CARD_NUMBER: _long_run,
-    }.get(pattern)
-
-
-def _long_run(text: str) -> bool:
-    """True when ``text`` has 13 digits, spaces or hyphens in a row: where a card number can be."""
-    return text.encode("utf-8", "surrogatepass").translate(_RUN_BYTES).find(_LONG_RUN) >= 0
-
-
-def luhn(digits: str) -> bool:
-    """True when ``digits`` (digits only) pass the Luhn check, as every payment card number does."""
-    # Every second digit from the right doubled (its digits summed): a table, then sums of bytes.
-    data = digits.encode("ascii")
-    total = sum(data[-1::-2]) + sum(data[-2::-2].translate(_DOUBLED)) - 48 * len(data)
-    return total % 10 == 0
-
-
-def _card_spans(run: str) -> list[tuple[int, int]]:
-    """Where in ``run`` (digit groups joined by single spaces or hyphens) a card number stands.
-
-    The whole run, when it has 13 to 19 digits passing the Luhn check; else the first such stretch of
-    whole groups of 3 to 6 digits each (as cards are printed: 4-4-4-4, 4-6-5), so that a card beside
-    other numbers is found ("order 12 4111 1111 1111 1111") and a list of small numbers is not one.
-    """
-    digits = run.replace(" ", "").replace("-", "")
-    if _MIN_CARD <= len(digits) <= _MAX_CARD and luhn(digits):
-        return [(0, len(run))]
-    if len(digits) == len(run):  # one group: no stretch of whole groups inside it
-        return []
-    groups = [(found.start(), found.end()) for found in _GROUP.finditer(run)]
-    spans: list[tuple[int, int]] = []
-    first = 0
-    while first < len(groups):
-        size, last, hit = 0, first, None
-        while last < len(groups) and 3 <= groups[last][1] - groups[last][0] <= 6:
-            size += groups[last][1] - groups[last][0]
-            if size > _MAX_CARD:
-                break
-            if size >= _MIN_CARD and luhn(
-                run[groups[first][0] : groups[last][1]].replace(" ", "").replace("-", "")
-            ):
-                hit = last
-            last += 1
-        if hit is not None:
-            spans.append((groups[first][0], groups[hit][1]))
-            first = hit + 1
-        else:
-            first += 1
-    return spans
-
-
-def _card_runs(text: str) -> list[tuple[int, int]]:
-    """Where CARD_NUMBER matches in ASCII ``text``, found without that regular expression.
-
-    The runs of digits, spaces and hyphens from a digit to a digit, 13 characters or more, not right
-    after a ``.`` (a decimal's fraction). ``bytes.translate`` marks the run characters, and a pattern
-    with a literal prefix (which the regular expression engine skips to) finds runs of 13 or more:
-    the card pattern itself tries every position of the text, several times slower.
-    """
-    found: list[tuple[int, int]] = []
-    for match in _LONG_RUNS.finditer(text.encode("ascii").translate(_RUN_BYTES)):
-        start, end = match.span()
-        while start < end and text[start] in " -":
-            start += 1
-        while end > start and text[end - 1] in " -":
-            end -= 1
-        if end - start >= _MIN_CARD and (start == 0 or text[start - 1] != "."):
-            found.append((start, end))
-    return found
+# The default patterns by kind: each kind's guard is in _Pattern.needed.
+_KINDS: Final = {
+    URL_CREDENTIALS: "url",
+    AUTHORIZATION: "authorization",
+    BEARER: "bearer",
+    JWT: "jwt",
+    PEM_PRIVATE_KEY: "pem",
+    AWS_ACCESS_KEY: "aws",
+    CARD_NUMBER: "card",
+}
 
 
 def check_pattern(pattern: object) -> str | None:
@@ -170,29 +96,46 @@ def check_pattern(pattern: object) -> str | None:
 
 
 class _Pattern:
-    __slots__ = ("compiled", "luhn", "needs", "secret")
+    __slots__ = ("compiled", "kind", "luhn", "secret")
 
     def __init__(self, source: str) -> None:
         self.compiled = re.compile(source)
         self.secret = "secret" in self.compiled.groupindex
         self.luhn = "luhn" in self.compiled.groupindex
-        self.needs = _needs(source)
+        self.kind = _KINDS.get(source)  # a default's kind (it has a guard), None for one's own
+
+    def needed(self, text: str, data: bytes) -> bool:
+        """The guard of a default pattern: the text its matches cannot do without (see _clear)."""
+        kind = self.kind
+        if kind == "card":
+            return long_run(data)
+        if kind == "url":
+            return "@" in text and "://" in text
+        if kind == "jwt":
+            return "eyJ" in text
+        if kind == "pem":
+            return "-----" in text
+        if kind == "aws":
+            return "IA" in text
+        if kind == "bearer":
+            return "earer" in text or "EARER" in text
+        return "uthoriz" in text or "UTHORIZ" in text
 
     def spans(self, text: str, json: bool = False) -> list[tuple[int, int]]:
         """Where this pattern masks ``text``; ``json``: ``text`` is a JSON encoding with no escape."""
         found: list[tuple[int, int]] = []
-        if self.needs is not None and self.luhn and text.isascii():  # the default card pattern
-            for start, end in _card_runs(text):
+        if self.kind == "card" and text.isascii():
+            for start, end in card_runs(text):
                 # In JSON, a run outside any string is a number: never masked (only strings are).
                 if json and not text.count('"', 0, start) % 2:
                     continue
-                found.extend((start + a, start + b) for a, b in _card_spans(text[start:end]))
+                found.extend((start + a, start + b) for a, b in card_spans(text[start:end]))
             return found
         for match in self.compiled.finditer(text):
             if self.luhn:
                 start = match.start("luhn")
                 if start >= 0:
-                    found.extend((start + a, start + b) for a, b in _card_spans(match["luhn"]))
+                    found.extend((start + a, start + b) for a, b in card_spans(match["luhn"]))
             elif self.secret and match.start("secret") >= 0:
                 found.append(match.span("secret"))
             elif match.end() > match.start():
@@ -203,12 +146,13 @@ class _Pattern:
 class ValueMasker:
     """Masks what a list of patterns recognises (see the module docstring)."""
 
-    __slots__ = ("defaults_only", "guarded", "json_safe", "min_length", "patterns", "unguarded")
+    __slots__ = ("by_kind", "defaults_only", "guarded", "json_safe", "min_length", "patterns", "unguarded")
 
     def __init__(self, patterns: tuple[str, ...]) -> None:
         self.patterns = tuple(_Pattern(source) for source in patterns if isinstance(source, str) and source)
-        self.guarded = tuple(p for p in self.patterns if p.needs is not None)
-        self.unguarded = tuple(p for p in self.patterns if p.needs is None)
+        self.guarded = tuple(p for p in self.patterns if p.kind is not None)
+        self.unguarded = tuple(p for p in self.patterns if p.kind is None)
+        self.by_kind = {p.kind: p for p in self.guarded}
         # No default pattern matches fewer characters than "a://:b@": shorter strings are skipped.
         self.min_length = 1 if self.unguarded else _SHORTEST
         # Only guarded patterns (defaults): text passing _clear's first step needs no more.
@@ -226,7 +170,8 @@ class ValueMasker:
         """
         found = list(self.unguarded)
         if self.guarded and not (clear and _clear(text, encoded)):
-            found.extend(p for p in self.guarded if p.needs(text))  # type: ignore[misc]
+            data = encoded if encoded is not None else text.encode("utf-8", "surrogatepass")
+            found.extend(p for p in self.guarded if p.needed(text, data))
         return found
 
     def found(self, text: str) -> bool:
@@ -252,17 +197,49 @@ class ValueMasker:
         """
         if not self.patterns:
             return False
-        if not self.unguarded:  # _clear's first step, before any decoding (callers may do it first)
+        if self.defaults_only:  # _clear's first step, before any decoding (callers may do it first)
             classes = encoded.translate(CLASSES)
-            if LETTER not in classes and classes.count(DIGIT) < _MIN_CARD:
+            if LETTER not in classes and classes.count(DIGIT) < MIN_CARD:
                 return False
+            return self._defaults_in_json(encoded.decode(), encoded, classes)
         text = encoded.decode()
-        candidates = self._candidates(text, encoded, clear=not self.defaults_only)
+        candidates = self._candidates(text, encoded)
         if not candidates:
             return False
         if not self.json_safe or "\\" in text:
             return True
         return any(p.spans(text, json=True) for p in candidates)
+
+    def _defaults_in_json(self, text: str, encoded: bytes, classes: bytes) -> bool:
+        """found_in_json for the default patterns, inline: a substring test each, a search if it passes.
+
+        ``classes`` is ``encoded`` translated by CLASSES (it has a LETTER or 13 DIGITs).
+        """
+        if "\\" in text:
+            return True  # an escape: the strings take the full walk (see found_in_json)
+        kinds = self.by_kind
+        for kind, found in (
+            ("url", "@" in text and "://" in text),
+            ("jwt", "eyJ" in text),
+            ("pem", "-----" in text),
+            ("aws", "IA" in text),
+            ("bearer", "earer" in text or "EARER" in text),
+            ("authorization", "uthoriz" in text or "UTHORIZ" in text),
+        ):
+            if found and kind in kinds and kinds[kind].compiled.search(text) is not None:
+                return True
+        if "card" not in kinds or classes.count(DIGIT) < MIN_CARD:
+            return False
+        marked = encoded.translate(RUN_BYTES)
+        if marked.find(LONG_RUN) < 0:
+            return False
+        if not text.isascii():
+            return True  # byte and character offsets differ: the full walk decides
+        for start, end in card_runs(text, marked):
+            # A run outside any string is a JSON number: never masked (only strings are).
+            if text.count('"', 0, start) % 2 and card_spans(text[start:end]):
+                return True
+        return False
 
 
 def _clear(text: str, encoded: bytes | None) -> bool:
@@ -278,7 +255,7 @@ def _clear(text: str, encoded: bytes | None) -> bool:
     data = encoded if encoded is not None else text.encode("utf-8", "surrogatepass")
     classes = data.translate(CLASSES)
     if LETTER not in classes:
-        return classes.count(DIGIT) < _MIN_CARD
+        return classes.count(DIGIT) < MIN_CARD
     if (
         "@" in text
         or "eyJ" in text
@@ -290,7 +267,7 @@ def _clear(text: str, encoded: bytes | None) -> bool:
         or "UTHORIZ" in text
     ):
         return False
-    return classes.count(DIGIT) < _MIN_CARD
+    return classes.count(DIGIT) < MIN_CARD
 
 
 # ``key: value`` or ``key=value`` in free text (a message, a repr, a query string), the value quoted or
