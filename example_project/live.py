@@ -1,7 +1,7 @@
 """Following the trace file while the worker writes it: each new event, and what the run has done so far.
 
 The runner reads ``trace.jsonl`` as it grows (the worker's pool processes append whole lines), prints
-each event with the package's own line renderer (:func:`selinon_celery_trace.cli.render.render_record`)
+each event with the package's own line renderer (:func:`selinon_celery_trace.cli.render_record`)
 and keeps a :class:`RunState` from the same events: which flows ended or failed, which tasks ran,
 retried or failed. The run is over when every submitted flow ended or failed and every task that was
 sent finished (``notify`` is sent by ``publish`` and may still run after its flow ended).
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from selinon_celery_trace.cli.fields import error_line
-from selinon_celery_trace.cli.reader import Record, parse_line
+from selinon_celery_trace.cli.reading.fields import error_line
+from selinon_celery_trace.cli.reading.lines import Record, parse_line
 
 __all__ = ["FlowOutcome", "RunState", "TraceTail"]
 

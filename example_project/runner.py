@@ -29,8 +29,8 @@ from rich.text import Text
 from example_project.live import FlowOutcome, RunState, TraceTail, short
 from example_project.settings import Settings
 from example_project.worker import Worker, WorkerError
-from selinon_celery_trace.cli.fields import format_duration, short_id
-from selinon_celery_trace.cli.render import render_event
+from selinon_celery_trace.cli import render_event
+from selinon_celery_trace.cli.views.formatting import format_duration, short_id
 
 __all__ = ["DOCUMENTS", "Options", "run"]
 

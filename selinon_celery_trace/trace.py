@@ -82,6 +82,19 @@ class Trace:
     MIGRATION_TAINTED_FLOW: ClassVar[int] = 47
     MIGRATION_ERROR: ClassVar[int] = 48
     EAGER_FAILURE: ClassVar[int] = 49
+    # Names later Selinon releases added (Selinon 1.1+ numbers them differently: names are the key).
+    FLOW_SCHEDULE: ClassVar[int] = 50
+    STORAGE_DELETE: ClassVar[int] = 51
+    STORAGE_DELETED: ClassVar[int] = 52
+    # This package's Celery events (not Selinon's): see ``catalogue.celery_events``.
+    TASK_REVOKED: ClassVar[int] = 100
+    TASK_EXPIRED: ClassVar[int] = 101
+    TASK_REJECTED: ClassVar[int] = 102
+    BEAT_START: ClassVar[int] = 103
+    BEAT_LATE: ClassVar[int] = 104
+    WORKER_ONLINE: ClassVar[int] = 105
+    WORKER_OFFLINE: ClassVar[int] = 106
+    WORKER_PROCESS_LOST: ClassVar[int] = 107
 
     WARN_EVENTS: ClassVar[tuple[int, ...]] = catalogue.WARN_EVENTS
 
@@ -94,9 +107,13 @@ class Trace:
         >>> Trace.event2str(Trace.TASK_START)
         'TASK_START'
         """
-        if isinstance(event, int) and 0 <= event < len(catalogue.NAMES):
-            return catalogue.NAMES[event]
-        raise ValueError(f"unknown trace event {event!r}; events are numbered 0..{len(catalogue.NAMES) - 1}")
+        name = catalogue.NAMES.get(event) if isinstance(event, int) else None
+        if name is not None:
+            return name
+        raise ValueError(
+            f"unknown trace event {event!r}; "
+            f"events are numbered 0..52 (Selinon's) and 100..{max(catalogue.NAMES)} (this package's)"
+        )
 
     @classmethod
     def log(cls, event: int, *msg_dict: dict[str, Any], **msg_dict_kwargs: Any) -> None:

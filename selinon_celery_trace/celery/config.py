@@ -12,7 +12,7 @@ Read from ``app.conf`` (so Django's ``CELERY_`` namespace works too)::
         {"metrics": {"port": 9808}},                        # Prometheus metrics (the metrics extra)
     ]
     app.conf.selinon_trace_redact = [*DEFAULT_REDACT, "ssn"]         # a list replaces the default
-    app.conf.selinon_trace_redact_values = [*DEFAULT_REDACT_VALUES, r"\bACME-\\d{8}\b"]  # the same
+    app.conf.selinon_trace_redact_values = [*DEFAULT_REDACT_VALUES, "ACME-[0-9]{8}"]  # the same
     app.conf.selinon_trace_events = {"exclude": ["TASK_SCHEDULE"]}  # or {"include": [...]}, or a list
     app.conf.selinon_trace_max_value_length = 2048
 """
@@ -25,20 +25,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core import catalogue
-from ..core.keys import check_entry
-from ..core.redact import DEFAULT_REDACT, DEFAULT_REDACT_VALUES, Policy, check_list
+from ..core.placeholders import expand_env
+from ..core.redact import Policy
 from ..core.registry import Sink
-from ..core.values import check_pattern
 from ..sinks.jsonl import JsonFileSink, JsonStreamSink
 from ..sinks.logging import LoggingSink
+from . import trace_forms
+from .redaction import MAX_LENGTH_KEY, REDACT_KEY, REDACT_VALUES_KEY, load_policy
 
 __all__ = ["KEYS", "TraceConfigError", "TraceSettings", "load_settings"]
 
 SINKS_KEY = "selinon_trace"
-REDACT_KEY = "selinon_trace_redact"
-REDACT_VALUES_KEY = "selinon_trace_redact_values"
 EVENTS_KEY = "selinon_trace_events"
-MAX_LENGTH_KEY = "selinon_trace_max_value_length"
 KEYS = (SINKS_KEY, REDACT_KEY, REDACT_VALUES_KEY, EVENTS_KEY, MAX_LENGTH_KEY)
 
 
@@ -101,6 +99,7 @@ def _sentry(where: str, options: Mapping[str, Any], policy: Policy) -> Sink:
     dsn = options.get("dsn")
     if dsn is not None and not isinstance(dsn, str):
         raise TraceConfigError(f"{where}: 'dsn' must be a string")
+    _needs_a_client(where, dsn)
     events = options.get("events")
     if events is not None and (isinstance(events, str) or not isinstance(events, (list, tuple))):
         raise TraceConfigError(f"{where}: 'events' must be a list of event names")
@@ -126,6 +125,28 @@ def _sentry(where: str, options: Mapping[str, Any], policy: Policy) -> Sink:
         raise TraceConfigError(f"{where}: {exc}") from exc
     except ValueError as exc:  # a {PLACEHOLDER} that is not set
         raise TraceConfigError(f"{where}: 'dsn': {exc}") from exc
+
+
+def _needs_a_client(where: str, dsn: str | None) -> None:
+    # Without a DSN the sink uses the application's Sentry client; with none active, failures would go
+    # nowhere, silently. The worker installs tracing when it imports `imports`, before celeryd_init and
+    # worker_init: a client initialised in those comes too late.
+    from ..sinks.sentry.client import import_sentry
+
+    try:
+        if expand_env(dsn) if dsn else "":
+            return
+        active = bool(import_sentry().get_client().is_active())
+    except ValueError as exc:  # a {PLACEHOLDER} that is not set
+        raise TraceConfigError(f"{where}: 'dsn': {exc}") from exc
+    except ImportError as exc:
+        raise TraceConfigError(f"{where}: {exc}") from exc
+    if not active:
+        raise TraceConfigError(
+            f"{where}: no 'dsn', and no Sentry client is active in this process: give a 'dsn' (such as "
+            "'{SENTRY_DSN}'), or call sentry_sdk.init() before tracing is installed (in the module that "
+            "creates the Celery app, or one listed in `imports` before selinon_celery_trace.auto)"
+        )
 
 
 def _json(where: str, options: Mapping[str, Any]) -> Sink:
@@ -213,28 +234,21 @@ _POLICY_BUILDERS: dict[str, tuple[set[str], Callable[[str, Mapping[str, Any], Po
 }
 
 
-def _sink_entries(value: Any) -> list[tuple[str, Any]]:
-    # Selinon's form is a list of one-key mappings; a single mapping of several sinks is accepted too.
-    if isinstance(value, Mapping):
-        return [(f"{SINKS_KEY}.{name}", {name: options}) for name, options in value.items()]
-    if isinstance(value, (list, tuple)):
-        return [(f"{SINKS_KEY}[{index}]", entry) for index, entry in enumerate(value)]
-    raise TraceConfigError(
-        f"{SINKS_KEY}: expected a list of sinks such as [{{'logging': True}}], got {value!r}"
-    )
-
-
 def build_sinks(value: Any, policy: Policy | None = None) -> tuple[Sink, ...]:
-    """Build the sinks of a ``selinon_trace`` value (Selinon's ``global.trace`` form)."""
-    if value is None:
-        return ()
+    """Build the sinks of a ``selinon_trace`` value, in Selinon's ``global.trace`` forms (see trace_forms).
+
+    An entry with several sink names is several sinks, in the order written; a sink whose options are
+    ``false`` or ``null`` adds nothing. ``policy``: the details policy, for sinks that mask what they
+    collect themselves (Sentry).
+    """
+    try:
+        found = trace_forms.entries(value, SINKS_KEY)
+    except ValueError as exc:
+        raise TraceConfigError(str(exc)) from None
     policy = policy if policy is not None else Policy()
     known = sorted({*_BUILDERS, *_POLICY_BUILDERS})
     sinks: list[Sink] = []
-    for where, entry in _sink_entries(value):
-        if not isinstance(entry, Mapping) or len(entry) != 1:
-            raise TraceConfigError(f"{where}: each sink is a mapping with one key, such as {{'json': True}}")
-        ((name, options),) = entry.items()
+    for where, name, options in found:
         if name not in _BUILDERS and name not in _POLICY_BUILDERS:
             raise TraceConfigError(f"{where}: unknown sink {name!r} (known: {', '.join(known)})")
         if options is False or options is None:
@@ -285,28 +299,13 @@ def load_settings(conf: Any) -> TraceSettings:
     if unknown:
         raise TraceConfigError(f"{unknown[0]}: unknown setting (known: {', '.join(KEYS)})")
 
-    redact = _string_list(conf, REDACT_KEY, DEFAULT_REDACT, "key names", check_entry)
-    redact_values = _string_list(conf, REDACT_VALUES_KEY, DEFAULT_REDACT_VALUES, "patterns", check_pattern)
-    max_length = _lookup(conf, MAX_LENGTH_KEY)
-    if max_length is None:
-        max_length = Policy().max_length
-    elif isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 16:
-        raise TraceConfigError(f"{MAX_LENGTH_KEY}: expected an integer of at least 16, got {max_length!r}")
-    policy = Policy(redact=redact, max_length=max_length, redact_values=redact_values)
+    try:
+        policy = load_policy(lambda key: _lookup(conf, key))
+    except ValueError as exc:  # the message names the setting and the entry
+        raise TraceConfigError(str(exc)) from None
     muted = muted_events(_lookup(conf, EVENTS_KEY))
     sinks = build_sinks(_lookup(conf, SINKS_KEY), policy)
     return TraceSettings(sinks=sinks, muted=muted, policy=policy)
-
-
-def _string_list(
-    conf: Any, key: str, default: tuple[str, ...], what: str, check: Callable[[Any], str | None]
-) -> Any:
-    """The list (or tuple) of ``what`` under ``key``, each accepted by ``check``; ``default`` when unset."""
-    value = _lookup(conf, key)
-    problem = None if value is None else check_list(value, what, check)
-    if problem is not None:
-        raise TraceConfigError(f"{key}{problem}")
-    return default if value is None else tuple(value)
 
 
 def _keys(conf: Any) -> list[str]:

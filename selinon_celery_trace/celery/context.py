@@ -2,11 +2,15 @@
 
 One header, ``selinon_trace``, holds a small JSON-safe mapping: ``flow_name`` and ``dispatcher_id`` when
 the task runs in a flow, ``node_name`` when a dispatcher scheduled it as a named node, ``parent`` when
-the message is a task's own retry (Celery then sets the task itself as ``parent_id``), and ``sent`` (the
-publish time, POSIX seconds) when a sink uses queue waits, and for a task in a Celery canvas ``canvas``
-(``True``) with the facts only the publishing process knows (``callback_of``, ``errback_of``, a chord
-body's ``chord_id``: see :mod:`.canvas`). Celery turns message headers into attributes of
-``task.request``, so the worker reads it back from there.
+the message is a task's own retry (Celery then sets the task itself as ``parent_id``), and for a task in
+a Celery canvas ``canvas`` (``True``) with the facts only the publishing process knows (``callback_of``,
+``errback_of``, a chord body's ``chord_id``: see :mod:`.canvas`). Celery turns message headers into
+attributes of ``task.request``, so the worker reads it back from there.
+
+Another header, ``selinon_trace_sent``, is the publish time (POSIX seconds) of every message a tracing
+process publishes, for the queue wait of the attempt it starts: in a header of its own, so a worker
+reads it only while one of its sinks uses queue waits, and the flow context of a task outside any flow
+or canvas stays absent (nothing to read per task).
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from typing import Any, Final
 
 from .canvas import CARRIED
 
-__all__ = ["HEADER", "read", "true_parent"]
+__all__ = ["HEADER", "SENT", "read", "true_parent"]
 
 HEADER: Final = "selinon_trace"
+SENT: Final = "selinon_trace_sent"
 _FIELDS: Final = ("flow_name", "dispatcher_id", "node_name", "parent", "parent_dispatcher_id", *CARRIED)
 
 
@@ -44,9 +49,6 @@ def read(carrier: Any) -> dict[str, Any]:
     }
     if raw.get("canvas") is True:
         found["canvas"] = True
-    sent = raw.get("sent")
-    if type(sent) is float or type(sent) is int:
-        found["sent"] = sent
     return found
 
 

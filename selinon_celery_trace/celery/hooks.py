@@ -10,6 +10,7 @@ Why each hook exists:
   in their ``on_worker_start()``;
 - ``worker_process_shutdown``: sinks that buffer are flushed before a pool process exits (it does not
   run ``atexit``).
+- ``worker_ready`` (the worker's main process): one log line saying what it traces to (:mod:`.announce`).
 
 Every receiver catches its own errors at the boundary: the user's task never sees them.
 """
@@ -26,6 +27,7 @@ from ..core.arguments import EMBEDS_ENCODED
 from ..core.registry import report_internal_error
 from ..trace import Trace
 from . import execution
+from .announce import on_worker_ready
 from .failures import on_task_failure, on_task_retry
 from .publish import on_before_task_publish
 from .runtime import runtime
@@ -67,6 +69,7 @@ ALWAYS: Final[tuple[tuple[Any, Receiver], ...]] = (
     (signals.before_task_publish, on_before_task_publish),
     (signals.worker_init, on_worker_init),
     (signals.worker_process_shutdown, on_worker_process_shutdown),
+    (signals.worker_ready, on_worker_ready),
 )
 WORKER: Final[tuple[tuple[Any, Receiver], ...]] = (
     (signals.task_retry, on_task_retry),
@@ -103,7 +106,7 @@ def sync() -> None:
         getattr(sink, "encodes_details", False) is True for sink in registry.sinks()
     )
     sinks = registry.sinks()
-    runtime.stamp_sent = any(getattr(sink, "wants_queue_wait", False) is True for sink in sinks)
+    runtime.queue_waits = any(getattr(sink, "wants_queue_wait", False) is True for sink in sinks)
     runtime.message_sinks = any(getattr(sink, "uses_message", False) is True for sink in sinks)
     if tracing:
         connect(WORKER)

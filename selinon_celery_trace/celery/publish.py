@@ -77,10 +77,9 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
         carried = headers.get(context.HEADER)
         outgoing["canvas"] = True
         headers[context.HEADER] = {**(carried if isinstance(carried, dict) else {}), "canvas": True}
-    if runtime.stamp_sent:
-        # The publish time, for the queue wait of the attempt this message starts (see details).
-        carried = headers.get(context.HEADER)
-        headers[context.HEADER] = {**(carried if isinstance(carried, dict) else {}), "sent": time()}
+    # The publish time, for the queue wait of the attempt this message starts, in every message: which
+    # sinks the workers have is not known here (a client without a metrics sink still feeds theirs).
+    headers[context.SENT] = time()
     if own_retry:
         return  # the retry is reported by TASK_RETRY / DISPATCHER_RETRY, not as a new schedule
 

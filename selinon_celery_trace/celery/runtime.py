@@ -34,8 +34,9 @@ class Runtime:
         # arguments are then handed over encoded once, as an orjson.Fragment, and an attempt's
         # terminal event extends the dict its start event had.
         self.encoded_args = False
-        # True while a sink uses queue waits (``wants_queue_wait``): published messages carry their time.
-        self.stamp_sent = False
+        # True while a sink uses queue waits (``wants_queue_wait``): TASK_* details then carry queue_wait
+        # (from the publish time every tracing process stamps on its messages: see context.SENT).
+        self.queue_waits = False
         # True while a sink reads or writes the task message (``uses_message``; see record.message_scope).
         self.message_sinks = False
         self._queues: dict[tuple[Any, ...], str] = {}

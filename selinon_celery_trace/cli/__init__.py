@@ -23,10 +23,13 @@ from collections.abc import Sequence
 import click
 
 from ..core import __version__
-from .commands import follow_command, show_command, summary_command, timeline_command
-from .render import render_event, render_record
-from .settings import Settings
-from .watch import watch_command
+from .commands.follow import follow_command
+from .commands.settings import Settings
+from .commands.show import show_command
+from .commands.summary import summary_command
+from .commands.timeline import timeline_command
+from .commands.watch import watch_command
+from .views.render import render_event, render_record
 
 __all__ = ["cli", "main", "render_event", "render_record"]
 

@@ -1,6 +1,10 @@
-"""The 50 trace events as data: one row per event (number, name, description, emitter, detail keys).
+"""Selinon's trace events as data: one row per event (number, name, description, emitter, detail keys).
 
-Numbers and names are exactly those of the reference ``selinon.trace``; the rows are in number order.
+The reference ``selinon.trace``'s 50 events (0-49) with exactly its numbers and names, then the three
+names later Selinon releases added (50-52: ``FLOW_SCHEDULE``, ``STORAGE_DELETE``, ``STORAGE_DELETED``;
+Selinon 1.1+ renumbered its events, we do not). The rows are in number order. This package's own Celery
+events (100 up) are in :mod:`.celery_events`.
+
 :mod:`.catalogue` builds its indexes from them. A table, not code: this module holds nothing else.
 """
 
@@ -8,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["ROWS", "WARN_EVENTS"]
+__all__ = ["CANVAS_KEYS", "ROWS", "TASK_KEYS", "WARN_EVENTS"]
 
 _DISPATCHER = "Dispatcher"
 _TASK = "Task"
@@ -18,7 +22,7 @@ _USER = "User code"
 # Keys shared by several events (as SPEC section 4 and the reference list them).
 # The canvas facts (chain, group, chord, link, link_error) of a task: only on the events of a canvas's
 # tasks, never on those of a task outside a canvas. TASK_SCHEDULE adds what Celery plans to run after it.
-_CANVAS_KEYS = ("root_id", "group_id", "group_index", "chord_id", "callback_of", "errback_of")
+CANVAS_KEYS = ("root_id", "group_id", "group_index", "chord_id", "callback_of", "errback_of")
 _CANVAS_PLAN_KEYS = ("chain", "link", "link_error", "chord_body")
 _WAKEUP_KEYS = ("dispatcher_id", "flow_name", "node_args", "state", "retry", "queue", "selective")
 _SCHEDULE_KEYS = (
@@ -35,10 +39,12 @@ _SCHEDULE_KEYS = (
     "foreach_str",
     "selective",
     "selective_edge",
-    *_CANVAS_KEYS,
+    "expires",
+    "periodic",
+    *CANVAS_KEYS,
     *_CANVAS_PLAN_KEYS,
 )
-_TASK_KEYS = (
+TASK_KEYS = (
     "task_name",
     "task_id",
     "queue",
@@ -50,7 +56,7 @@ _TASK_KEYS = (
     "hostname",
     "pid",
     "queue_wait",
-    *_CANVAS_KEYS,
+    *CANVAS_KEYS,
 )
 _NODE_KEYS = ("dispatcher_id", "flow_name", "node_name", "node_id")
 _STORAGE_KEYS = ("storage_name", "task_name", "task_id", "flow_name", "dispatcher_id")
@@ -70,7 +76,7 @@ ROWS: Final[tuple[tuple[int, str, str, str, tuple[str, ...]], ...]] = (
         ("dispatcher_id", "flow_name", "node_args", "queue", "selective"),
     ),
     (2, "TASK_SCHEDULE", "A new task is scheduled (published to the broker).", _BOTH, _SCHEDULE_KEYS),
-    (3, "TASK_START", "A task is going to be executed on the worker side.", _TASK, _TASK_KEYS),
+    (3, "TASK_START", "A task is going to be executed on the worker side.", _TASK, TASK_KEYS),
     (
         4,
         "SUBFLOW_SCHEDULE",
@@ -83,7 +89,7 @@ ROWS: Final[tuple[tuple[int, str, str, str, tuple[str, ...]], ...]] = (
         "TASK_END",
         "End of task execution, the task finished successfully.",
         _TASK,
-        (*_TASK_KEYS, "runtime"),
+        (*TASK_KEYS, "runtime"),
     ),
     (
         6,
@@ -97,21 +103,21 @@ ROWS: Final[tuple[tuple[int, str, str, str, tuple[str, ...]], ...]] = (
         "TASK_DISCARD_RESULT",
         "A task returned a value other than None, but no storage (result backend) keeps it.",
         _TASK,
-        (*_TASK_KEYS, "runtime", "result"),
+        (*TASK_KEYS, "runtime", "result"),
     ),
     (
         8,
         "TASK_FAILURE",
         "End of task, the task raised an exception and is marked as failed.",
         _TASK,
-        (*_TASK_KEYS, "what", "exc_type", "max_retry"),
+        (*TASK_KEYS, "what", "exc_type", "max_retry"),
     ),
     (
         9,
         "TASK_RETRY",
         "A task failed by raising an exception and will be retried.",
         _TASK,
-        (*_TASK_KEYS, "what", "reason", "retry_countdown", "max_retry"),
+        (*TASK_KEYS, "what", "reason", "retry_countdown", "max_retry"),
     ),
     (
         10,
@@ -369,5 +375,21 @@ ROWS: Final[tuple[tuple[int, str, str, str, tuple[str, ...]], ...]] = (
         "A task configured for eager failure failed, so the whole flow is stopped at once.",
         _DISPATCHER,
         ("dispatcher_id", "flow_name", "node_name", "node_id", "what"),
+    ),
+    # Names of later Selinon releases (1.1+), numbered after the reference's so its numbers stand.
+    (
+        50,
+        "FLOW_SCHEDULE",
+        "A flow has been scheduled (published to the broker).",
+        "Msg producer",
+        ("dispatcher_id", "flow_name", "node_args", "queue", "selective"),
+    ),
+    (51, "STORAGE_DELETE", "Delete the result of a task from the assigned storage.", _BOTH, _STORAGE_KEYS),
+    (
+        52,
+        "STORAGE_DELETED",
+        "The result of a task was deleted from the assigned storage.",
+        _BOTH,
+        _STORAGE_KEYS,
     ),
 )

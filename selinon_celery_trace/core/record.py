@@ -39,6 +39,7 @@ __all__ = [
     "json_line",
     "line",
     "message_scope",
+    "sorted_dumps",
 ]
 
 HOST: Final[str] = platform.node()
@@ -54,7 +55,7 @@ def event_name(event: int) -> str:
     """Return the name of ``event``; unknown numbers get a readable stand-in, never an exception."""
     try:
         return NAMES[event]
-    except (IndexError, TypeError):
+    except (KeyError, TypeError):
         return f"UNKNOWN_EVENT_{event}"
 
 
@@ -78,12 +79,20 @@ def _stdlib_dumps(value: Any) -> bytes:
     ).encode("utf-8", "backslashreplace")
 
 
+def _stdlib_sorted(value: Any) -> bytes:
+    return json.dumps(
+        value, default=_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True
+    ).encode("utf-8", "backslashreplace")
+
+
 _fast_dumps: Callable[[Any], bytes]
+_sorted_dumps: Callable[[Any], bytes]
 # The line encoder is called as ``_fast_line(record, _default, _LINE)``: orjson.dumps itself, with
 # positional arguments (a partial() with keywords costs a third more per line).
 _fast_line: Callable[[Any, Callable[[Any], Any], int], bytes]
 if orjson is not None:
     _fast_dumps = partial(orjson.dumps, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    _sorted_dumps = partial(orjson.dumps, default=_default, option=orjson.OPT_SORT_KEYS)
     # No OPT_NON_STR_KEYS on the line encoder (it makes orjson markedly slower): the rare record with
     # non-string keys fails there and takes dumps().
     _fast_line = orjson.dumps
@@ -94,6 +103,7 @@ else:  # pragma: no cover - exercised in the no-orjson tox env
         return _stdlib_dumps(value) + b"\n"
 
     _fast_dumps, _fast_line, _LINE = _stdlib_dumps, _stdlib_line, 0  # type: ignore[misc]
+    _sorted_dumps = _stdlib_sorted
 
 
 def _aware_now() -> datetime:
@@ -161,6 +171,21 @@ def dumps(value: Any) -> bytes:
         return _fallback_dumps(value)
 
 
+def sorted_dumps(value: Any) -> bytes:
+    """:func:`dumps` with the keys of every mapping sorted (as ``json.dumps(sort_keys=True)``); never raises.
+
+    The logging sink's message, as Selinon writes it.
+    """
+    try:
+        return _one_line(_sorted_dumps(value))
+    except Exception:
+        # Non-string keys (sorting needs strings: OPT_NON_STR_KEYS would slow every event), cycles, ...
+        try:
+            return _one_line(_sorted_dumps(sanitize(value, _ENCODABLE)))
+        except Exception:  # pragma: no cover - sanitize() output is always encodable
+            return _fallback_dumps(value)
+
+
 class Record(TypedDict):
     """One trace event as every sink receives it: the reference's JSON record, built once per event.
 
@@ -179,7 +204,7 @@ def adapter_record(event: int, details: Any) -> Record:
     """The record of an event whose details the adapters built (a tree of JSON-safe values)."""
     try:
         name = NAMES[event]
-    except (IndexError, TypeError):
+    except (KeyError, TypeError):
         name = event_name(event)
     return {"event": name, "time": clock(), "details": details, "node": HOST}
 

@@ -7,8 +7,8 @@ sink, so never recursively) and the other sinks still run; nothing a sink does r
 emitted the event.
 
 Two kinds of sinks: any callable ``sink(event, details)`` (the reference's ``trace_by_func``), which
-gets the details exactly as they were given, and sinks with a ``receive(event, record)`` method (the
-built-in ones), which get the whole record.
+gets its own copy of the details (:mod:`.copies`: a sink that changes it changes nothing else), and
+sinks with a ``receive(event, record)`` method (the built-in ones), which get the whole record.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final
 
 from .catalogue import NAMES
+from .copies import fresh
 from .record import HOST, Record, caller_record, clock, event_name
 
 __all__ = [
     "Receive",
     "Sink",
     "add_sink",
+    "deliver",
     "emit",
     "errors",
     "let_through",
@@ -133,7 +135,7 @@ def emit(event: int, details: Any) -> None:
         return
     try:
         name = NAMES[event]
-    except (IndexError, TypeError):
+    except (KeyError, TypeError):
         name = event_name(event)
     # Built here, inline (the per-task path): what record.adapter_record() returns.
     record: Record = {"event": name, "time": clock(), "details": details, "node": HOST}
@@ -149,6 +151,14 @@ def log(event: int, details: Any) -> None:
     _deliver(state, receivers, event, details, caller_record(event, details))
 
 
+def deliver(event: int, details: Any, record: Record) -> None:
+    """Hand an event whose record was built earlier to the sinks registered now (see ``core.handoff``)."""
+    state = _state
+    receivers = state.receivers
+    if receivers and event not in state.muted:
+        _deliver(state, receivers, event, details, record)
+
+
 def _deliver(
     state: _State,
     receivers: tuple[tuple[Sink, Receive | None], ...],
@@ -159,7 +169,7 @@ def _deliver(
     for sink, receive in receivers:
         try:
             if receive is None:
-                sink(event, details)  # the reference's trace_by_func: the caller's own details, as given
+                sink(event, fresh(details))  # trace_by_func: its own copy (user code may change it)
             else:
                 receive(event, record)
         except Exception as exc:

@@ -11,14 +11,14 @@ import sys
 from collections.abc import Hashable
 from typing import Any, TextIO
 
-from ..core.catalogue import WARN_EVENTS
+from ..core.catalogue import WARNING_EVENTS
 from ..core.record import Record, caller_record, line
 
 _write = os.write  # one global lookup per line instead of two
 
 __all__ = ["JsonFileSink", "JsonStreamSink"]
 
-_WARN = frozenset(WARN_EVENTS)
+_WARN = WARNING_EVENTS  # the reference's WARN_EVENTS and this package's warning events
 
 
 class JsonStreamSink:

@@ -1,8 +1,9 @@
 """The package's layers and the import rules between them, checked by reading every module's imports.
 
-A module may import modules of its own layer or of a lower one, never of a higher one; the core imports
-nothing outside the standard library but orjson (so never Celery); no two modules import each other,
-directly or through others (imports inside functions count: a lazy import is still an arrow).
+A module may import modules of its own layer or of a lower one, never of a higher one; inside a layer
+split in stages (the CLI: reading <- model <- views <- commands), the same holds between its stages; the
+core imports nothing outside the standard library but orjson (so never Celery); no two modules import
+each other, directly or through others (imports inside functions count: a lazy import is still an arrow).
 """
 
 from __future__ import annotations
@@ -23,6 +24,16 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("package", ("",)),  # the package's __init__: the public names, importing what it re-exports
 )
 """Lowest first: (layer, the top-level modules or folders of the package in it)."""
+
+STAGES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "cli": (
+        ("reading", ("reading",)),
+        ("model", ("model",)),
+        ("views", ("views",)),
+        ("commands", ("commands", "")),  # "": the cli package's __init__, which gathers the commands
+    ),
+}
+"""Layers split in stages, lowest first: layer folder -> (stage, the sub-packages of that folder in it)."""
 
 CORE_THIRD_PARTY = frozenset({"orjson"})
 
@@ -46,6 +57,27 @@ def layer_of(module: str) -> int:
         if head in members:
             return index
     raise ValueError(f"{module} belongs to no layer: add it to LAYERS")
+
+
+def stage_of(module: str) -> tuple[str, int] | None:
+    """(folder, index in its STAGES) of a module in a layer split in stages; None for other modules."""
+    parts = module.split(".")[1:]
+    if not parts or parts[0] not in STAGES:
+        return None
+    head = parts[1] if len(parts) > 1 else ""
+    for index, (_, members) in enumerate(STAGES[parts[0]]):
+        if head in members:
+            return parts[0], index
+    raise ValueError(f"{module} belongs to no stage of {parts[0]}/: add it to STAGES")
+
+
+def _stage_rule(module: str, imported: str) -> str | None:
+    """The broken rule when ``module`` imports a later stage of its own layer, else None."""
+    here, there = stage_of(module), stage_of(imported)
+    if here is None or there is None or here[0] != there[0] or there[1] <= here[1]:
+        return None
+    stages = STAGES[here[0]]
+    return f"{here[0]} {stages[here[1]][0]} is below {here[0]} {stages[there[1]][0]}"
 
 
 def modules(root: Path) -> dict[str, Path]:
@@ -115,6 +147,8 @@ def check(root: Path) -> list[Violation]:
             graph[module].add(imported)
             if layer_of(imported) > layer_of(module):
                 rule = f"{LAYERS[layer_of(module)][0]} is below {LAYERS[layer_of(imported)][0]}"
+                violations.append(Violation(module, imported, line, rule))
+            elif (rule := _stage_rule(module, imported)) is not None:
                 violations.append(Violation(module, imported, line, rule))
     violations.extend(_cycles(graph))
     return violations

@@ -1,4 +1,7 @@
-"""The package keeps its layers: core <- sinks <- api <- celery <- cli, no circles, no Celery in the core."""
+"""The package keeps its layers: core <- sinks <- api <- celery <- cli, no circles, no Celery in the core.
+
+Inside the CLI, its stages keep the same direction: reading <- model <- views <- commands.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .layers import LAYERS, PACKAGE, check, layer_of, modules
+from .layers import LAYERS, PACKAGE, STAGES, check, layer_of, modules, stage_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +26,15 @@ def test_every_module_belongs_to_a_layer() -> None:
     """Each module of the package sits in one of the named layers (a new folder must be placed)."""
     for module in modules(ROOT):
         assert 0 <= layer_of(module) < len(LAYERS), module
+
+
+def test_every_cli_module_belongs_to_a_stage() -> None:
+    """Each module under cli/ sits in one of its stages (a new sub-package of cli/ must be placed)."""
+    staged = {module: stage_of(module) for module in modules(ROOT) if module.startswith(f"{PACKAGE}.cli")}
+    assert staged and all(stage is not None for stage in staged.values()), staged
+    assert {stage[1] for stage in staged.values() if stage} == set(range(len(STAGES["cli"])))
+    with pytest.raises(ValueError, match="no stage"):
+        stage_of(f"{PACKAGE}.cli.extras.module")
 
 
 # Longer on purpose: a table of data, one row per event, that reads top to bottom.
@@ -49,10 +61,18 @@ def test_no_module_grows_past_300_lines() -> None:
         ("core/record.py", "import celery\n", "the core imports no third party"),
         ("sinks/jsonl.py", "from ..celery import install\n", "sinks is below celery"),
         ("core/redact.py", "from . import record\n", "import circle"),
+        ("cli/reading/fields.py", "from ..views import formatting\n", "cli reading is below cli views"),
+        (
+            "cli/model/runs.py",
+            "from ..commands.settings import Settings\n",
+            "cli model is below cli commands",
+        ),
+        ("cli/views/render.py", "from .. import cli\n", "cli views is below cli commands"),
     ],
 )
 def test_a_planted_violation_is_found(tmp_path: Path, where: str, planted: str, rule: str) -> None:
-    """The checker reports a Celery import in the core, an upward import and a circle planted in a copy."""
+    """The checker reports a Celery import in the core, an upward import (between layers or CLI stages)
+    and a circle planted in a copy."""
     shutil.copytree(ROOT / PACKAGE, tmp_path / PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
     assert not check(tmp_path)
     target = tmp_path / PACKAGE / where

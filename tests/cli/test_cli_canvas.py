@@ -15,9 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from selinon_celery_trace.cli import cli
-from selinon_celery_trace.cli.canvas import MissingNode, Structure, TaskNode
-from selinon_celery_trace.cli.canvas_collect import collect_canvas
-from selinon_celery_trace.cli.reader import Malformed, merged
+from selinon_celery_trace.cli.model.canvas import MissingNode, Structure, TaskNode
+from selinon_celery_trace.cli.model.canvas_collect import collect_canvas
+from selinon_celery_trace.cli.reading.files import merged
+from selinon_celery_trace.cli.reading.lines import Malformed
 
 from .test_cli_timeline_browser import _browser, _Page, chromium  # noqa: F401
 from .tracegen import TraceBuilder

@@ -7,12 +7,13 @@ from typing import Any
 
 from rich.console import Console
 
-from selinon_celery_trace.cli.collector import Collector
-from selinon_celery_trace.cli.fields import UNKNOWN, error_line, format_duration, task_name
-from selinon_celery_trace.cli.reader import Record
-from selinon_celery_trace.cli.runs import TaskRun
-from selinon_celery_trace.cli.summary import Summary
-from selinon_celery_trace.cli.summary_view import summary_view
+from selinon_celery_trace.cli.model.collector import Collector
+from selinon_celery_trace.cli.model.runs import TaskRun
+from selinon_celery_trace.cli.model.summary import Summary
+from selinon_celery_trace.cli.reading.fields import error_line, task_name
+from selinon_celery_trace.cli.reading.lines import Record
+from selinon_celery_trace.cli.views.formatting import UNKNOWN, format_duration
+from selinon_celery_trace.cli.views.summary_view import summary_view
 
 TRACEBACK = (
     "Traceback (most recent call last):\n"

@@ -10,11 +10,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from selinon_celery_trace.cli.collector import Collector, LatestFlow, latest_flow
-from selinon_celery_trace.cli.duration_sketch import DurationSketch
-from selinon_celery_trace.cli.reader import Malformed, Record, read
-from selinon_celery_trace.cli.runs import FlowRun, TaskRun
-from selinon_celery_trace.cli.summary import Summary
+from selinon_celery_trace.cli.model.collector import Collector, LatestFlow, latest_flow
+from selinon_celery_trace.cli.model.duration_sketch import DurationSketch
+from selinon_celery_trace.cli.model.runs import FlowRun, TaskRun
+from selinon_celery_trace.cli.model.summary import Summary
+from selinon_celery_trace.cli.reading.files import read
+from selinon_celery_trace.cli.reading.lines import Malformed, Record
 from selinon_celery_trace.core import catalogue
 
 from . import tracegen
@@ -169,7 +170,7 @@ _keys = st.sampled_from(
     st.lists(
         st.tuples(
             st.floats(min_value=0, max_value=1e6),
-            st.sampled_from([*catalogue.NAMES, "SOMETHING_ELSE"]),
+            st.sampled_from([*catalogue.NAMES.values(), "SOMETHING_ELSE"]),
             st.dictionaries(_keys, _values | st.sampled_from(["X", "Y"]), max_size=5),
         ),
         max_size=12,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from selinon_celery_trace.cli.reader import Malformed, Record, merged, parse_line, read
+from selinon_celery_trace.cli.reading.files import merged, read
+from selinon_celery_trace.cli.reading.lines import Malformed, Record, parse_line
 
 from .tracegen import write_trace_files
 

@@ -6,8 +6,8 @@ import gzip
 import os
 from pathlib import Path
 
-from selinon_celery_trace.cli.reader import Malformed
-from selinon_celery_trace.cli.tail import follow
+from selinon_celery_trace.cli.reading.lines import Malformed
+from selinon_celery_trace.cli.reading.tail import follow
 
 
 def _line(event: str, second: int) -> bytes:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import platform
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
@@ -100,8 +102,11 @@ def test_event2str() -> None:
     """event2str names known events and rejects unknown numbers clearly."""
     assert Trace.event2str(0) == "DISPATCHER_WAKEUP"
     assert Trace.event2str(49) == "EAGER_FAILURE"
-    with pytest.raises(ValueError, match="unknown trace event 50"):
-        Trace.event2str(50)
+    assert Trace.event2str(50) == "FLOW_SCHEDULE"
+    assert Trace.event2str(100) == "TASK_REVOKED"
+    for unknown in (53, 99, -1):
+        with pytest.raises(ValueError, match=f"unknown trace event {unknown}"):
+            Trace.event2str(unknown)
 
 
 def test_json_trace_func_uses_stdout_and_stderr_like_the_reference(
@@ -119,20 +124,26 @@ def test_json_trace_func_uses_stdout_and_stderr_like_the_reference(
 
 
 def test_logging_trace_func_levels_and_message(caplog: pytest.LogCaptureFixture) -> None:
-    """Levels and message form are the reference's; the details also travel as structured extra."""
+    """Levels and message form are Selinon's; the details also travel as structured extra."""
     logger = logging.getLogger("test.trace")
     with caplog.at_level(logging.DEBUG, logger="test.trace"):
-        Trace.logging_trace_func(Trace.TASK_START, {"task_name": "t"}, logger=logger)
+        Trace.logging_trace_func(Trace.TASK_START, {"task_name": "t", "b": {"z": 1, "a": 2}}, logger=logger)
         Trace.logging_trace_func(Trace.TASK_RETRY, {}, logger=logger)
         Trace.logging_trace_func(Trace.DISPATCHER_FAILURE, {}, logger=logger)
     levels = [r.levelno for r in caplog.records]
     assert levels == [logging.INFO, logging.WARNING, logging.ERROR]
     first = caplog.records[0]
-    assert (
-        first.getMessage().startswith("SELINON ")
-        and ' - TASK_START : {"task_name":"t"}' in first.getMessage()
-    )
-    assert first.selinon_event == "TASK_START" and first.selinon_details == {"task_name": "t"}  # type: ignore[attr-defined]
+    # Selinon's: "SELINON %10s - %s : %s" % (node, event, json.dumps(report, sort_keys=True))
+    prefix = f"SELINON {platform.node():>10} - TASK_START : "
+    message = first.getMessage()
+    assert message.startswith(prefix), message
+    text = message[len(prefix) :]
+    report = json.loads(text)
+    assert text == json.dumps(report, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert list(report) == ["details", "event", "time"] and list(report["details"]["b"]) == ["a", "z"]
+    assert report["event"] == "TASK_START" and report["details"] == {"task_name": "t", "b": {"z": 1, "a": 2}}
+    assert datetime.fromisoformat(report["time"]) == first.selinon_time  # type: ignore[attr-defined]
+    assert first.selinon_event == "TASK_START" and first.selinon_details["task_name"] == "t"  # type: ignore[attr-defined]
 
 
 def test_trace_by_logging_uses_the_given_logger(caplog: pytest.LogCaptureFixture) -> None:

@@ -131,7 +131,8 @@ class OtelSink:
             span.add_event(event_name(event), event_attributes(details), timestamp=when)
 
     def _schedule(self, event: int, details: dict[str, Any], when: int) -> None:
-        name = details.get("task_name") or "task"
+        # Selinon's own SUBFLOW_SCHEDULE names the flow it starts child_flow_name (ours: task_name).
+        name = details.get("task_name") or details.get("child_flow_name") or "task"
         attributes = span_attributes(event_name(event), details, "publish")
         if instrumented():
             pending = Pending(PRODUCER, str(name), attributes, None)

@@ -46,7 +46,7 @@ TASK_TERMINAL: Final = catalogue.numbers(["TASK_END", "TASK_FAILURE", "TASK_RETR
 """The events that end a task attempt."""
 FLOW_TERMINAL: Final = catalogue.numbers(["FLOW_END", "FLOW_FAILURE", "DISPATCHER_RETRY"])
 """The events that end a dispatcher's execution."""
-WARN: Final = frozenset(catalogue.WARN_EVENTS)
+WARN: Final = catalogue.WARNING_EVENTS
 
 
 def event_numbers(events: Iterable[str | int]) -> frozenset[int]:
@@ -59,7 +59,7 @@ def event_numbers(events: Iterable[str | int]) -> frozenset[int]:
     found: set[int] = set()
     for item in events:
         if isinstance(item, int) and not isinstance(item, bool):
-            if not 0 <= item < len(catalogue.EVENTS):
+            if item not in catalogue.NAMES:
                 raise ValueError(f"unknown event {item!r}")
             found.add(item)
         else:

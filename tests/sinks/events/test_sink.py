@@ -13,7 +13,7 @@ from celery import Celery
 
 from selinon_celery_trace import Trace
 from selinon_celery_trace.celery.config import TraceConfigError, build_sinks
-from selinon_celery_trace.cli.watch import Watcher, json_line_of, record_of
+from selinon_celery_trace.cli.reading.broker import Watcher, json_line_of, record_of
 from selinon_celery_trace.sinks.events import CeleryEventSink
 from tests import brokers
 

@@ -1,0 +1,98 @@
+"""The trace files a command reads: the FILES argument, standard input read twice, skipped lines, ids.
+
+Each command reads its files as a stream and reports the lines it skipped on standard error at the end
+(the output is only as whole as the input); an id in none of the files exits with :data:`NOT_FOUND`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from ..model.lookup import Found, look_up
+from ..reading.files import STDIN, STDIN_LABEL, merged
+from ..reading.lines import Malformed
+from .settings import current_settings
+
+__all__ = [
+    "FILES",
+    "NOT_FOUND",
+    "check_files",
+    "files_label",
+    "find_run",
+    "not_found",
+    "report_skipped",
+    "rereadable",
+]
+
+NOT_FOUND = 1
+"""Exit code when the requested id is in none of the files."""
+
+FILES = click.Path(exists=True, dir_okay=False, allow_dash=True)
+
+
+def report_skipped(malformed: Malformed) -> None:
+    """Say on standard error which lines were skipped: the output above is only as whole as the input."""
+    if not malformed.total:
+        return
+    err = current_settings().err
+    for line in malformed.report():
+        err.print(f"selinon-trace: {line}", style="yellow", soft_wrap=True, markup=False)
+
+
+def files_label(files: Sequence[str]) -> str:
+    """The input files as messages name them: base names, standard input as such, the first three."""
+    names = [STDIN_LABEL if name == STDIN else os.path.basename(name) for name in files]
+    return ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:3])} and {len(names) - 3} more"
+
+
+def check_files(files: Sequence[str]) -> None:
+    """Refuse standard input given twice: it can be read only once."""
+    if list(files).count(STDIN) > 1:
+        raise click.UsageError("'-' (standard input) can be given only once.")
+
+
+def find_run(wanted: str, files: Sequence[str], malformed: Malformed) -> Found:
+    """The run ``wanted`` names in ``files`` (read as many times as the lookup needs)."""
+    # Lines skipped are counted on the first read only: later passes read the same lines.
+    return look_up(wanted, merged(files, malformed), lambda: merged(files, Malformed()))
+
+
+def not_found(found: Found, files: Sequence[str]) -> None:
+    """Say on standard error why no run was found: no such id, or an id prefix of several."""
+    err = current_settings().err
+    if found.ambiguous:
+        choices = ", ".join(sorted(found.ambiguous)[:5])
+        err.print(
+            f"selinon-trace: {found.wanted!r} is the start of several ids ({choices}); give more of it.",
+            soft_wrap=True,
+            markup=False,
+        )
+    else:
+        err.print(
+            f"selinon-trace: no flow (dispatcher_id) or task (task_id) starting with {found.wanted!r}"
+            f" in {files_label(files)}, nor a canvas's root_id or group_id.",
+            soft_wrap=True,
+            markup=False,
+        )
+
+
+@contextmanager
+def rereadable(files: Sequence[str], malformed: Malformed) -> Iterator[list[str]]:
+    """Yield ``files`` with standard input copied to a temporary file, so they can be read twice."""
+    if STDIN not in files:
+        yield list(files)
+        return
+    with tempfile.TemporaryDirectory(prefix="selinon-trace-") as folder:
+        copy = Path(folder) / "stdin"
+        with copy.open("wb") as target:
+            shutil.copyfileobj(sys.stdin.buffer, target, 1 << 20)
+        malformed.aliases[str(copy)] = STDIN_LABEL
+        yield [str(copy) if name == STDIN else name for name in files]

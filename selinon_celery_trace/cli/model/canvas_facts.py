@@ -1,0 +1,121 @@
+"""The canvas facts of one task as the CLI reads them from its events (chain, group, chord, links).
+
+Events of a task in a Celery canvas carry ``root_id``, ``group_id``, ``group_index``, ``chord_id``,
+``callback_of`` and ``errback_of`` (its ``TASK_SCHEDULE`` also what Celery plans after it: ``chain``,
+``link``, ``link_error``, ``chord_body``); events of other tasks have none of these keys. A
+:class:`CanvasFacts` folds them, whatever the order of the events, and says which ids tie the task to
+the rest of its workflow (:func:`linked_ids`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..reading.fields import as_int, as_str
+
+__all__ = ["CanvasFacts", "Planned", "is_canvas_event", "linked_ids", "planned_list"]
+
+_LINK_KEYS = ("task_id", "root_id", "group_id", "chord_id", "callback_of", "errback_of", "parent")
+
+
+def is_canvas_event(details: Mapping[str, Any]) -> bool:
+    """True for an event of a task in a canvas (the writer puts ``root_id`` on all of them, else none)."""
+    return "root_id" in details
+
+
+def linked_ids(details: Mapping[str, Any]) -> set[str]:
+    """The ids that tie a canvas event's task to its workflow: itself, root, group, chord, link, parent."""
+    found = {as_str(details, key) for key in _LINK_KEYS}
+    found.discard(None)
+    return found  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A task Celery planned to run (a chain step, a link, a chord body): its name and id, as far as known.
+
+    A chain step that is a group or a chord lists its tasks (``group``) and the chord's ``body``; a chord
+    body its errbacks (``link_error``), which Celery fires instead of the body when a header member fails.
+    """
+
+    task_name: str | None
+    task_id: str | None
+    group: tuple[Planned, ...] = ()
+    body: Planned | None = None
+    link_error: tuple[Planned, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """How a person reads it: a task's name, or what a group or chord step holds."""
+        if self.group:
+            names = sorted({p.task_name or "?" for p in self.group})
+            what = f"{'chord' if self.body else 'group'} of {len(self.group)} ({', '.join(names)})"
+            return what + (f" then {self.body.label}" if self.body else "")
+        return self.task_name or "?"
+
+    def ids(self) -> set[str]:
+        """Every task id this plan names, nested ones included."""
+        found = {self.task_id} if self.task_id else set()
+        for item in self.group:
+            found |= item.ids()
+        if self.body is not None:
+            found |= self.body.ids()
+        return found
+
+
+def _planned(value: Any) -> Planned | None:
+    if not isinstance(value, Mapping):
+        return None
+    group = value.get("group")
+    return Planned(
+        as_str(value, "task_name"),
+        as_str(value, "task_id"),
+        planned_list(group) or (),
+        _planned(value.get("chord_body")),
+        planned_list(value.get("link_error")) or (),
+    )
+
+
+def planned_list(value: Any) -> tuple[Planned, ...] | None:
+    """A plan's list (``chain``, ``link``, ``link_error``) as :class:`Planned` items; None when absent."""
+    if not isinstance(value, list):
+        return None
+    return tuple(item for item in (_planned(entry) for entry in value) if item is not None)
+
+
+@dataclass(slots=True)
+class CanvasFacts:
+    """Where one task stands in its canvas; the first event that knows a fact sets it."""
+
+    root_id: str | None = None
+    group_id: str | None = None
+    group_index: int | None = None
+    chord_id: str | None = None
+    callback_of: str | None = None
+    errback_of: str | None = None
+    chain: tuple[Planned, ...] | None = None  # steps still to run after this one, next first
+    link: tuple[Planned, ...] = field(default=())
+    link_error: tuple[Planned, ...] = field(default=())
+    chord_body: Planned | None = None
+
+    def apply(self, details: Mapping[str, Any]) -> None:
+        """Fold the canvas keys of one event."""
+        self.root_id = self.root_id or as_str(details, "root_id")
+        self.group_id = self.group_id or as_str(details, "group_id")
+        if self.group_index is None:
+            self.group_index = as_int(details, "group_index")
+        self.chord_id = self.chord_id or as_str(details, "chord_id")
+        self.callback_of = self.callback_of or as_str(details, "callback_of")
+        self.errback_of = self.errback_of or as_str(details, "errback_of")
+        if self.chain is None:
+            self.chain = planned_list(details.get("chain"))
+        self.link = self.link or planned_list(details.get("link")) or ()
+        self.link_error = self.link_error or planned_list(details.get("link_error")) or ()
+        self.chord_body = self.chord_body or _planned(details.get("chord_body"))
+
+    @property
+    def linked_to(self) -> str | None:
+        """The task this one is a link callback or errback of."""
+        return self.callback_of or self.errback_of

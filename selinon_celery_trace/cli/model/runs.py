@@ -1,0 +1,284 @@
+"""One flow or one task rebuilt from its events, as a tree: what ``show`` and ``timeline`` draw.
+
+A :class:`FlowRun` holds its dispatcher's :class:`Wakeup` runs, its tasks and its subflows; a
+:class:`TaskRun` holds its scheduling and its :class:`Attempt` runs (what an attempt is: see
+:mod:`..reading.event_names`). :class:`.collector.Collector` picks the events of one flow or task out
+of a stream and folds them into these.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..reading.event_names import (
+    ATTEMPT_OUTCOME,
+    DISPATCHER_FAILURE,
+    DISPATCHER_RETRY,
+    DISPATCHER_WAKEUP,
+    FLOW_END,
+    FLOW_FAILURE,
+    FLOW_START,
+    NODE_FAILURE,
+    NODE_SUCCESSFUL,
+    SUBFLOW_SCHEDULE,
+    TASK_DISCARD_RESULT,
+    TASK_FAILURE,
+    TASK_RETRY,
+    TASK_SCHEDULE,
+    TASK_START,
+    TERMINAL,
+)
+from ..reading.fields import as_float, as_int, as_str, error_line, task_name
+from ..reading.lines import Record
+from .canvas_facts import CanvasFacts, is_canvas_event
+
+__all__ = ["Attempt", "FlowRun", "TaskRun", "Wakeup"]
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One execution of a task."""
+
+    number: int | None
+    start: float | None = None
+    end: float | None = None
+    outcome: str = "running"  # running | success | retry | failure
+    hostname: str | None = None
+    pid: str | None = None
+    node: str | None = None
+    queue: str | None = None
+    runtime: float | None = None
+    error: str | None = None
+    what: str | None = None
+    retry_countdown: float | None = None
+    discarded: bool = False
+
+    @property
+    def duration(self) -> float | None:
+        """The reported runtime, else the time between start and end when both are known."""
+        if self.runtime is not None:
+            return self.runtime
+        if self.start is not None and self.end is not None:
+            return self.end - self.start
+        return None
+
+    @property
+    def worker(self) -> str:
+        """Where it ran: the Celery worker name (or host) and process id, as far as known."""
+        where = self.hostname or self.node or "?"
+        return f"{where} pid {self.pid}" if self.pid else where
+
+    def label(self, index: int) -> int:
+        """The attempt's number as people count (from 1): its ``retried_count`` + 1, else ``index`` + 1.
+
+        ``index`` is its place among the task's attempts, for a writer that gave no attempt number.
+        """
+        return self.number + 1 if self.number is not None else index + 1
+
+
+@dataclass(slots=True)
+class TaskRun:
+    """One task (one ``task_id``) with its scheduling, its attempts and what its dispatcher saw."""
+
+    task_id: str
+    name: str | None = None
+    flow_id: str | None = None
+    flow_name: str | None = None
+    parent: str | None = None
+    scheduled: float | None = None
+    queue: str | None = None
+    countdown: float | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    node_seen: tuple[str, float] | None = None  # (NODE_SUCCESSFUL | NODE_FAILURE, when)
+    notes: list[Record] = field(default_factory=list)
+    first_ts: float = math.inf
+    canvas: CanvasFacts | None = None  # set when its events say it is in a Celery canvas
+
+    @property
+    def outcome(self) -> str:
+        """The outcome of the last attempt; ``scheduled`` when none ran."""
+        return self.attempts[-1].outcome if self.attempts else "scheduled"
+
+    @property
+    def end(self) -> float | None:
+        """When the last attempt ended, if it did."""
+        return self.attempts[-1].end if self.attempts else None
+
+    def apply(self, record: Record) -> None:
+        """Fold one event about this task."""
+        ts, event, details, node = record
+        self.first_ts = min(self.first_ts, ts)
+        self.name = self.name or task_name(details)
+        self.flow_id = self.flow_id or as_str(details, "dispatcher_id")
+        self.flow_name = self.flow_name or as_str(details, "flow_name")
+        self.parent = self.parent or as_str(details, "parent")
+        self.queue = self.queue or as_str(details, "queue")
+        if is_canvas_event(details):
+            if self.canvas is None:
+                self.canvas = CanvasFacts()
+            self.canvas.apply(details)
+        if event in (TASK_SCHEDULE, SUBFLOW_SCHEDULE):
+            # A retry publishes the task again; the first publication is when the task was asked for.
+            if self.scheduled is None:
+                self.scheduled = ts
+                self.countdown = as_float(details, "countdown")
+            return
+        if event == TASK_START:
+            attempt = self._attempt(as_int(details, "retried_count"), started=True)
+            attempt.start = ts
+        elif event in TERMINAL:
+            attempt = self._attempt(as_int(details, "retried_count"), started=False)
+            attempt.end = ts
+            attempt.outcome = ATTEMPT_OUTCOME[event]
+            attempt.discarded = event == TASK_DISCARD_RESULT
+            attempt.runtime = as_float(details, "runtime")
+            if event in (TASK_FAILURE, TASK_RETRY):
+                what = details.get("what")
+                attempt.what = what if isinstance(what, str) else None
+                attempt.error = error_line(what, details.get("exc_type"))
+                attempt.retry_countdown = as_float(details, "retry_countdown")
+        elif event in (NODE_SUCCESSFUL, NODE_FAILURE):
+            self.node_seen = (event, ts)
+            return
+        else:
+            self.notes.append(record)
+            return
+        attempt.hostname = attempt.hostname or as_str(details, "hostname")
+        attempt.pid = attempt.pid or as_str(details, "pid")
+        attempt.node = attempt.node or node
+        attempt.queue = attempt.queue or as_str(details, "queue")
+
+    def _attempt(self, number: int | None, *, started: bool) -> Attempt:
+        """The attempt ``number`` that still lacks its start (``started``) or its end; new if none.
+
+        Attempts are told apart by their number (``retried_count``), never by the order of the lines:
+        a retried attempt's next attempt may start (in another process) before the first one's
+        TASK_RETRY is written, and files merged from several hosts are only roughly in order.
+        """
+        for attempt in self.attempts:
+            missing = attempt.start is None if started else attempt.end is None
+            if missing and attempt.number == number and number is not None:
+                return attempt
+        if number is None and not started:
+            # No number to go by (an old or foreign writer): the latest attempt that has not ended.
+            for attempt in reversed(self.attempts):
+                if attempt.end is None:
+                    return attempt
+        # A start, or an end without a start (the worker process was lost or killed by a hard time
+        # limit): a new attempt, kept in the order of the attempt numbers.
+        attempt = Attempt(number)
+        key = math.inf if number is None else number
+        position = len(self.attempts)
+        while position and key < _number(self.attempts[position - 1]):
+            position -= 1
+        self.attempts.insert(position, attempt)
+        return attempt
+
+
+def _number(attempt: Attempt) -> float:
+    return math.inf if attempt.number is None else attempt.number
+
+
+@dataclass(slots=True)
+class Wakeup:
+    """One execution of a flow's dispatcher."""
+
+    ts: float
+    node: str
+    retry: int | None
+    queue: str | None
+    rescheduled: float | None = None  # DISPATCHER_RETRY: when it asked to run again
+
+
+@dataclass(slots=True)
+class FlowRun:
+    """One flow (one ``dispatcher_id``): its dispatcher's wake-ups, its tasks and subflows, its end."""
+
+    flow_id: str
+    name: str | None = None
+    parent_flow: str | None = None
+    scheduled: float | None = None
+    start: float | None = None
+    end: float | None = None
+    outcome: str = "running"  # running | success | failure
+    error: str | None = None
+    what: str | None = None
+    queue: str | None = None
+    wakeups: list[Wakeup] = field(default_factory=list)
+    tasks: dict[str, TaskRun] = field(default_factory=dict)
+    subflows: dict[str, FlowRun] = field(default_factory=dict)
+    notes: list[Record] = field(default_factory=list)
+    first_ts: float = math.inf
+    last_ts: float = -math.inf
+
+    @property
+    def seen(self) -> bool:
+        """Whether any event of the flow itself (not only its scheduling) was read."""
+        return bool(self.wakeups or self.tasks or self.subflows or self.notes or self.start or self.end)
+
+    @property
+    def duration(self) -> float | None:
+        """From the flow's start (or first event) to its end, when it ended."""
+        begin = self.start if self.start is not None else self.first_ts
+        if self.end is None or not math.isfinite(begin):
+            return None
+        return self.end - begin
+
+    def walk(self) -> Iterable[FlowRun]:
+        """This flow and all its subflows, depth first."""
+        yield self
+        for sub in self.subflows.values():
+            yield from sub.walk()
+
+    def touch(self, ts: float) -> None:
+        """Widen the flow's span of events (:attr:`first_ts` to :attr:`last_ts`) to ``ts``."""
+        self.first_ts = min(self.first_ts, ts)
+        self.last_ts = max(self.last_ts, ts)
+
+    def apply(self, record: Record) -> None:
+        """Fold one event of this flow's dispatcher (task events go to :meth:`task`)."""
+        ts, event, details, node = record
+        self.touch(ts)
+        # The dispatcher's own events name the flow with authority; a scheduling event may not.
+        self.name = as_str(details, "flow_name") or self.name
+        if event == DISPATCHER_WAKEUP:
+            self.queue = self.queue or as_str(details, "queue")
+            self.wakeups.append(Wakeup(ts, node, as_int(details, "retry"), as_str(details, "queue")))
+        elif event == FLOW_START:
+            self.start = ts if self.start is None else self.start
+            self.queue = self.queue or as_str(details, "queue")
+        elif event == DISPATCHER_RETRY:
+            if self.wakeups and self.wakeups[-1].rescheduled is None:
+                self.wakeups[-1].rescheduled = ts
+        elif event in (FLOW_END, FLOW_FAILURE):
+            self.end = ts
+            self.outcome = "success" if event == FLOW_END else "failure"
+            if event == FLOW_FAILURE:
+                what = details.get("what")
+                self.what = what if isinstance(what, str) else None
+                self.error = error_line(what)
+        elif event in (NODE_SUCCESSFUL, NODE_FAILURE):
+            node_id = as_str(details, "node_id")
+            target = self.tasks.get(node_id) if node_id else None
+            sub = self.subflows.get(node_id) if node_id else None
+            if target is not None:
+                target.node_seen = (event, ts)
+            elif sub is None:
+                self.notes.append(record)
+        else:
+            if event == DISPATCHER_FAILURE:
+                self.outcome = "failure" if self.end is None else self.outcome
+                what = details.get("what")
+                self.what = what if isinstance(what, str) else self.what
+                self.error = error_line(what) or self.error
+            self.notes.append(record)
+
+    def task(self, task_id: str, ts: float) -> TaskRun:
+        """The task ``task_id`` of this flow, created on first sight."""
+        self.touch(ts)
+        run = self.tasks.get(task_id)
+        if run is None:
+            run = self.tasks[task_id] = TaskRun(task_id)
+        return run

@@ -1,0 +1,263 @@
+"""The statistics ``summary`` prints, folded from any number of events in bounded memory.
+
+:class:`Summary` keeps per-name tallies, duration sketches, the slowest flows, failures grouped by
+error. What it keeps grows with the number of distinct task names, flow names, queues, hosts and errors
+(the last capped), and with the tasks and flows still running at the end of the input, never with the
+number of events.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar
+
+from ..reading.event_names import (
+    ATTEMPT_OUTCOME,
+    DISPATCHER_FAILURE,
+    DISPATCHER_WAKEUP,
+    FLOW_END,
+    FLOW_FAILURE,
+    FLOW_START,
+    TASK_FAILURE,
+    TASK_RETRY,
+    TASK_START,
+    TERMINAL,
+)
+from ..reading.fields import as_float, as_int, as_str, error_line, task_name
+from ..reading.lines import Record
+from .canvas_summary import CanvasTasks
+from .duration_sketch import DurationSketch
+
+__all__ = ["FailureGroup", "FlowTally", "PlaceTally", "Summary", "TaskTally"]
+
+_UNNAMED: Final = "(unnamed)"
+_NO_ERROR_TEXT: Final = "(no error text)"
+
+_Tally = TypeVar("_Tally")
+
+
+def _tally(table: dict[str, _Tally], key: str, new: Callable[[], _Tally]) -> _Tally:
+    """The tally of ``key`` in ``table``, created empty on first sight."""
+    tally = table.get(key)
+    if tally is None:
+        tally = table[key] = new()
+    return tally
+
+
+@dataclass(slots=True)
+class TaskTally:
+    """Counts for one task name: attempts by outcome and their durations."""
+
+    runs: int = 0
+    successes: int = 0
+    failures: int = 0
+    retries: int = 0
+    unfinished: int = 0
+    durations: DurationSketch = field(default_factory=DurationSketch)
+
+
+@dataclass(slots=True)
+class FlowTally:
+    """Counts for one flow name: flows started and how they ended, dispatcher work, durations."""
+
+    runs: int = 0
+    successes: int = 0
+    failures: int = 0
+    wakeups: int = 0
+    dispatcher_errors: int = 0
+    unfinished: int = 0
+    durations: DurationSketch = field(default_factory=DurationSketch)
+
+
+@dataclass(slots=True)
+class FailureGroup:
+    """Failures with the same kind, name and error line: how many, when, and the latest id to show."""
+
+    count: int
+    first_ts: float
+    last_ts: float
+    last_id: str | None
+
+
+@dataclass(slots=True)
+class PlaceTally:
+    """Events seen on one queue or host, and how many task attempts started, retried and failed there."""
+
+    events: int = 0
+    starts: int = 0
+    retries: int = 0
+    failures: int = 0
+
+
+class Summary:
+    """Everything ``summary`` prints, folded from a stream of records one at a time."""
+
+    MAX_FAILURE_GROUPS: Final = 1000
+    """Distinct (kind, name, error) groups kept; errors that embed ids would otherwise grow forever."""
+
+    def __init__(self, top: int = 10) -> None:
+        self.top = top
+        self.events = 0
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self.by_event: Counter[str] = Counter()
+        self.by_queue: dict[str, PlaceTally] = {}
+        self.by_host: dict[str, PlaceTally] = {}
+        self.tasks: dict[str, TaskTally] = {}
+        self.flows: dict[str, FlowTally] = {}
+        self.canvases: dict[str, FlowTally] = {}  # canvas workflows by their root task's name
+        self._canvas_tasks = CanvasTasks()
+        self.failures: dict[tuple[str, str, str], FailureGroup] = {}
+        # (duration, flow id, flow name, outcome, start): a min-heap of the `top` slowest flows.
+        self._slowest: list[tuple[float, str, str, str, float]] = []
+        # Attempts and flows that started and have not ended yet: bounded by what runs concurrently.
+        self._open_attempts: dict[tuple[str, int | None], tuple[float, str]] = {}
+        self._open_flows: dict[str, tuple[float, str]] = {}
+
+    def add_all(self, records: Iterable[Record]) -> Summary:
+        """Fold every record of ``records``; return ``self`` for chaining."""
+        add = self.add
+        for record in records:
+            add(record)
+        return self
+
+    def add(self, record: Record) -> None:
+        """Fold one record."""
+        ts, event, details, node = record
+        self.events += 1
+        if self.first_ts is None or ts < self.first_ts:
+            self.first_ts = ts
+        if self.last_ts is None or ts > self.last_ts:
+            self.last_ts = ts
+        self.by_event[event] += 1
+        queue = as_str(details, "queue")
+        places = [_tally(self.by_host, node, PlaceTally)]
+        if queue is not None:
+            places.append(_tally(self.by_queue, queue, PlaceTally))
+        for place in places:
+            place.events += 1
+        if event.startswith("TASK_"):
+            self._canvas_tasks.add(ts, event, details)
+        if event == TASK_START:
+            for place in places:
+                place.starts += 1
+            self._task_start(ts, details)
+        elif event in TERMINAL:
+            if event == TASK_RETRY:
+                for place in places:
+                    place.retries += 1
+            elif event == TASK_FAILURE:
+                for place in places:
+                    place.failures += 1
+            self._task_end(ts, event, details)
+        elif event in (FLOW_START, FLOW_END, FLOW_FAILURE, DISPATCHER_WAKEUP, DISPATCHER_FAILURE):
+            self._flow_event(ts, event, details)
+
+    def _task_start(self, ts: float, details: Mapping[str, Any]) -> None:
+        task_id = as_str(details, "task_id")
+        if task_id is not None:
+            name = task_name(details) or _UNNAMED
+            self._open_attempts[(task_id, as_int(details, "retried_count"))] = (ts, name)
+
+    def _task_end(self, ts: float, event: str, details: Mapping[str, Any]) -> None:
+        task_id = as_str(details, "task_id")
+        opened = None
+        if task_id is not None:
+            opened = self._open_attempts.pop((task_id, as_int(details, "retried_count")), None)
+        name = task_name(details) or (opened[1] if opened else _UNNAMED)
+        tally = _tally(self.tasks, name, TaskTally)
+        tally.runs += 1
+        outcome = ATTEMPT_OUTCOME[event]
+        if outcome == "success":
+            tally.successes += 1
+        elif outcome == "retry":
+            tally.retries += 1
+        else:
+            tally.failures += 1
+            error = error_line(details.get("what"), details.get("exc_type")) or _NO_ERROR_TEXT
+            self._failure("task", name, error, ts, task_id)
+        duration = as_float(details, "runtime")
+        if duration is None and opened is not None:
+            duration = ts - opened[0]
+        if duration is not None:
+            tally.durations.add(duration)
+
+    def _flow_event(self, ts: float, event: str, details: Mapping[str, Any]) -> None:
+        flow_id = as_str(details, "dispatcher_id")
+        name = as_str(details, "flow_name") or _UNNAMED
+        tally = _tally(self.flows, name, FlowTally)
+        if event == DISPATCHER_WAKEUP:
+            tally.wakeups += 1
+        elif event == FLOW_START:
+            tally.runs += 1
+            if flow_id is not None:
+                self._open_flows[flow_id] = (ts, name)
+        elif event == DISPATCHER_FAILURE:
+            tally.dispatcher_errors += 1
+            error = error_line(details.get("what")) or _NO_ERROR_TEXT
+            self._failure("dispatcher", name, error, ts, flow_id)
+        else:
+            opened = self._open_flows.pop(flow_id, None) if flow_id is not None else None
+            outcome = "success" if event == FLOW_END else "failure"
+            if outcome == "success":
+                tally.successes += 1
+            else:
+                tally.failures += 1
+                error = error_line(details.get("what")) or _NO_ERROR_TEXT
+                self._failure("flow", name, error, ts, flow_id)
+            if opened is not None:
+                duration = ts - opened[0]
+                tally.durations.add(duration)
+                entry = (duration, flow_id or "?", name, outcome, opened[0])
+                if len(self._slowest) < self.top:
+                    heapq.heappush(self._slowest, entry)
+                elif self.top:
+                    heapq.heappushpop(self._slowest, entry)
+
+    def _failure(self, kind: str, name: str, error: str, ts: float, ident: str | None) -> None:
+        key = (kind, name, error)
+        group = self.failures.get(key)
+        if group is None:
+            if len(self.failures) >= self.MAX_FAILURE_GROUPS:
+                key = (kind, name, "(other errors: too many distinct ones to list)")
+                group = self.failures.get(key)
+            if group is None:
+                group = self.failures[key] = FailureGroup(0, ts, ts, ident)
+        group.count += 1
+        group.first_ts = min(group.first_ts, ts)
+        if ts >= group.last_ts:
+            group.last_ts, group.last_id = ts, ident
+
+    def finish(self) -> Summary:
+        """Count what started and never ended (still running, or its end is in another file)."""
+        for _, name in self._open_attempts.values():
+            _tally(self.tasks, name, TaskTally).unfinished += 1
+        for _, name in self._open_flows.values():
+            _tally(self.flows, name, FlowTally).unfinished += 1
+        self._open_attempts.clear()
+        self._open_flows.clear()
+        for workflow in self._canvas_tasks.workflows():
+            tally = _tally(self.canvases, workflow.name, FlowTally)
+            tally.runs += 1
+            if workflow.outcome == "success":
+                tally.successes += 1
+            elif workflow.outcome == "failure":
+                tally.failures += 1
+                ended = workflow.start + (workflow.duration or 0.0)
+                self._failure(
+                    "canvas", workflow.name, workflow.failed or _NO_ERROR_TEXT, ended, workflow.root_id
+                )
+            else:
+                tally.unfinished += 1
+            if workflow.duration is not None:
+                tally.durations.add(workflow.duration)
+        self._canvas_tasks = CanvasTasks()
+        return self
+
+    @property
+    def slowest(self) -> list[tuple[float, str, str, str, float]]:
+        """The slowest finished flows, slowest first: (duration, id, name, outcome, start)."""
+        return sorted(self._slowest, reverse=True)

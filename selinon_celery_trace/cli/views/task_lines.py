@@ -1,0 +1,109 @@
+"""The lines every tree view shares: a task's label, its attempts, and the clock they are timed by."""
+
+from __future__ import annotations
+
+import math
+
+from rich.text import Text
+from rich.tree import Tree
+
+from ..model.runs import Attempt, TaskRun
+from .formatting import format_duration, short_id
+from .outcome_style import OUTCOME_STYLE, OUTCOME_WORD, outcome_mark
+from .render import render_record
+
+__all__ = ["Clock", "add_attempts", "append_ending", "attempt_text", "plural", "task_label"]
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+class Clock:
+    """Offsets from the start of what is shown: ``+1.234s`` reads faster than a wall-clock time."""
+
+    def __init__(self, origin: float) -> None:
+        self.origin = origin
+
+    def __call__(self, ts: float | None) -> Text:
+        if ts is None or not math.isfinite(ts):
+            return Text("?".rjust(9), style="dim")
+        return Text(f"+{ts - self.origin:.3f}s".rjust(9), style="dim")
+
+
+def attempt_text(attempt: Attempt, index: int, *, traceback: bool) -> Text:
+    text = Text()
+    text.append(outcome_mark(attempt.outcome))
+    text.append(f" attempt {attempt.label(index)}", style="bold")
+    if attempt.outcome == "retry":
+        text.append(f" retried after {format_duration(attempt.duration)}", style="yellow")
+        if attempt.retry_countdown is not None:
+            text.append(f", next in {format_duration(attempt.retry_countdown)}", style="yellow")
+    else:
+        append_ending(text, attempt)
+        if attempt.outcome == "success" and attempt.discarded:
+            text.append(" (result discarded)", style="yellow")
+    text.append(f" · {attempt.worker}", style="dim cyan")
+    if attempt.queue:
+        text.append(f" · q={attempt.queue}", style="blue")
+    if attempt.error:
+        text.append(f"\n{attempt.error}", style="red" if attempt.outcome == "failure" else "yellow")
+    if traceback and attempt.what and attempt.what.strip() != attempt.error:
+        text.append("\n" + attempt.what.rstrip(), style="dim red")
+    return text
+
+
+def append_ending(text: Text, attempt: Attempt) -> None:
+    """How an attempt that was not retried ended, in the words of the attempt and the task lines."""
+    if attempt.outcome == "success":
+        text.append(f" ok in {format_duration(attempt.duration)}", style="green")
+    elif attempt.outcome == "failure" and attempt.duration is None:
+        text.append(" failed, no start event (worker lost or killed?)", style="bold red")
+    elif attempt.outcome == "failure":
+        text.append(f" failed after {format_duration(attempt.duration)}", style="bold red")
+    else:
+        text.append(" running or lost (no end event)", style="cyan")
+
+
+def task_label(task: TaskRun, at: Clock) -> Text:
+    text = at(task.scheduled if task.scheduled is not None else task.first_ts)
+    text.append(" ")
+    text.append(outcome_mark(task.outcome))
+    text.append(" ")
+    text.append(task.name or "?", style="bold")
+    text.append(f" [{short_id(task.task_id)}]", style="dim")
+    attempts = task.attempts
+    error: str | None = None
+    first_start = next((a.start for a in attempts if a.start is not None), None)
+    if len(attempts) == 1:
+        attempt = attempts[0]
+        append_ending(text, attempt)
+        text.append(f" · {attempt.worker}", style="dim cyan")
+        error = attempt.error
+    elif attempts:
+        retries = sum(1 for a in attempts if a.outcome == "retry")
+        word = OUTCOME_WORD.get(task.outcome, task.outcome)
+        text.append(f" {word} after {len(attempts)} attempts", style=OUTCOME_STYLE[task.outcome][1])
+        text.append(f" ({retries} retr{'y' if retries == 1 else 'ies'})", style="yellow")
+    else:
+        text.append(" scheduled, never started", style="dim")
+    if task.queue:
+        text.append(f" · q={task.queue}", style="blue")
+    if task.scheduled is not None and first_start is not None and first_start - task.scheduled > 1e-3:
+        text.append(f" · waited {format_duration(first_start - task.scheduled)}", style="dim")
+    if task.node_seen and task.node_seen[0] == "NODE_FAILURE" and task.outcome != "failure":
+        text.append(" · dispatcher saw it fail", style="red")
+    if error:
+        text.append(f"\n{error}", style="red")
+    return text
+
+
+def add_attempts(branch: Tree, task: TaskRun, at: Clock, *, traceback: bool) -> None:
+    """A line per attempt under a task retried (or with a traceback to show), then its other events."""
+    if len(task.attempts) > 1 or (traceback and task.attempts and task.attempts[0].what):
+        for index, attempt in enumerate(task.attempts):
+            line = at(attempt.start if attempt.start is not None else attempt.end)
+            line.append(" ")
+            branch.add(line + attempt_text(attempt, index, traceback=traceback))
+    for note in task.notes:
+        branch.add(at(note.ts) + " " + render_record(note))
