@@ -8,6 +8,7 @@ JSON-safe, redacted, truncated data; and the JSON encoder falls back to it when 
 
 from __future__ import annotations
 
+import json
 import math
 from collections import deque
 from collections.abc import Callable, ItemsView, Iterable, KeysView, Mapping, ValuesView
@@ -174,8 +175,6 @@ def exception_text(exc: BaseException, policy: Policy) -> str:
 
 
 def _compact(value: Any) -> str:
-    import json
-
     try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     except Exception:
