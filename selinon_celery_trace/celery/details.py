@@ -115,6 +115,10 @@ def task_details(facts: TaskFacts, fields: Mapping[str, Any], args: Any, kwargs:
     if ctx:
         if ctx.get("node_name"):
             details["node_name"] = ctx["node_name"]
+        if "replaces_id" in ctx and ctx["replaces_id"] == details["task_id"]:
+            # A Task.replace replacement: it inherited the replaced task's id (see replacement.py).
+            details["replaces"] = ctx.get("replaces")
+            details["replacement"] = ctx.get("replacement")
         if "canvas" in ctx:
             # A canvas's message says so in our header (see publish.py): a task outside one, with
             # no header, pays nothing for canvas tracing.

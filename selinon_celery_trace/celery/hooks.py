@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from celery import signals
 
-from ..core import registry
+from ..core import handoff, registry
 from ..core.arguments import EMBEDS_ENCODED
 from ..core.registry import report_internal_error
 from ..trace import Trace
@@ -33,6 +33,8 @@ from .publish import on_before_task_publish
 from .runtime import runtime
 
 __all__ = ["ALWAYS", "WORKER", "connect", "disconnect", "stop", "sync"]
+
+HANDOFF_EXIT_TIMEOUT: Final = 2.0  # seconds a pool process's exit waits for handed-off events
 
 TASK_EVENTS: Final = frozenset(
     {Trace.TASK_START, Trace.TASK_END, Trace.TASK_DISCARD_RESULT, Trace.TASK_FAILURE, Trace.TASK_RETRY}
@@ -49,18 +51,23 @@ def on_worker_init(sender: Any = None, **_: Any) -> None:
         if callable(start):
             try:
                 start()
-            except Exception as exc:
+            except BaseException as exc:  # a sink's code: contained as in registry.emit
+                if registry.must_escape(exc):
+                    raise
                 report_internal_error("worker_init receiver", exc)
 
 
 def on_worker_process_shutdown(**_: Any) -> None:
-    """Flush sinks that buffer (Sentry, the events sink) before a pool process exits."""
+    """Deliver handed-off events, then flush sinks that buffer (Sentry, the events sink), before exit."""
+    handoff.flush(HANDOFF_EXIT_TIMEOUT)  # a pool process leaves by os._exit: no atexit runs there
     for sink in registry.sinks():
         flush = getattr(sink, "flush", None)
         if callable(flush):
             try:
                 flush()
-            except Exception as exc:
+            except BaseException as exc:  # a sink's code: contained as in registry.emit
+                if registry.must_escape(exc):
+                    raise
                 report_internal_error("worker_process_shutdown receiver", exc)
 
 

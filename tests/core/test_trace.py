@@ -52,7 +52,7 @@ def test_a_raising_sink_is_reported_once_and_others_still_run(caplog: pytest.Log
     assert list(Trace.errors().values()) == [5]
 
 
-def test_same_builtin_sink_twice_does_not_double_output(capsys: pytest.CaptureFixture[str]) -> None:
+def test_same_builtin_sink_twice_does_not_double_output(capfd: pytest.CaptureFixture[str]) -> None:
     """trace_by_json and trace_by_logging registered twice still print each event once."""
     Trace.trace_by_json()
     Trace.trace_by_json()
@@ -60,7 +60,7 @@ def test_same_builtin_sink_twice_does_not_double_output(capsys: pytest.CaptureFi
     Trace.trace_by_logging()
     assert len(Trace.sinks()) == 2
     Trace.log(Trace.TASK_START, task_name="t")
-    assert len(capsys.readouterr().out.splitlines()) == 1
+    assert len(capfd.readouterr().out.splitlines()) == 1
 
 
 def test_remove_sink_and_reset() -> None:
@@ -110,12 +110,12 @@ def test_event2str() -> None:
 
 
 def test_json_trace_func_uses_stdout_and_stderr_like_the_reference(
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     """WARN_EVENTS go to stderr, the rest to stdout, as one JSON object each with the reference's keys."""
     Trace.json_trace_func(Trace.TASK_START, {"task_name": "t"})
     Trace.json_trace_func(Trace.TASK_FAILURE, {"task_name": "t"})
-    out, err = capsys.readouterr()
+    out, err = capfd.readouterr()
     start, failure = json.loads(out), json.loads(err)
     assert start["event"] == "TASK_START" and failure["event"] == "TASK_FAILURE"
     assert set(start) == {"event", "time", "details", "node"}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
+from celery.exceptions import Reject
 
 from selinon_celery_trace import Dispatcher
 
@@ -132,6 +133,10 @@ def make_app(env: Mapping[str, str]) -> Celery:
     def nap_with(value: Any, seconds: float) -> str:
         time.sleep(seconds)
         return type(value).__name__
+
+    @app.task(name="rel.reject", shared=False)
+    def reject(why: str) -> None:
+        raise Reject(why, requeue=False)
 
     return app
 

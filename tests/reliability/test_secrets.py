@@ -98,7 +98,7 @@ def _worker(broker: Broker, directory: Path, sentry: EnvelopeServer, collector: 
         REL_SINKS=json.dumps(
             [
                 {"json": {"path": str(worker.trace.path)}},
-                {"json": True},  # redirected into the worker's log by Celery
+                {"json": True},  # the worker's stdout/stderr: its log file here
                 {"logging": True},
                 {"function": {"import": "tests.reliability.sinks", "name": "record"}},
                 {"sentry": {"dsn": "{REL_SENTRY_DSN}"}},
@@ -161,7 +161,7 @@ def test_planted_secrets_reach_no_output(
     collector: Collector,
     client_outputs: Path,
     caplog: pytest.LogCaptureFixture,
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     """Secrets by name, by value, in objects, messages, a header and the DSN appear in no sink's output."""
     directory = tmp_path_factory.mktemp("secrets-worker")
@@ -208,7 +208,7 @@ def test_planted_secrets_reach_no_output(
         watcher.stop()
     _check_details(seen, ids)
 
-    captured = capsys.readouterr()
+    captured = capfd.readouterr()
     outputs = {
         "worker json file (worker and client events)": worker.trace.text(),
         "client json file": client_outputs.read_text(),

@@ -62,7 +62,15 @@ class _Records(logging.Handler):
 
 @pytest.fixture
 def envelopes() -> Iterator[EnvelopeServer]:
+    """A local envelope endpoint, and the application's Sentry client sending to it.
+
+    The client is the application's, without sentry-sdk's default integrations: a client the sink made
+    would enable Sentry's Celery integration, which patches Celery's tracer for the rest of the session.
+    """
+    import sentry_sdk
+
     server = EnvelopeServer().start()
+    sentry_sdk.init(dsn=server.dsn, default_integrations=False)
     yield server
     reset_sentry()
     server.stop()
@@ -131,7 +139,7 @@ def test_selinon_call_sites_through_every_sink(
         Trace.add_sink(JsonStreamSink(stdout=stdout, stderr=stderr))
         Trace.add_sink(JsonFileSink(tmp_path / "trace.jsonl"))
         Trace.add_sink(events_sink)
-        Trace.add_sink(SentrySink(envelopes.dsn))
+        Trace.add_sink(SentrySink(None))  # the application's client
         Trace.add_sink(otel)
         Trace.add_sink(metrics)
         for call in CALLS:

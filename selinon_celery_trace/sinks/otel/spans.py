@@ -52,6 +52,8 @@ _SPAN_KEYS: Final = (
     "exc_type",
     "root_id",
     "group_id",
+    "replaces",
+    "replacement",
 )
 
 
@@ -91,7 +93,7 @@ def span_attributes(event: str, details: dict[str, Any], operation: str | None) 
     return found
 
 
-_END_KEYS: Final = ("runtime", "state", "exc_type")
+_END_KEYS: Final = ("runtime", "state", "exc_type", "replaced_by")
 
 
 def end_attributes(event: str, details: dict[str, Any]) -> dict[str, Any]:
