@@ -201,7 +201,7 @@ def _end(attempt: Attempt, task: Any, request: Any, outcome: Any) -> None:
             _rejected(details, task, exc)
         elif state in (FAILURE, RETRY):  # only if their own signal did not reach us
             details.update(
-                what=runtime.text(repr(exc)), exc_type=type(exc).__name__, max_retry=task.max_retries
+                what=runtime.exception(exc), exc_type=type(exc).__name__, max_retry=task.max_retries
             )
             emit(Trace.TASK_FAILURE if state == FAILURE else Trace.TASK_RETRY, details)
     except Exception as error:
@@ -251,7 +251,10 @@ def reported_where_it_ran(exc: Any, task_id: Any) -> bool:
 
 def _rejected(details: dict[str, Any], task: Any, exc: Any) -> None:
     if getattr(exc, "requeue", False):
-        details.update(reason=runtime.text(f"rejected and requeued: {exc!r}"), exc_type="Reject")
+        reason = (
+            f"rejected and requeued: {runtime.exception(exc)}" if isinstance(exc, BaseException) else None
+        )
+        details.update(reason=reason or "rejected and requeued", exc_type="Reject")
         details.update(what=None, retry_countdown=None, max_retry=task.max_retries)
         emit(Trace.TASK_RETRY, details)
     # Reject without requeue: the worker's main process reports the failure (task_failure).

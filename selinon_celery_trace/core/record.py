@@ -4,7 +4,7 @@ The line has the reference's four keys: ``event`` (name), ``time`` (timezone-awa
 ``details`` and ``node`` (the host name, computed once per process). orjson is used when installed (the
 ``fast`` extra); the standard library otherwise. Whatever the details hold, the result is exactly one
 line of valid JSON: values the fast path cannot encode (cycles, odd keys, NaN, huge integers, objects
-whose ``__repr__`` raises) go through :func:`selinon_celery_trace.core.redact.sanitize` instead.
+of the caller's classes) go through :func:`selinon_celery_trace.core.redact.sanitize` instead.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ HOST: Final[str] = platform.node()
 _UTC = timezone.utc
 # Encoding is not the place to redact (the Celery adapters did that with the user's policy); the
 # fallback only makes the value encodable, so it must not mask what the caller chose to log.
-_ENCODABLE = Policy(redact=(), max_length=1 << 20, max_items=10_000, max_depth=64)
+_ENCODABLE = Policy(redact=(), max_length=1 << 20, max_items=10_000, max_depth=64, redact_values=())
 
 
 def event_name(event: int) -> str:
@@ -61,7 +61,7 @@ def event_name(event: int) -> str:
 
 def _default(value: Any) -> Any:
     # Called by the encoders for types they do not know. Simple, common types keep their meaning;
-    # everything else becomes its repr (guarded) through sanitize().
+    # everything else is written by sanitize(): an object as its fields, never by its __repr__.
     if isinstance(value, (set, frozenset)):
         return sanitize(value, _ENCODABLE)
     if isinstance(value, Decimal):

@@ -245,6 +245,31 @@ def test_auto_module_installs_from_imports(tmp_path: Path) -> None:
         ({"selinon_trace_events": ["TASK_BEGIN"]}, r"selinon_trace_events: unknown event 'TASK_BEGIN'"),
         ({"selinon_trace_events": {"only": ["TASK_START"]}}, r"selinon_trace_events: unknown key 'only'"),
         ({"selinon_trace_redact": "password"}, r"selinon_trace_redact: expected a list of key names"),
+        ({"selinon_trace_redact": 5}, r"selinon_trace_redact: expected a list of key names, got 5"),
+        ({"selinon_trace_redact": {"password": True}}, r"selinon_trace_redact: expected a list of key names"),
+        ({"selinon_trace_redact": [""]}, r"selinon_trace_redact\[0\]: '' names no word"),
+        ({"selinon_trace_redact": ["password", 3]}, r"selinon_trace_redact\[1\]: 3 is not a string"),
+        ({"selinon_trace_redact": ["word: "]}, r"selinon_trace_redact\[0\]: 'word: ' names no word"),
+        (
+            {"selinon_trace_redact_values": r"\d+"},
+            r"selinon_trace_redact_values: expected a list of patterns",
+        ),
+        (
+            {"selinon_trace_redact_values": ["(unclosed"]},
+            r"selinon_trace_redact_values\[0\]: .* is not a regular",
+        ),
+        (
+            {"selinon_trace_redact_values": ["ok", ""]},
+            r"selinon_trace_redact_values\[1\]: '' is not a non-empty",
+        ),
+        (
+            {"selinon_trace_redact_values": ["x*"]},
+            r"selinon_trace_redact_values\[0\]: 'x\*' matches the empty",
+        ),
+        (
+            {"selinon_trace": [{"sentry": {"dsn": "http://k@127.0.0.1:9/1", "include_local_variables": 1}}]},
+            r"selinon_trace\[0\]\.sentry: 'include_local_variables' must be true or false",
+        ),
         ({"selinon_trace_max_value_length": "big"}, r"selinon_trace_max_value_length: expected an integer"),
         ({"selinon_trace_sinks": []}, r"selinon_trace_sinks: unknown setting"),
         (

@@ -11,7 +11,8 @@ Needs the ``otel`` extra. Configuration: ``{"otel": {"endpoint": "http://collect
 - a span per flow parenting its dispatcher executions and nodes (:mod:`.flows`);
 - a canvas (``root_id`` on the events, when present) with no context of its own joins its root's trace,
   a group's members that of the group's span (:mod:`.canvas`);
-- failures set an error status and record the exception; other events are span events of the running
+- failures set an error status and an `exception` event written from the masked details (never the
+  exception's own text, which would hold what they mask); other events are span events of the running
   attempt or execution (or of the application's current span);
 - a ``Task.replace`` replacement (it inherits the task's id) gets its own publish and attempt spans,
   ``run/<replacement>`` with ``selinon.replaces``: never merged with the replaced attempt's span;
@@ -49,6 +50,7 @@ from .spans import (
     end_attributes,
     error,
     event_attributes,
+    exception_event,
     nanos,
     number,
     remote,
@@ -224,7 +226,7 @@ class OtelSink:
             if event == TASK_RETRY:
                 span.add_event(event_name(event), event_attributes(details), timestamp=when)
                 if exc is not None and running.ours:
-                    span.record_exception(exc, timestamp=when)
+                    exception_event(span, details, exc, when)
             elif event == TASK_FAILURE:
                 if running.ours:
                     error(span, details, exc, when)
