@@ -24,6 +24,7 @@ from click.testing import CliRunner, Result
 import selinon_celery_trace
 from selinon_celery_trace.cli import cli
 from tests.cli.test_cli_timeline_browser import _browser, _Page, chromium  # noqa: F401
+from tests.cli.timeline_dom import assert_inside_frame, draw
 from tests.e2e.proj import BEAT_ENTRY
 from tests.e2e.support import Beat, Broker, Worker
 
@@ -234,6 +235,12 @@ def test_timeline_draws_the_groups_revoked_and_expired_members(
         ids["group_ok"]: "success",
         ids["group_expired"]: "expired",
     }
+    # h5's page rules hold with the fates: every label inside the frame, the legend lists what is drawn.
+    seen = draw(chromium, page, tmp_path / "profile")
+    assert_inside_frame(seen)
+    assert (seen.legend["revoked (⊘)"], seen.legend["expired (⊝)"]) == (True, True)
+    assert seen.legend["rejected (⊗)"] is False and seen.legend["dispatcher run"] is False
+    assert "never started 2 (revoked, expired or rejected)" in seen.facts
     shot = tmp_path / "timeline-group-fates.png"
     taken = _browser(chromium, tmp_path / "profile", f"--screenshot={shot}", page.as_uri())
     assert taken.returncode == 0 and shot.stat().st_size > 10_000
