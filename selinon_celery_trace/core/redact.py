@@ -20,9 +20,10 @@ from pathlib import PurePath
 from typing import Any, Final
 from uuid import UUID
 
+from .free_text import mask_pairs
 from .keys import DEFAULT_REDACT, KeyMatcher
 from .objects import fields_of, name_of, plain_text
-from .values import DEFAULT_REDACT_VALUES, REDACTED, ValueMasker, mask_pairs
+from .values import DEFAULT_REDACT_VALUES, REDACTED, ValueMasker
 
 __all__ = [
     "DEFAULT_REDACT",

@@ -14,7 +14,6 @@ over the text rules out, and a string without them is never given to a regular e
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Final
 
 from .cards import LONG_RUN, MIN_CARD, RUN_BYTES, card_runs, card_spans, long_run, luhn
@@ -29,7 +28,7 @@ __all__ = [
     "ValueMasker",
     "check_pattern",
     "luhn",
-    "mask_pairs",
+    "replace_spans",
 ]
 
 REDACTED: Final = "[redacted]"
@@ -185,7 +184,7 @@ class ValueMasker:
         spans: list[tuple[int, int]] = []
         for pattern in self._candidates(text):
             spans.extend(pattern.spans(text))
-        return _replace(text, spans) if spans else text
+        return replace_spans(text, spans) if spans else text
 
     def found_in_json(self, encoded: bytes) -> bool:
         """True unless the strings encoded in ``encoded`` (JSON) surely hold nothing to mask.
@@ -270,49 +269,7 @@ def _clear(text: str, encoded: bytes | None) -> bool:
     return classes.count(DIGIT) < MIN_CARD
 
 
-# ``key: value`` or ``key=value`` in free text (a message, a repr, a query string), the value quoted or
-# not. The value is only looked at (a lookahead), so a value that holds a pair itself is read too.
-_PAIR: Final = re.compile(
-    r"(?P<key>[A-Za-z_][\w.\-]{0,63})[\"']?[ \t]*[:=][ \t]*"
-    r"(?=(?:'(?P<sq>[^'\n]*)'|\"(?P<dq>[^\"\n]*)\"|(?P<bare>(?:\[redacted\]|[^\s'\",;&)}\]])+)))"
-)
-
-
-# ``password hunter2`` in a message (``f"bad password {pw}"``): a masked key word, then (after at most
-# one linking word) a token. Prose has such pairs too ("password incorrect"), so the token is masked only
-# when it looks like a secret rather than a word (see _secret_like).
-_PHRASE: Final = re.compile(
-    r"(?<![\w.\-/])(?P<key>[A-Za-z][A-Za-z_\-]{1,63})"
-    r"(?=[ \t]+(?:(?:is|was|of|for)[ \t]+)?(?P<value>[^\s'\"`,;:=()\[\]{}<>]{4,}))"
-)
-_WORDLIKE: Final = re.compile(r"[A-Za-z]?[a-z]+|[A-Z]+")
-
-
-def _secret_like(token: str) -> bool:
-    """True unless ``token`` reads as a word: a secret has a digit or a sign, mixed case, or is long."""
-    if token.startswith(REDACTED[:-1]) or token.endswith("..."):
-        return False
-    return _WORDLIKE.fullmatch(token) is None or len(token) >= 12
-
-
-def mask_pairs(text: str, masks: Callable[[str], bool]) -> str:
-    """``text`` with the value of every ``key=value`` / ``key: value`` whose key ``masks`` replaced, and
-    the secret-like token that follows a masked key word (``bad password hunter2``)."""
-    spans: list[tuple[int, int]] = []
-    if "=" in text or ":" in text:
-        for match in _PAIR.finditer(text):
-            if not masks(match["key"]):
-                continue
-            group = "sq" if match["sq"] is not None else "dq" if match["dq"] is not None else "bare"
-            if not match[group].startswith(REDACTED[:-1]):
-                spans.append(match.span(group))
-    for match in _PHRASE.finditer(text):
-        if _secret_like(match["value"]) and masks(match["key"]):
-            spans.append(match.span("value"))
-    return _replace(text, spans) if spans else text
-
-
-def _replace(text: str, spans: list[tuple[int, int]]) -> str:
+def replace_spans(text: str, spans: list[tuple[int, int]]) -> str:
     spans.sort()
     parts: list[str] = []
     position = 0
