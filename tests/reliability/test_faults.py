@@ -57,15 +57,21 @@ def _started(worker: RelWorker, task_id: str) -> dict[str, Any]:
 
 
 def test_sigkilled_pool_process_is_one_failure_from_the_main_process(traced: RelWorker) -> None:
-    """A pool process killed by SIGKILL mid-task: its START is kept, the main process reports one FAILURE."""
+    """A pool process killed by SIGKILL mid-task: its START is kept, the main process reports one FAILURE.
+
+    And the process itself, once: WORKER_PROCESS_LOST naming the task (both handed off, in either order).
+    """
     result = traced.app.send_task("rel.nap", args=[60])
     victim = _started(traced, result.id)["pid"]
     assert victim in traced.pool_pids()
     os.kill(victim, signal.SIGKILL)
 
-    seen = traced.trace.wait({result.id: ["TASK_FAILURE"]}, settle=SETTLE)[result.id]
-    assert names(seen) == ["TASK_SCHEDULE", "TASK_START", "TASK_FAILURE"]
-    failure = seen[2]["details"]
+    seen = traced.trace.wait({result.id: ["TASK_FAILURE", "WORKER_PROCESS_LOST"]}, settle=SETTLE)[result.id]
+    assert names(seen)[:2] == ["TASK_SCHEDULE", "TASK_START"]
+    assert sorted(names(seen)[2:]) == ["TASK_FAILURE", "WORKER_PROCESS_LOST"]
+    (lost,) = (event["details"] for event in seen if event["event"] == "WORKER_PROCESS_LOST")
+    assert (lost["process_pid"], lost["signal"], lost["pid"]) == (victim, "SIGKILL", traced.pid)
+    (failure,) = (event["details"] for event in seen if event["event"] == "TASK_FAILURE")
     assert failure["exc_type"] == "WorkerLostError"
     assert "signal 9" in failure["what"]
     assert failure["pid"] == traced.pid, "reported by the worker's main process"
@@ -195,11 +201,11 @@ def test_raising_sink_and_full_disk_never_reach_tasks_and_are_reported_once(work
     sinks = {sink for _process, sink, _exc in reports}
     assert any("raising" in sink for sink in sinks) and "JsonFileSink('/dev/full')" in sinks, reports
     assert set(reports.values()) == {1}, f"one report per process and problem, not per event: {reports}"
-    assert {process for process, _sink, _exc in reports} <= {f"ForkPoolWorker-{n}" for n in range(1, 3)}, (
-        reports
-    )
-    assert len(pids) == 2 and len(reports) == 4, "each problem reported once by each pool process"
-    assert log.count("selinon_celery_trace: sink") == 4, "and nothing else reported (100 events per sink)"
+    # The main process delivers its own events (WORKER_ONLINE) to the same sinks, and reports them once too.
+    processes = {f"ForkPoolWorker-{n}" for n in range(1, 3)} | {"MainProcess"}
+    assert {process for process, _sink, _exc in reports} <= processes, reports
+    assert len(pids) == 2 and len(reports) == 6, "each problem reported once by each process"
+    assert log.count("selinon_celery_trace: sink") == 6, "and nothing else reported (100 events per sink)"
 
 
 def test_slow_sink_blocks_only_its_pool_process_after_the_result_is_stored(workers: Workers) -> None:
