@@ -141,6 +141,16 @@ def _entries(signatures: Any, depth: int) -> list[dict[str, Any]]:
 def _entry(signature: dict[str, Any], depth: int) -> dict[str, Any]:
     name = signature.get("task")
     entry: dict[str, Any] = {"task_name": _text(name), "task_id": _signature_id(signature)}
+    options = signature.get("options")
+    if isinstance(options, dict):
+        # A chain's last step inside a chord's header (or a group) is frozen as that header's member
+        # before it runs: these tie a step that never ran to the header and the body it belonged to.
+        group_id, index = _text(options.get("group_id")), _index(options.get("group_index"))
+        if group_id is not None and index is not None:
+            entry.update(group_id=group_id, group_index=index)
+            chord = _signature_id(options.get("chord"))
+            if chord is not None:
+                entry["chord_id"] = chord
     if depth >= _MAX_DEPTH:
         return entry
     kwargs = signature.get("kwargs")

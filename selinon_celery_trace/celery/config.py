@@ -11,7 +11,8 @@ Read from ``app.conf`` (so Django's ``CELERY_`` namespace works too)::
         {"otel": {"endpoint": "http://collector:4318"}},    # OpenTelemetry spans (the otel extra)
         {"metrics": {"port": 9808}},                        # Prometheus metrics (the metrics extra)
     ]
-    app.conf.selinon_trace_redact = ["password", "token", "ssn"]   # replaces the default list
+    app.conf.selinon_trace_redact = [*DEFAULT_REDACT, "ssn"]         # a list replaces the default
+    app.conf.selinon_trace_redact_values = [*DEFAULT_REDACT_VALUES, "ACME-[0-9]{8}"]  # the same
     app.conf.selinon_trace_events = {"exclude": ["TASK_SCHEDULE"]}  # or {"include": [...]}, or a list
     app.conf.selinon_trace_max_value_length = 2048
 """
@@ -24,18 +25,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core import catalogue
-from ..core.redact import DEFAULT_REDACT, Policy
+from ..core.placeholders import expand_env
+from ..core.redact import Policy
 from ..core.registry import Sink
 from ..sinks.jsonl import JsonFileSink, JsonStreamSink
 from ..sinks.logging import LoggingSink
+from . import trace_forms
+from .redaction import MAX_LENGTH_KEY, REDACT_KEY, REDACT_VALUES_KEY, load_policy
 
 __all__ = ["KEYS", "TraceConfigError", "TraceSettings", "load_settings"]
 
 SINKS_KEY = "selinon_trace"
-REDACT_KEY = "selinon_trace_redact"
 EVENTS_KEY = "selinon_trace_events"
-MAX_LENGTH_KEY = "selinon_trace_max_value_length"
-KEYS = (SINKS_KEY, REDACT_KEY, EVENTS_KEY, MAX_LENGTH_KEY)
+KEYS = (SINKS_KEY, REDACT_KEY, REDACT_VALUES_KEY, EVENTS_KEY, MAX_LENGTH_KEY)
 
 
 class TraceConfigError(ValueError):
@@ -91,12 +93,13 @@ def _import_function(where: str, options: Mapping[str, Any]) -> Sink:
     return func  # type: ignore[no-any-return]
 
 
-def _sentry(where: str, options: Mapping[str, Any]) -> Sink:
+def _sentry(where: str, options: Mapping[str, Any], policy: Policy) -> Sink:
     from ..sinks.sentry import SentrySink
 
     dsn = options.get("dsn")
     if dsn is not None and not isinstance(dsn, str):
         raise TraceConfigError(f"{where}: 'dsn' must be a string")
+    _needs_a_client(where, dsn)
     events = options.get("events")
     if events is not None and (isinstance(events, str) or not isinstance(events, (list, tuple))):
         raise TraceConfigError(f"{where}: 'events' must be a list of event names")
@@ -106,12 +109,44 @@ def _sentry(where: str, options: Mapping[str, Any]) -> Sink:
     timeout = options.get("shutdown_timeout", 1.0)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
         raise TraceConfigError(f"{where}: 'shutdown_timeout' must be a number of seconds")
+    local_variables = options.get("include_local_variables", False)
+    if not isinstance(local_variables, bool):
+        raise TraceConfigError(f"{where}: 'include_local_variables' must be true or false")
     try:
-        return SentrySink(dsn, events=events, breadcrumbs=breadcrumbs, shutdown_timeout=float(timeout))
+        return SentrySink(
+            dsn,
+            events=events,
+            breadcrumbs=breadcrumbs,
+            shutdown_timeout=float(timeout),
+            include_local_variables=local_variables,
+            policy=policy,
+        )
     except ImportError as exc:
         raise TraceConfigError(f"{where}: {exc}") from exc
     except ValueError as exc:  # a {PLACEHOLDER} that is not set
         raise TraceConfigError(f"{where}: 'dsn': {exc}") from exc
+
+
+def _needs_a_client(where: str, dsn: str | None) -> None:
+    # Without a DSN the sink uses the application's Sentry client; with none active, failures would go
+    # nowhere, silently. The worker installs tracing when it imports `imports`, before celeryd_init and
+    # worker_init: a client initialised in those comes too late.
+    from ..sinks.sentry.client import import_sentry
+
+    try:
+        if expand_env(dsn) if dsn else "":
+            return
+        active = bool(import_sentry().get_client().is_active())
+    except ValueError as exc:  # a {PLACEHOLDER} that is not set
+        raise TraceConfigError(f"{where}: 'dsn': {exc}") from exc
+    except ImportError as exc:
+        raise TraceConfigError(f"{where}: {exc}") from exc
+    if not active:
+        raise TraceConfigError(
+            f"{where}: no 'dsn', and no Sentry client is active in this process: give a 'dsn' (such as "
+            "'{SENTRY_DSN}'), or call sentry_sdk.init() before tracing is installed (in the module that "
+            "creates the Celery app, or one listed in `imports` before selinon_celery_trace.auto)"
+        )
 
 
 def _json(where: str, options: Mapping[str, Any]) -> Sink:
@@ -188,41 +223,43 @@ def _metrics(where: str, options: Mapping[str, Any]) -> Sink:
 _BUILDERS: dict[str, tuple[set[str], Callable[[str, Mapping[str, Any]], Sink]]] = {
     "logging": ({"logger"}, _logging),
     "json": ({"path"}, _json),
-    "sentry": ({"dsn", "events", "breadcrumbs", "shutdown_timeout"}, _sentry),
     "function": ({"import", "name"}, _import_function),
     "events": ({"type", "events", "queue_size"}, _events),
     "otel": ({"endpoint", "service_name", "headers", "timeout", "shutdown_timeout"}, _otel),
     "metrics": ({"port", "addr", "multiproc_dir", "prefix"}, _metrics),
 }
+# Sinks that also need the details policy (the Sentry sink masks what sentry-sdk itself collects).
+_POLICY_BUILDERS: dict[str, tuple[set[str], Callable[[str, Mapping[str, Any], Policy], Sink]]] = {
+    "sentry": ({"dsn", "events", "breadcrumbs", "shutdown_timeout", "include_local_variables"}, _sentry),
+}
 
 
-def _sink_entries(value: Any) -> list[tuple[str, Any]]:
-    # Selinon's form is a list of one-key mappings; a single mapping of several sinks is accepted too.
-    if isinstance(value, Mapping):
-        return [(f"{SINKS_KEY}.{name}", {name: options}) for name, options in value.items()]
-    if isinstance(value, (list, tuple)):
-        return [(f"{SINKS_KEY}[{index}]", entry) for index, entry in enumerate(value)]
-    raise TraceConfigError(
-        f"{SINKS_KEY}: expected a list of sinks such as [{{'logging': True}}], got {value!r}"
-    )
+def build_sinks(value: Any, policy: Policy | None = None) -> tuple[Sink, ...]:
+    """Build the sinks of a ``selinon_trace`` value, in Selinon's ``global.trace`` forms (see trace_forms).
 
-
-def build_sinks(value: Any) -> tuple[Sink, ...]:
-    """Build the sinks of a ``selinon_trace`` value (Selinon's ``global.trace`` form)."""
-    if value is None:
-        return ()
+    An entry with several sink names is several sinks, in the order written; a sink whose options are
+    ``false`` or ``null`` adds nothing. ``policy``: the details policy, for sinks that mask what they
+    collect themselves (Sentry).
+    """
+    try:
+        found = trace_forms.entries(value, SINKS_KEY)
+    except ValueError as exc:
+        raise TraceConfigError(str(exc)) from None
+    policy = policy if policy is not None else Policy()
+    known = sorted({*_BUILDERS, *_POLICY_BUILDERS})
     sinks: list[Sink] = []
-    for where, entry in _sink_entries(value):
-        if not isinstance(entry, Mapping) or len(entry) != 1:
-            raise TraceConfigError(f"{where}: each sink is a mapping with one key, such as {{'json': True}}")
-        ((name, options),) = entry.items()
-        builder = _BUILDERS.get(name)
-        if builder is None:
-            raise TraceConfigError(f"{where}: unknown sink {name!r} (known: {', '.join(sorted(_BUILDERS))})")
+    for where, name, options in found:
+        if name not in _BUILDERS and name not in _POLICY_BUILDERS:
+            raise TraceConfigError(f"{where}: unknown sink {name!r} (known: {', '.join(known)})")
         if options is False or options is None:
             continue  # {"logging": False} switches a sink off, as in Selinon
-        allowed, build = builder
-        sinks.append(build(f"{where}.{name}", _options(f"{where}.{name}", options, allowed)))
+        at = f"{where}.{name}"
+        if name in _POLICY_BUILDERS:
+            allowed, build_with = _POLICY_BUILDERS[name]
+            sinks.append(build_with(at, _options(at, options, allowed), policy))
+        else:
+            allowed, build = _BUILDERS[name]
+            sinks.append(build(at, _options(at, options, allowed)))
     return tuple(sinks)
 
 
@@ -262,19 +299,12 @@ def load_settings(conf: Any) -> TraceSettings:
     if unknown:
         raise TraceConfigError(f"{unknown[0]}: unknown setting (known: {', '.join(KEYS)})")
 
-    redact = _lookup(conf, REDACT_KEY)
-    if redact is None:
-        redact = DEFAULT_REDACT
-    elif isinstance(redact, str) or not all(isinstance(k, str) for k in redact):
-        raise TraceConfigError(f"{REDACT_KEY}: expected a list of key names, got {redact!r}")
-    max_length = _lookup(conf, MAX_LENGTH_KEY)
-    if max_length is None:
-        max_length = Policy().max_length
-    elif isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 16:
-        raise TraceConfigError(f"{MAX_LENGTH_KEY}: expected an integer of at least 16, got {max_length!r}")
-    policy = Policy(redact=tuple(redact), max_length=max_length)
+    try:
+        policy = load_policy(lambda key: _lookup(conf, key))
+    except ValueError as exc:  # the message names the setting and the entry
+        raise TraceConfigError(str(exc)) from None
     muted = muted_events(_lookup(conf, EVENTS_KEY))
-    sinks = build_sinks(_lookup(conf, SINKS_KEY))
+    sinks = build_sinks(_lookup(conf, SINKS_KEY), policy)
     return TraceSettings(sinks=sinks, muted=muted, policy=policy)
 
 

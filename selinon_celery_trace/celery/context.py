@@ -2,11 +2,17 @@
 
 One header, ``selinon_trace``, holds a small JSON-safe mapping: ``flow_name`` and ``dispatcher_id`` when
 the task runs in a flow, ``node_name`` when a dispatcher scheduled it as a named node, ``parent`` when
-the message is a task's own retry (Celery then sets the task itself as ``parent_id``), and ``sent`` (the
-publish time, POSIX seconds) when a sink uses queue waits, and for a task in a Celery canvas ``canvas``
-(``True``) with the facts only the publishing process knows (``callback_of``, ``errback_of``, a chord
-body's ``chord_id``: see :mod:`.canvas`). Celery turns message headers into attributes of
-``task.request``, so the worker reads it back from there.
+the message is a task's own retry (Celery then sets the task itself as ``parent_id``), and for a task in
+a Celery canvas ``canvas`` (``True``) with the facts only the publishing process knows (``callback_of``,
+``errback_of``, a chord body's ``chord_id``: see :mod:`.canvas`), and for a ``Task.replace``
+replacement (or the chain or chord replacing a task) ``replaces_id``, ``replaces`` and ``replacement``
+(see :mod:`.replacement`). Celery turns message headers into attributes of ``task.request``, so the
+worker reads it back from there.
+
+Another header, ``selinon_trace_sent``, is the publish time (POSIX seconds) of every message a tracing
+process publishes, for the queue wait of the attempt it starts: in a header of its own, so a worker
+reads it only while one of its sinks uses queue waits, and the flow context of a task outside any flow
+or canvas stays absent (nothing to read per task).
 """
 
 from __future__ import annotations
@@ -16,10 +22,21 @@ from typing import Any, Final
 
 from .canvas import CARRIED
 
-__all__ = ["HEADER", "read", "true_parent"]
+__all__ = ["HEADER", "REPLACED", "SENT", "read", "true_parent"]
 
 HEADER: Final = "selinon_trace"
-_FIELDS: Final = ("flow_name", "dispatcher_id", "node_name", "parent", "parent_dispatcher_id", *CARRIED)
+SENT: Final = "selinon_trace_sent"
+REPLACED: Final = ("replaces_id", "replaces")
+"""A replacement's mark (``Task.replace``): the replaced task's id and name (see :mod:`.replacement`)."""
+_FIELDS: Final = (
+    "flow_name",
+    "dispatcher_id",
+    "node_name",
+    "parent",
+    "parent_dispatcher_id",
+    *CARRIED,
+    *REPLACED,
+)
 
 
 def read(carrier: Any) -> dict[str, Any]:
@@ -44,9 +61,9 @@ def read(carrier: Any) -> dict[str, Any]:
     }
     if raw.get("canvas") is True:
         found["canvas"] = True
-    sent = raw.get("sent")
-    if type(sent) is float or type(sent) is int:
-        found["sent"] = sent
+    nesting = raw.get("replacement")
+    if type(nesting) is int:
+        found["replacement"] = nesting
     return found
 
 

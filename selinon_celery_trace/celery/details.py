@@ -108,11 +108,17 @@ def task_details(facts: TaskFacts, fields: Mapping[str, Any], args: Any, kwargs:
         "hostname": runtime.hostname or fields.get("hostname"),
         "pid": runtime.pid,
     }
+    if runtime.queue_waits:
+        sent = fields.get(context.SENT)
+        if type(sent) is float or type(sent) is int:
+            details["queue_wait"] = _queue_wait(sent, fields.get("eta"))
     if ctx:
         if ctx.get("node_name"):
             details["node_name"] = ctx["node_name"]
-        if "sent" in ctx:
-            details["queue_wait"] = _queue_wait(ctx["sent"], fields.get("eta"))
+        if "replaces_id" in ctx and ctx["replaces_id"] == details["task_id"]:
+            # A Task.replace replacement: it inherited the replaced task's id (see replacement.py).
+            details["replaces"] = ctx.get("replaces")
+            details["replacement"] = ctx.get("replacement")
         if "canvas" in ctx:
             # A canvas's message says so in our header (see publish.py): a task outside one, with
             # no header, pays nothing for canvas tracing.

@@ -123,7 +123,10 @@ class Dispatcher(Task):  # type: ignore[misc]
             raise
         except MaxRetriesExceededError as exc:
             with exception_scope(exc):
-                _log(Trace.FLOW_FAILURE, _end(flow), what=f"gave up waiting for the nodes: {exc}")
+                # Celery's message names the dispatcher's arguments: masked like any detail.
+                _log(
+                    Trace.FLOW_FAILURE, _end(flow), what=runtime.text(f"gave up waiting for the nodes: {exc}")
+                )
             raise
         except Exception as exc:
             what = runtime.traceback("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))

@@ -27,8 +27,10 @@ from .details import TaskFacts, is_dispatcher, task_details
 from .runtime import runtime
 
 __all__ = [
+    "REPORTED_MARK",
     "Attempt",
     "patch_tracers",
+    "reported_where_it_ran",
     "running",
     "switch",
     "traceback_of",
@@ -45,10 +47,12 @@ class Attempt:
     """What the start of one execution attempt learnt, kept until the attempt ends.
 
     ``reuse``: the sinks that received the start's details only encoded them (see ``hooks.sync``), so
-    nothing holds that dict and the terminal event may extend it rather than copy it.
+    nothing holds that dict and the terminal event may extend it rather than copy it. ``replaced_by``
+    is set (never initialised: the hot path does not pay for it) when the task calls ``Task.replace``.
     """
 
-    __slots__ = ("details", "done", "reuse", "stack", "start", "task_id")
+    __slots__ = ("details", "done", "replaced_by", "reuse", "stack", "start", "task_id")
+    replaced_by: str  # set by the publish hook when the task calls Task.replace; never initialised
 
     def __init__(self, task_id: Any, details: dict[str, Any], reuse: bool, stack: list[Attempt]) -> None:
         self.start = perf_counter_ns()
@@ -123,7 +127,7 @@ def wrap_tracer(tracer: Any, task: Any) -> Any:
         try:
             outcome = tracer(uuid, args, kwargs, request)
         except BaseException as exc:
-            _escaped(attempt, task, exc)
+            _escaped(attempt, task, exc, request)
             raise
         _end(attempt, task, request, outcome)
         return outcome
@@ -189,26 +193,40 @@ def _end(attempt: Attempt, task: Any, request: Any, outcome: Any) -> None:
         if state == IGNORED:
             # Ignore is control flow (Task.replace raises it): the attempt ended as the task chose.
             details["state"] = state
+            replaced_by = getattr(attempt, "replaced_by", None)
+            if replaced_by is not None:
+                details["replaced_by"] = replaced_by
             emit(Trace.TASK_END, details)
         elif state == REJECTED:
             _rejected(details, task, exc)
         elif state in (FAILURE, RETRY):  # only if their own signal did not reach us
             details.update(
-                what=runtime.text(repr(exc)), exc_type=type(exc).__name__, max_retry=task.max_retries
+                what=runtime.exception(exc), exc_type=type(exc).__name__, max_retry=task.max_retries
             )
             emit(Trace.TASK_FAILURE if state == FAILURE else Trace.TASK_RETRY, details)
     except Exception as error:
         report_internal_error("task end", error)
 
 
-def _escaped(attempt: Attempt, task: Any, exc: BaseException) -> None:
-    """An exception left Celery's tracer: eager mode's propagation, or a Reject/MemoryError it re-raises.
+def _escaped(attempt: Attempt, task: Any, exc: BaseException, request: Any) -> None:
+    """An exception left Celery's tracer: eager propagation, a Reject/MemoryError, or Celery's own failure
+    handling failing (storing the result: the backend is down in this process).
 
     SystemExit and the like end the process: the worker's main process reports the lost attempt.
+    Otherwise the terminal event is reported here and the exception marked (:data:`REPORTED_MARK`): in a
+    worker it reaches the main process (pickled, attributes kept), which fails the request once more.
     """
     try:
         attempt.forget()
-        details = attempt.end() if isinstance(exc, Exception) else None
+        if not isinstance(exc, Exception):
+            return
+        details = attempt.end()
+        requeued = not isinstance(exc, Reject) or exc.requeue  # without requeue the main process reports
+        if requeued and not (isinstance(request, dict) and request.get("is_eager")):
+            try:
+                exc.__dict__[REPORTED_MARK] = attempt.task_id
+            except AttributeError:  # an exception without __dict__: the main process may report it too
+                pass
         if details is None:
             return
         if isinstance(exc, Reject):
@@ -222,9 +240,21 @@ def _escaped(attempt: Attempt, task: Any, exc: BaseException) -> None:
         report_internal_error("task end", error)
 
 
+REPORTED_MARK: Final = "_selinon_trace_reported"
+"""Attribute of an exception whose attempt's terminal event was reported where it ran: its task id."""
+
+
+def reported_where_it_ran(exc: Any, task_id: Any) -> bool:
+    """True when ``exc`` left an attempt of ``task_id`` whose terminal event was already reported."""
+    return task_id is not None and getattr(exc, "__dict__", {}).get(REPORTED_MARK) == task_id
+
+
 def _rejected(details: dict[str, Any], task: Any, exc: Any) -> None:
     if getattr(exc, "requeue", False):
-        details.update(reason=runtime.text(f"rejected and requeued: {exc!r}"), exc_type="Reject")
+        reason = (
+            f"rejected and requeued: {runtime.exception(exc)}" if isinstance(exc, BaseException) else None
+        )
+        details.update(reason=reason or "rejected and requeued", exc_type="Reject")
         details.update(what=None, retry_countdown=None, max_retry=task.max_retries)
         emit(Trace.TASK_RETRY, details)
     # Reject without requeue: the worker's main process reports the failure (task_failure).

@@ -6,7 +6,8 @@ no attempt began: a hard time limit, a lost pool process or a ``Reject`` without
 the worker's main process, from the methods of its ``Request`` (``on_timeout``, ``on_failure``). A named
 hook wraps those two methods (:func:`patch_requests`) so the receiver knows the request being failed,
 for its queue, parent and flow, and marks it so the two signals of a hard time limit report once (and
-reports a ``Reject`` without requeue itself where Celery sends no signal for it).
+reports a ``Reject`` without requeue itself where Celery sends no signal for it). Those events go to
+the sinks on a thread (``core.handoff``): the main process runs the worker's event loop.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from typing import Any, Final
 
 from celery.exceptions import Reject
 
+from ..core.handoff import emit_in_background
 from ..core.record import exception_scope
 from ..core.registry import emit, report_internal_error, wants
 from ..trace import Trace
 from .details import TaskFacts, is_dispatcher, task_details
-from .execution import running, traceback_of
+from .execution import reported_where_it_ran, running, traceback_of
 from .runtime import runtime
 
 __all__ = ["on_task_failure", "on_task_retry", "patch_requests", "unpatch_requests"]
@@ -80,6 +82,8 @@ def on_task_failure(
                 return
             details = ended
         else:
+            if reported_where_it_ran(exception, task_id):
+                return  # the pool process reported the attempt; Celery fails the request here again
             found = _main_process_details(sender, task_id, args, kwargs)
             if found is None:
                 return  # already reported (a hard time limit signals twice)
@@ -87,8 +91,11 @@ def on_task_failure(
         details["what"] = runtime.traceback(getattr(einfo, "traceback", None))
         details["exc_type"] = type(exception).__name__ if exception is not None else None
         details["max_retry"] = sender.max_retries
+        # From a worker Request's failure methods: the worker's main process (its event loop), which
+        # hands the event to a thread rather than wait for the sinks.
+        deliver = emit if attempt is not None or _failing.request is None else emit_in_background
         with exception_scope(exception if isinstance(exception, BaseException) else None):
-            emit(Trace.TASK_FAILURE, details)
+            deliver(Trace.TASK_FAILURE, details)
     except Exception as exc:
         report_internal_error("task_failure receiver", exc)
 

@@ -169,9 +169,11 @@ class Flow:
                 Trace.log(Trace.NODE_SUCCESSFUL, details)
             else:
                 node.status = FAILED_NODE
-                what = outcome.traceback or (
-                    f"{state}: {outcome.result!r}" if state in (FAILURE, REVOKED) else state
+                result = outcome.result
+                shown = (
+                    runtime.exception(result) if isinstance(result, BaseException) else type(result).__name__
                 )
+                what = outcome.traceback or (f"{state}: {shown}" if state in (FAILURE, REVOKED) else state)
                 error = outcome.result if isinstance(outcome.result, BaseException) else None
                 with exception_scope(error):
                     Trace.log(Trace.NODE_FAILURE, details, what=runtime.traceback(what))

@@ -15,7 +15,8 @@ Why each hook exists:
   errors (TASK_REJECTED: :mod:`.rejections`), a dead pool process (WORKER_PROCESS_LOST: :mod:`.processes`);
 - the worker's life: ``worker_ready``, ``worker_shutting_down`` and its stop (WORKER_ONLINE /
   WORKER_OFFLINE: :mod:`.lifecycle`);
-- celery beat: ``beat_init`` and its scheduler's sends (BEAT_START, BEAT_LATE, ``periodic``: :mod:`.beat`).
+- celery beat: ``beat_init`` and its scheduler's sends (BEAT_START, BEAT_LATE, ``periodic``: :mod:`.beat`);
+- ``worker_ready`` (the worker's main process): one log line saying what it traces to (:mod:`.announce`).
 
 Those run only on rare paths (never for a task that runs), are connected (and their named hooks put in
 place: :data:`PATCHES`) by ``install``, and emit nothing while no sink wants their event.
@@ -31,17 +32,20 @@ from typing import Any, Final
 
 from celery import signals
 
-from ..core import registry
+from ..core import handoff, registry
 from ..core.arguments import EMBEDS_ENCODED
 from ..core.registry import report_internal_error
 from ..trace import Trace
 from . import beat, execution, lifecycle, processes, rejections
+from .announce import on_worker_ready
 from .failures import on_task_failure, on_task_retry
 from .publish import on_before_task_publish
 from .revocations import on_task_revoked
 from .runtime import runtime
 
 __all__ = ["ALWAYS", "PATCHES", "WORKER", "connect", "disconnect", "patch", "stop", "sync", "unpatch"]
+
+HANDOFF_EXIT_TIMEOUT: Final = 2.0  # seconds a pool process's exit waits for handed-off events
 
 TASK_EVENTS: Final = frozenset(
     {Trace.TASK_START, Trace.TASK_END, Trace.TASK_DISCARD_RESULT, Trace.TASK_FAILURE, Trace.TASK_RETRY}
@@ -62,18 +66,23 @@ def on_worker_init(sender: Any = None, **_: Any) -> None:
         if callable(start):
             try:
                 start()
-            except Exception as exc:
+            except BaseException as exc:  # a sink's code: contained as in registry.emit
+                if registry.must_escape(exc):
+                    raise
                 report_internal_error("worker_init receiver", exc)
 
 
 def on_worker_process_shutdown(**_: Any) -> None:
-    """Flush sinks that buffer (Sentry, the events sink) before a pool process exits."""
+    """Deliver handed-off events, then flush sinks that buffer (Sentry, the events sink), before exit."""
+    handoff.flush(HANDOFF_EXIT_TIMEOUT)  # a pool process leaves by os._exit: no atexit runs there
     for sink in registry.sinks():
         flush = getattr(sink, "flush", None)
         if callable(flush):
             try:
                 flush()
-            except Exception as exc:
+            except BaseException as exc:  # a sink's code: contained as in registry.emit
+                if registry.must_escape(exc):
+                    raise
                 report_internal_error("worker_process_shutdown receiver", exc)
 
 
@@ -82,10 +91,11 @@ ALWAYS: Final[tuple[tuple[Any, Receiver], ...]] = (
     (signals.before_task_publish, on_before_task_publish),
     (signals.worker_init, on_worker_init),
     (signals.worker_process_shutdown, on_worker_process_shutdown),
+    (signals.worker_ready, on_worker_ready),
     (signals.task_revoked, on_task_revoked),
     (signals.task_unknown, rejections.on_task_unknown),
     (signals.task_rejected, rejections.on_task_rejected),
-    (signals.worker_ready, lifecycle.on_worker_ready),
+    (signals.worker_ready, lifecycle.on_worker_online),
     (signals.worker_shutting_down, lifecycle.on_worker_shutting_down),
     (signals.beat_init, beat.on_beat_init),
 )
@@ -152,7 +162,7 @@ def sync() -> None:
         getattr(sink, "encodes_details", False) is True for sink in registry.sinks()
     )
     sinks = registry.sinks()
-    runtime.stamp_sent = any(getattr(sink, "wants_queue_wait", False) is True for sink in sinks)
+    runtime.queue_waits = any(getattr(sink, "wants_queue_wait", False) is True for sink in sinks)
     runtime.message_sinks = any(getattr(sink, "uses_message", False) is True for sink in sinks)
     if tracing:
         connect(WORKER)

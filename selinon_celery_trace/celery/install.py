@@ -13,9 +13,10 @@ the worker installs tracing from the app's configuration when it starts.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded, WorkerShutdown, WorkerTerminate
 
 from ..core import registry
 from ..core.registry import Sink
@@ -50,9 +51,12 @@ def install(app: Any) -> None:
         execution.patch_tracers(app)
         failures.patch_requests()
         hooks.patch()
-        # A soft time limit can fire while a sink runs inside the task (Trace.log from task code,
-        # or a Dispatcher's events): it belongs to the task, never to the tracer's error handling.
-        registry.let_through(SoftTimeLimitExceeded)
+        # A time limit can fire while a sink runs inside the task (Trace.log from task code, or a
+        # Dispatcher's events): it belongs to the task, never to the tracer's error handling (green
+        # pools raise the hard one in the task too). The worker's shutdown (SystemExit subclasses,
+        # raised in its main process) is the worker's.
+        registry.let_through(SoftTimeLimitExceeded, TimeLimitExceeded, WorkerShutdown, WorkerTerminate)
+        registry.let_through(*_green_control_flow())
         registry.watch(hooks.sync)
         hooks.sync()
 
@@ -72,3 +76,17 @@ def uninstall(app: Any = None) -> None:
         _sinks = ()
         registry.mute(())
         runtime.app = None
+
+
+def _green_control_flow() -> tuple[type[BaseException], ...]:
+    """What a green pool's scheduler throws into a running greenlet (a kill, a timeout): never a sink's.
+
+    They are not ``Exception`` subclasses; read only when gevent or eventlet is already imported (a
+    worker with ``-P gevent``/``eventlet`` imports it before anything else).
+    """
+    found: list[type[BaseException]] = []
+    for module, name in (("greenlet", "GreenletExit"), ("gevent", "Timeout"), ("eventlet", "Timeout")):
+        value = getattr(sys.modules.get(module), name, None)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            found.append(value)
+    return tuple(found)

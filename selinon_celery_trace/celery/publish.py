@@ -16,7 +16,7 @@ from celery._state import get_current_task
 from ..core.record import message_scope
 from ..core.registry import emit, report_internal_error, wants
 from ..trace import Trace
-from . import canvas, context
+from . import canvas, context, replacement
 from .details import flow_name_of, flow_of, is_dispatcher
 from .runtime import runtime
 
@@ -53,21 +53,24 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
     current = get_current_task()
     request = current.request if current is not None else None
     current_id = getattr(request, "id", None)
-    own_retry = current_id is not None and task_id == current_id
+    own = current_id is not None and task_id == current_id  # the task's retry, or its replacement
+    marker = replacement.marker(current, request, headers, task_id) if current_id is not None else None
 
     outgoing = context.read(headers)
     if context.HEADER not in headers and current_id is not None:
         # Never overwrite a context someone set (the Dispatcher's helpers do, per node).
         outgoing = flow_of(current, request)
-        if own_retry:
-            # Celery names a retried top-level task as its own parent; carry the real one.
+        if own:
+            # Celery names a retried (or replaced) top-level task as its own parent; carry the real one.
             outgoing["parent"] = context.true_parent(vars(request), context.read(request))
             if not is_dispatcher(current):
-                kept = ("node_name", "canvas", *canvas.CARRIED)  # what the first attempt's message carried
+                kept = ("node_name", "canvas", *canvas.CARRIED, *replacement.CARRIED)  # as the first
                 outgoing.update({k: v for k, v in context.read(request).items() if k in kept})
         else:
             # A link callback, an errback or a chord body: only the task publishing it knows.
             outgoing.update(canvas.link_of(request, task_id, name, args, headers.get("parent_id")))
+        if marker is not None:
+            outgoing.update(marker)
         if outgoing:
             headers[context.HEADER] = outgoing
     planned = canvas.schedule_facts(headers, body, outgoing)
@@ -77,11 +80,12 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
         carried = headers.get(context.HEADER)
         outgoing["canvas"] = True
         headers[context.HEADER] = {**(carried if isinstance(carried, dict) else {}), "canvas": True}
-    if runtime.stamp_sent:
-        # The publish time, for the queue wait of the attempt this message starts (see details).
-        carried = headers.get(context.HEADER)
-        headers[context.HEADER] = {**(carried if isinstance(carried, dict) else {}), "sent": time()}
-    if own_retry:
+    # The publish time, for the queue wait of the attempt this message starts, in every message: which
+    # sinks the workers have is not known here (a client without a metrics sink still feeds theirs).
+    headers[context.SENT] = time()
+    if marker is not None and marker["replaces_id"] == current_id:
+        replacement.note_replaced(current_id, task_id, name, planned)
+    if own and marker is None:
         return  # the retry is reported by TASK_RETRY / DISPATCHER_RETRY, not as a new schedule
 
     app = runtime.app if runtime.app is not None else getattr(current, "app", None)
@@ -98,7 +102,7 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
         "queue": runtime.queue_of(app, exchange, routing_key, False) if app is not None else None,
         "countdown": _countdown(eta),
         "eta": eta if isinstance(eta, str) else None,
-        "parent": headers.get("parent_id"),
+        "parent": outgoing.get("parent") if own else headers.get("parent_id"),
         "dispatcher_id": outgoing.get("dispatcher_id"),
         "flow_name": outgoing.get("flow_name"),
         "node_args": runtime.event_args(args, kwargs),
@@ -116,6 +120,8 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
         periodic = runtime.periodic.entry
         if periodic is not None:
             details["periodic"] = periodic
+    if marker is not None and marker["replaces_id"] == task_id:
+        details.update(replacement.details_of(marker))
     if planned is not None:
         details.update(planned)
     if is_dispatcher(target):

@@ -11,12 +11,14 @@ import threading
 from typing import Any, Final
 
 from ..core.arguments import sanitize_arguments
-from ..core.redact import Policy, sanitize
+from ..core.redact import Policy, exception_text, sanitize
 from .queues import resolve_queue
 
 __all__ = ["EMPTY_ARGS", "Runtime", "only_json", "runtime"]
 
 EMPTY_ARGS: Final[dict[str, Any]] = {"args": [], "kwargs": {}}
+# Characters past a cut still searched for secrets, so that one straddling the cut is masked whole.
+_MARGIN: Final = 4096
 
 
 class _Periodic(threading.local):
@@ -39,8 +41,9 @@ class Runtime:
         # arguments are then handed over encoded once, as an orjson.Fragment, and an attempt's
         # terminal event extends the dict its start event had.
         self.encoded_args = False
-        # True while a sink uses queue waits (``wants_queue_wait``): published messages carry their time.
-        self.stamp_sent = False
+        # True while a sink uses queue waits (``wants_queue_wait``): TASK_* details then carry queue_wait
+        # (from the publish time every tracing process stamps on its messages: see context.SENT).
+        self.queue_waits = False
         # True while a sink reads or writes the task message (``uses_message``; see record.message_scope).
         self.message_sinks = False
         # True in a process where celery beat sends entries; the publish hook then reads ``periodic``.
@@ -82,17 +85,36 @@ class Runtime:
         return sanitize_arguments(args, kwargs, self.policy, self.encoded_args)
 
     def text(self, value: Any) -> Any:
-        """``value`` as the details policy bounds and masks it."""
+        """``value`` as the details policy bounds and masks it (a string as free text: see ``message``)."""
+        if type(value) is str:
+            policy = self.policy
+            limit = policy.max_length
+            if len(value) <= limit:
+                return policy.message(value)
+            return policy.text(policy.message(value[: limit + _MARGIN]))[:limit] + (
+                f"...[truncated {len(value) - limit} chars]"
+            )
         return sanitize(value, self.policy)
 
+    def exception(self, exc: BaseException) -> str:
+        """An exception as ``Type(args...)``, masked and bounded, without running its own code."""
+        return exception_text(exc, self.policy)
+
     def traceback(self, text: Any) -> str | None:
-        """A traceback for the details: the end says what failed, so a long one keeps its tail."""
+        """A traceback for the details, masked: the end says what failed, so a long one keeps its tail.
+
+        The traceback is Celery's text or ``traceback``'s (which calls the exception's ``__str__``
+        once, as Celery's own failure handling and log do); secrets in it are masked by value and
+        as ``key=value`` pairs (:meth:`Policy.message`).
+        """
         if not isinstance(text, str):
             return None if text is None else self.text(str(text))
-        limit = self.policy.max_length * 4
+        policy = self.policy
+        limit = policy.max_length * 4
         if len(text) <= limit:
-            return text
-        return f"...[truncated {len(text) - limit} chars]{text[-limit:]}"
+            return policy.message(text)
+        tail = policy.message(text[-(limit + _MARGIN) :])[-limit:]
+        return f"...[truncated {len(text) - limit} chars]{tail}"
 
 
 runtime: Final = Runtime()

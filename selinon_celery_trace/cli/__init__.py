@@ -43,15 +43,21 @@ __all__ = ["cli", "main", "render_event", "render_record"]
     show_default=True,
     help="Colour output; auto colours a terminal only (NO_COLOR and FORCE_COLOR are honoured).",
 )
+@click.option(
+    "--width",
+    type=click.IntRange(min=20),
+    metavar="N",
+    help="Lay the output out in N columns (default: the terminal's; whole lines when piped).",
+)
 @click.pass_context
-def cli(ctx: click.Context, color: str) -> None:
+def cli(ctx: click.Context, color: str, width: int | None) -> None:
     """Read selinon_celery_trace JSON-lines trace files and see what happened, with no server.
 
     FILES are trace files written by the json sink: several are merged by time (each is assumed to be
     in time order, as one writer writes it), gzip files are read as such, and - is standard input.
     Times are shown in UTC, as the files store them.
     """
-    ctx.obj = Settings(color)
+    ctx.obj = Settings(color, width)
 
 
 cli.add_command(summary_command)

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from .fast import orjson
 from .redact import Policy, sanitize
+from .values import CLASSES, DIGIT, LETTER, MIN_CARD
 
 __all__ = ["EMBEDS_ENCODED", "sanitize_arguments"]
 
@@ -56,6 +57,9 @@ def sanitize_arguments(
     rejects any other type, and only the dicts are visited, for their keys (as many as the encoding has
     braces: usually a few, found without walking the lists). NaN and the infinities, which JSON has no
     words for, come out as null on this path.
+
+    On both paths the encoding is then searched once for secrets by value (a few substring tests, see
+    :mod:`.values`): arguments that may hold one take the full walk, which masks each string.
     """
     args, kwargs = args or [], kwargs or {}
     value = {"args": args, "kwargs": kwargs}
@@ -69,13 +73,21 @@ def sanitize_arguments(
     # The wrapper's own brace is not one of the arguments' dicts.
     if len(text) > policy.max_length or not _keys_plain(args, kwargs, text.count(b"{") - 1, policy):
         return sanitize(value, policy)
+    # A secret by value in some string: the full walk masks it. The first step of _values_found
+    # inline (its common answer, "plain", without a call).
+    if policy._json_classes:
+        classes = text.translate(CLASSES)
+        if (LETTER in classes or classes.count(DIGIT) >= MIN_CARD) and policy._json_scan(text):
+            return sanitize(value, policy)
+    elif policy._json_scan(text):
+        return sanitize(value, policy)
     if encoded and _fragment is not None:
         return _fragment(text)
     return _loads(text)
 
 
 def _quick_copy(value: Any, roots: tuple[Any, ...], policy: Policy, encoded: bool) -> Any:
-    """:func:`sanitize`'s result, faster for the common case (small plain data, no secret).
+    """:func:`sanitize`'s result, faster for the common case (small plain data, no secret by name or value).
 
     A cheap scan of ``roots`` (the parts of ``value`` to scan: its own members, ``value`` being a fresh
     wrapper) first proves them a small tree of plain data: dicts with string keys none of which needs
@@ -91,11 +103,24 @@ def _quick_copy(value: Any, roots: tuple[Any, ...], policy: Policy, encoded: boo
         text = _strict_dumps(value)
     except Exception:
         return sanitize(value, policy)
-    if len(text) > policy.max_length:
+    if len(text) > policy.max_length or _values_found(text, policy):
         return sanitize(value, policy)
     if encoded and _fragment is not None:
         return _fragment(text)
     return _loads(text)
+
+
+def _values_found(text: bytes, policy: Policy) -> bool:
+    """True unless the JSON ``text`` surely holds no secret by value (``Policy.values_in_json``).
+
+    Its first step inline for the default patterns, the common case: one ``bytes.translate`` shows
+    plain text (no letter a default needs, fewer than 13 digits) without a call more.
+    """
+    if policy._json_classes:
+        classes = text.translate(CLASSES)
+        if LETTER not in classes and classes.count(DIGIT) < MIN_CARD:
+            return False
+    return policy._json_scan(text)
 
 
 def _keys_plain(args: Any, kwargs: Any, dicts: int, policy: Policy) -> bool:

@@ -24,6 +24,9 @@ _USER = "User code"
 # tasks, never on those of a task outside a canvas. TASK_SCHEDULE adds what Celery plans to run after it.
 CANVAS_KEYS = ("root_id", "group_id", "group_index", "chord_id", "callback_of", "errback_of")
 _CANVAS_PLAN_KEYS = ("chain", "link", "link_error", "chord_body")
+# A Task.replace replacement (it inherits the replaced task's id): the replaced task's name and the
+# nesting (1, or 2 for a replacement's replacement); only on the events of a replacement.
+_REPLACEMENT_KEYS = ("replaces", "replacement")
 _WAKEUP_KEYS = ("dispatcher_id", "flow_name", "node_args", "state", "retry", "queue", "selective")
 _SCHEDULE_KEYS = (
     "task_name",
@@ -43,6 +46,7 @@ _SCHEDULE_KEYS = (
     "periodic",
     *CANVAS_KEYS,
     *_CANVAS_PLAN_KEYS,
+    *_REPLACEMENT_KEYS,
 )
 TASK_KEYS = (
     "task_name",
@@ -57,6 +61,7 @@ TASK_KEYS = (
     "pid",
     "queue_wait",
     *CANVAS_KEYS,
+    *_REPLACEMENT_KEYS,
 )
 _NODE_KEYS = ("dispatcher_id", "flow_name", "node_name", "node_id")
 _STORAGE_KEYS = ("storage_name", "task_name", "task_id", "flow_name", "dispatcher_id")
@@ -89,7 +94,7 @@ ROWS: Final[tuple[tuple[int, str, str, str, tuple[str, ...]], ...]] = (
         "TASK_END",
         "End of task execution, the task finished successfully.",
         _TASK,
-        (*TASK_KEYS, "runtime"),
+        (*TASK_KEYS, "runtime", "state", "replaced_by"),
     ),
     (
         6,

@@ -3,8 +3,10 @@
 A worker's main process runs Celery's event loop: every consumer, heartbeat and result of the worker
 goes through it. Events it reports (a lost pool process, a hard time limit, a ``Reject``, a revoke, the
 worker's own start and stop) are handed over here instead of being delivered in place: the record,
-time included, is built at the call, then a daemon thread delivers it to the sinks. The queue is
-bounded; an event that finds it full is dropped and counted (``Trace.errors()``), never waited for.
+time included, is built at the call, then a daemon thread delivers it to the sinks, in a copy of the
+caller's context (so the live exception of ``record.exception_scope`` and any context variable a sink
+reads travel with the event). The queue is bounded; an event that finds it full is dropped and counted
+(``Trace.errors()``), never waited for.
 
 The thread is started on first use in each process (a fork does not copy it: the child starts its own),
 and :func:`flush` waits for the queue to drain, for a bounded time, at exit and at worker shutdown.
@@ -16,6 +18,7 @@ import atexit
 import os
 import threading
 from collections import deque
+from contextvars import Context, copy_context
 from typing import Any, Final
 
 from . import registry
@@ -36,7 +39,7 @@ class _Handoff:
 
     def __init__(self) -> None:
         self.condition = threading.Condition(threading.Lock())
-        self.items: deque[tuple[int, Any, Record]] = deque()
+        self.items: deque[tuple[int, Any, Record, Context]] = deque()
         self.limit = DEFAULT_LIMIT
         self.thread: threading.Thread | None = None
         self.busy = False  # the thread holds an item taken off the queue
@@ -71,7 +74,7 @@ def emit_in_background(event: int, details: Any) -> None:
                 full = OverflowError(f"{state.limit} events waiting for a slow sink; this one was dropped")
             else:
                 full = None
-                state.items.append((event, details, record))
+                state.items.append((event, details, record, copy_context()))
                 if state.thread is None or not state.thread.is_alive():
                     state.thread = threading.Thread(target=_drain, name="selinon-trace-handoff", daemon=True)
                     state.thread.start()
@@ -91,10 +94,10 @@ def _drain() -> None:
                 state.busy = False
                 condition.notify_all()  # flush() waits for an empty queue and an idle thread
                 condition.wait()
-            event, details, record = state.items.popleft()
+            event, details, record, context = state.items.popleft()
             state.busy = True
         try:
-            registry.deliver(event, details, record)
+            context.run(registry.deliver, event, details, record)
         except BaseException as exc:  # a sink must never end this thread
             registry.report_internal_error("hand-off delivery", exc)
 

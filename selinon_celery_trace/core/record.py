@@ -4,7 +4,7 @@ The line has the reference's four keys: ``event`` (name), ``time`` (timezone-awa
 ``details`` and ``node`` (the host name, computed once per process). orjson is used when installed (the
 ``fast`` extra); the standard library otherwise. Whatever the details hold, the result is exactly one
 line of valid JSON: values the fast path cannot encode (cycles, odd keys, NaN, huge integers, objects
-whose ``__repr__`` raises) go through :func:`selinon_celery_trace.core.redact.sanitize` instead.
+of the caller's classes) go through :func:`selinon_celery_trace.core.redact.sanitize` instead.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ __all__ = [
     "json_line",
     "line",
     "message_scope",
+    "sorted_dumps",
 ]
 
 HOST: Final[str] = platform.node()
@@ -47,7 +48,7 @@ HOST: Final[str] = platform.node()
 _UTC = timezone.utc
 # Encoding is not the place to redact (the Celery adapters did that with the user's policy); the
 # fallback only makes the value encodable, so it must not mask what the caller chose to log.
-_ENCODABLE = Policy(redact=(), max_length=1 << 20, max_items=10_000, max_depth=64)
+_ENCODABLE = Policy(redact=(), max_length=1 << 20, max_items=10_000, max_depth=64, redact_values=())
 
 
 def event_name(event: int) -> str:
@@ -60,7 +61,7 @@ def event_name(event: int) -> str:
 
 def _default(value: Any) -> Any:
     # Called by the encoders for types they do not know. Simple, common types keep their meaning;
-    # everything else becomes its repr (guarded) through sanitize().
+    # everything else is written by sanitize(): an object as its fields, never by its __repr__.
     if isinstance(value, (set, frozenset)):
         return sanitize(value, _ENCODABLE)
     if isinstance(value, Decimal):
@@ -78,12 +79,20 @@ def _stdlib_dumps(value: Any) -> bytes:
     ).encode("utf-8", "backslashreplace")
 
 
+def _stdlib_sorted(value: Any) -> bytes:
+    return json.dumps(
+        value, default=_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True
+    ).encode("utf-8", "backslashreplace")
+
+
 _fast_dumps: Callable[[Any], bytes]
+_sorted_dumps: Callable[[Any], bytes]
 # The line encoder is called as ``_fast_line(record, _default, _LINE)``: orjson.dumps itself, with
 # positional arguments (a partial() with keywords costs a third more per line).
 _fast_line: Callable[[Any, Callable[[Any], Any], int], bytes]
 if orjson is not None:
     _fast_dumps = partial(orjson.dumps, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    _sorted_dumps = partial(orjson.dumps, default=_default, option=orjson.OPT_SORT_KEYS)
     # No OPT_NON_STR_KEYS on the line encoder (it makes orjson markedly slower): the rare record with
     # non-string keys fails there and takes dumps().
     _fast_line = orjson.dumps
@@ -94,6 +103,7 @@ else:  # pragma: no cover - exercised in the no-orjson tox env
         return _stdlib_dumps(value) + b"\n"
 
     _fast_dumps, _fast_line, _LINE = _stdlib_dumps, _stdlib_line, 0  # type: ignore[misc]
+    _sorted_dumps = _stdlib_sorted
 
 
 def _aware_now() -> datetime:
@@ -159,6 +169,21 @@ def dumps(value: Any) -> bytes:
     except Exception:
         # Cycles, tuple keys, NaN, integers past 64 bits, ... : make it encodable and try again.
         return _fallback_dumps(value)
+
+
+def sorted_dumps(value: Any) -> bytes:
+    """:func:`dumps` with the keys of every mapping sorted (as ``json.dumps(sort_keys=True)``); never raises.
+
+    The logging sink's message, as Selinon writes it.
+    """
+    try:
+        return _one_line(_sorted_dumps(value))
+    except Exception:
+        # Non-string keys (sorting needs strings: OPT_NON_STR_KEYS would slow every event), cycles, ...
+        try:
+            return _one_line(_sorted_dumps(sanitize(value, _ENCODABLE)))
+        except Exception:  # pragma: no cover - sanitize() output is always encodable
+            return _fallback_dumps(value)
 
 
 class Record(TypedDict):

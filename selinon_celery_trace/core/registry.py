@@ -4,24 +4,31 @@ Data flows one way: :func:`emit` (or :func:`log`) builds the event's :class:`~.r
 hands that same value to every registered sink, in registration order, so every sink sees the same
 time, node and details. A sink that raises is reported once through standard logging (never through a
 sink, so never recursively) and the other sinks still run; nothing a sink does reaches the code that
-emitted the event.
+emitted the event, ``BaseException`` included (a sink's ``sys.exit()`` is contained like any error; a
+sink that exits :data:`EXIT_LIMIT` times is disabled in that process). Exceptions that are the caller's
+own (registered control flow, a signal handler's) go on: see :mod:`.escapes`.
 
 Two kinds of sinks: any callable ``sink(event, details)`` (the reference's ``trace_by_func``), which
-gets the details exactly as they were given, and sinks with a ``receive(event, record)`` method (the
-built-in ones), which get the whole record.
+gets its own copy of the details (:mod:`.copies`: a sink that changes it changes nothing else), and
+sinks with a ``receive(event, record)`` method (the built-in ones), which get the whole record.
 """
 
 from __future__ import annotations
 
-import logging
+import os
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final
 
+from . import errors as _errors
 from .catalogue import NAMES
+from .copies import fresh
+from .errors import report_internal_error
+from .escapes import escapes
 from .record import HOST, Record, caller_record, clock, event_name
 
 __all__ = [
+    "EXIT_LIMIT",
     "Receive",
     "Sink",
     "add_sink",
@@ -30,6 +37,7 @@ __all__ = [
     "errors",
     "let_through",
     "log",
+    "must_escape",
     "mute",
     "remove_sink",
     "report_internal_error",
@@ -46,25 +54,40 @@ Sink = Callable[[int, Any], None]
 Receive = Callable[[int, Record], None]
 """How the registry calls a sink: ``receive(event, record)``."""
 
-_errors_logger = logging.getLogger("selinon_celery_trace.errors")
+EXIT_LIMIT: Final = 3
+"""A sink that raises a non-``Exception`` (``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit``...)
+this many times in one process is disabled there: such a sink is broken, not unlucky, and each exit
+costs a traceback. Fewer exits keep it (one stray ``sys.exit()`` on a rare path loses one event)."""
 
 
 class _State:
     """Global state department: everything the registry keeps per process, in one resettable place.
 
     ``sinks`` is an immutable tuple swapped whole under ``lock`` (with ``receivers``, how each is called,
-    derived from it in :meth:`use`), so :func:`emit` reads them without locking.
+    derived from it in :meth:`use`, the disabled ones left out), so :func:`emit` reads them without
+    locking. Exits and disabled sinks are per process: a forked child starts with none.
     """
 
-    __slots__ = ("errors", "lock", "muted", "passthrough", "receivers", "reported", "sinks", "watchers")
+    __slots__ = (
+        "disabled",
+        "exits",
+        "lock",
+        "muted",
+        "passthrough",
+        "receivers",
+        "sinks",
+        "watchers",
+    )
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.sinks: tuple[Sink, ...] = ()
         self.receivers: tuple[tuple[Sink, Receive | None], ...] = ()
         self.muted: frozenset[int] = frozenset()
-        self.errors: dict[str, int] = {}
-        self.reported: set[tuple[str, str]] = set()
+        # By the registered sink's id() (a sink need not be hashable): exits (non-Exception raises, see
+        # EXIT_LIMIT) and the sinks disabled in this process.
+        self.exits: dict[int, int] = {}
+        self.disabled: frozenset[int] = frozenset()
         self.watchers: tuple[Callable[[], None], ...] = ()
         # Exceptions that are the caller's control flow, not sink failures (Celery's soft time limit
         # fires asynchronously, possibly while a sink runs): re-raised, never swallowed.
@@ -72,8 +95,16 @@ class _State:
 
     def use(self, sinks: tuple[Sink, ...]) -> None:
         """Make ``sinks`` the registered ones (under ``lock``)."""
-        self.receivers = tuple((sink, _receiver(sink)) for sink in sinks)
+        disabled = self.disabled
+        self.receivers = tuple((sink, _receiver(sink)) for sink in sinks if id(sink) not in disabled)
         self.sinks = sinks
+
+    def after_fork(self) -> None:
+        # A lock held by another thread at the fork would never be released in the child.
+        self.lock = threading.RLock()
+        self.exits = {}
+        self.disabled = frozenset()
+        self.use(self.sinks)
 
     def changed(self) -> None:
         # Adapters (the Celery receivers) connect only what the current sinks need; tell them.
@@ -85,6 +116,7 @@ class _State:
 
 
 _state: Final = _State()
+os.register_at_fork(after_in_child=_state.after_fork)
 
 
 def _receiver(sink: Sink) -> Receive | None:
@@ -95,32 +127,6 @@ def _receiver(sink: Sink) -> Receive | None:
 def _key(sink: Sink) -> Hashable:
     key = getattr(sink, "key", None)
     return key if key is not None else sink
-
-
-def report_internal_error(where: str, exc: BaseException) -> None:
-    """Count an error the tracer swallowed, logging it once per place and exception type.
-
-    Used for sinks that raise and by the Celery adapters at their boundary: the user's task never sees
-    the error, and a broken sink on a busy worker produces one log record, not one per event.
-    """
-    with _state.lock:
-        _state.errors[where] = _state.errors.get(where, 0) + 1
-        first = (where, type(exc).__name__) not in _state.reported
-        if first:
-            _state.reported.add((where, type(exc).__name__))
-    if first:
-        try:
-            _errors_logger.error(
-                "selinon_celery_trace: %s failed (%s: %s); the event was not delivered there. "
-                "Further %s errors from it are counted, not logged.",
-                where,
-                type(exc).__name__,
-                exc,
-                type(exc).__name__,
-                exc_info=(type(exc), exc, exc.__traceback__),
-            )
-        except Exception:  # pragma: no cover - logging itself is broken; nothing more we can do
-            pass
 
 
 def emit(event: int, details: Any) -> None:
@@ -168,13 +174,38 @@ def _deliver(
     for sink, receive in receivers:
         try:
             if receive is None:
-                sink(event, details)  # the reference's trace_by_func: the caller's own details, as given
+                sink(event, fresh(details))  # trace_by_func: its own copy (user code may change it)
             else:
                 receive(event, record)
-        except Exception as exc:
-            if state.passthrough and isinstance(exc, state.passthrough):
+        except BaseException as exc:
+            if escapes(exc, state.passthrough):
                 raise
-            report_internal_error(f"sink {sink!r}", exc)
+            _sink_failed(sink, exc)
+
+
+def _sink_failed(sink: Any, exc: BaseException) -> None:
+    """Report what ``sink`` raised (once per kind); disable it in this process after :data:`EXIT_LIMIT` exits.
+
+    A disabled sink stays registered (:func:`sinks` lists it, a forked child gets it back) but receives
+    nothing more here.
+    """
+    report_internal_error(f"sink {sink!r}", exc)
+    if isinstance(exc, Exception):
+        return
+    key = id(sink)
+    with _state.lock:
+        exits = _state.exits[key] = _state.exits.get(key, 0) + 1
+        disable = exits == EXIT_LIMIT
+        if disable:
+            _state.disabled = _state.disabled | {key}
+            _state.use(_state.sinks)
+    if disable:
+        _errors.report_disabled(f"sink {sink!r}", exits, exc)
+
+
+def must_escape(exc: BaseException) -> bool:
+    """True when ``exc``, caught around a sink's code, is the caller's and must be re-raised."""
+    return escapes(exc, _state.passthrough)
 
 
 def wants(event: int) -> bool:
@@ -209,6 +240,9 @@ def remove_sink(sink: Sink) -> bool:
     with _state.lock:
         kept = tuple(s for s in _state.sinks if _key(s) != key)
         removed = [s for s in _state.sinks if _key(s) == key]
+        for old in removed:  # added again later, it starts afresh
+            _state.disabled = _state.disabled - {id(old)}
+            _state.exits.pop(id(old), None)
         _state.use(kept)
     for old in removed:
         _close(old)
@@ -229,9 +263,8 @@ def mute(events: Iterable[int]) -> None:
 
 
 def errors() -> dict[str, int]:
-    """How many errors the tracer swallowed, by where they happened."""
-    with _state.lock:
-        return dict(_state.errors)
+    """How many errors the tracer swallowed, by where they happened (see :mod:`.errors`)."""
+    return _errors.counts()
 
 
 def reset() -> None:
@@ -240,8 +273,9 @@ def reset() -> None:
         old = _state.sinks
         _state.use(())
         _state.muted = frozenset()
-        _state.errors.clear()
-        _state.reported.clear()
+        _state.exits.clear()
+        _state.disabled = frozenset()
+        _errors.clear()
     for sink in old:
         _close(sink)
     _state.changed()
@@ -251,7 +285,8 @@ def let_through(*exc_types: type[BaseException]) -> None:
     """Re-raise these exceptions from :func:`emit` instead of reporting them as sink errors.
 
     For control-flow exceptions that can fire while a sink runs (Celery's ``SoftTimeLimitExceeded``,
-    which ``install`` registers): the task must see its soft limit.
+    ``WorkerShutdown`` and ``WorkerTerminate``, which ``install`` registers): the task must see its
+    soft limit, the worker its shutdown.
     """
     with _state.lock:
         _state.passthrough = tuple(dict.fromkeys((*_state.passthrough, *exc_types)))
@@ -275,5 +310,7 @@ def _close(sink: Sink) -> None:
     if callable(close):
         try:
             close()
-        except Exception as exc:
+        except BaseException as exc:
+            if must_escape(exc):
+                raise
             report_internal_error(f"closing {sink!r}", exc)

@@ -1,4 +1,4 @@
-"""The Python ``logging`` sink, in the reference's message form."""
+"""The Python ``logging`` sink, in Selinon's message form."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from ..core.catalogue import LEVELS
-from ..core.record import Record, aware, caller_record, dumps
+from ..core.record import Record, aware, caller_record, sorted_dumps
 
 __all__ = ["DEFAULT_LOGGER", "LoggingSink"]
 
@@ -16,7 +16,12 @@ _INFO = logging.INFO
 
 
 class LoggingSink:
-    """Log each event as ``SELINON <node> - <EVENT> : <json>``.
+    """Log each event as Selinon does: ``SELINON <node> - <EVENT> : {"details":…,"event":…,"time":…}``.
+
+    The node (host name) is right-aligned in 10 characters (``%10s``) and the JSON's keys are sorted at
+    every depth, as Selinon writes them; the JSON is compact and ``time`` is ISO-8601 with its offset
+    (the JSON sink's), where Selinon writes ``str(datetime.utcnow())``: ``datetime.fromisoformat``
+    reads both.
 
     DISPATCHER_FAILURE is logged at ERROR, the reference's WARN_EVENTS (and this package's extension of
     them, ``catalogue.EXTENSION_WARN_EVENTS``) at WARNING, the rest at INFO.
@@ -41,19 +46,19 @@ class LoggingSink:
         logger = self.logger
         if not logger.isEnabledFor(level):
             return
-        name, details = record["event"], record["details"]
-        text = dumps(details).decode("utf-8", "backslashreplace")
+        name, details, time = record["event"], record["details"], aware(record["time"])
+        text = sorted_dumps({"details": details, "event": name, "time": time})
         logger.log(
             level,
-            "SELINON %s - %s : %s",
+            "SELINON %10s - %s : %s",
             record["node"],
             name,
-            text,
+            text.decode("utf-8", "backslashreplace"),
             extra={
                 "selinon_event": name,
                 "selinon_event_number": event,
                 "selinon_details": details,
-                "selinon_time": aware(record["time"]),
+                "selinon_time": time,
             },
         )
 

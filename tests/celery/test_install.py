@@ -224,9 +224,11 @@ def test_auto_module_installs_from_imports(tmp_path: Path) -> None:
         ({"selinon_trace": [{"jsonn": True}]}, r"selinon_trace\[0\]: unknown sink 'jsonn'"),
         ({"selinon_trace": [{"json": {"file": "x"}}]}, r"selinon_trace\[0\]\.json: unknown option 'file'"),
         (
-            {"selinon_trace": [{"logging": True, "json": True}]},
-            r"selinon_trace\[0\]: each sink is a mapping with one key",
+            {"selinon_trace": [{"logging": True}, {"storage": {"name": "MyStorage", "method": "trace"}}]},
+            r"selinon_trace\[1\]\.storage: Selinon's storage tracing .* 'MyStorage' .* Use a function sink",
         ),
+        ({"selinon_trace": [{"sentry": {}}]}, r"selinon_trace\[0\]\.sentry: no 'dsn', and no Sentry client"),
+        ({"selinon_trace": ["logging"]}, r"selinon_trace\[0\]: each entry maps sink names to options"),
         ({"selinon_trace": "json"}, r"selinon_trace: expected a list of sinks"),
         (
             {"selinon_trace": [{"function": {"import": "no.such.module", "name": "f"}}]},
@@ -243,6 +245,31 @@ def test_auto_module_installs_from_imports(tmp_path: Path) -> None:
         ({"selinon_trace_events": ["TASK_BEGIN"]}, r"selinon_trace_events: unknown event 'TASK_BEGIN'"),
         ({"selinon_trace_events": {"only": ["TASK_START"]}}, r"selinon_trace_events: unknown key 'only'"),
         ({"selinon_trace_redact": "password"}, r"selinon_trace_redact: expected a list of key names"),
+        ({"selinon_trace_redact": 5}, r"selinon_trace_redact: expected a list of key names, got 5"),
+        ({"selinon_trace_redact": {"password": True}}, r"selinon_trace_redact: expected a list of key names"),
+        ({"selinon_trace_redact": [""]}, r"selinon_trace_redact\[0\]: '' names no word"),
+        ({"selinon_trace_redact": ["password", 3]}, r"selinon_trace_redact\[1\]: 3 is not a string"),
+        ({"selinon_trace_redact": ["word: "]}, r"selinon_trace_redact\[0\]: 'word: ' names no word"),
+        (
+            {"selinon_trace_redact_values": r"\d+"},
+            r"selinon_trace_redact_values: expected a list of patterns",
+        ),
+        (
+            {"selinon_trace_redact_values": ["(unclosed"]},
+            r"selinon_trace_redact_values\[0\]: .* is not a regular",
+        ),
+        (
+            {"selinon_trace_redact_values": ["ok", ""]},
+            r"selinon_trace_redact_values\[1\]: '' is not a non-empty",
+        ),
+        (
+            {"selinon_trace_redact_values": ["x*"]},
+            r"selinon_trace_redact_values\[0\]: 'x\*' matches the empty",
+        ),
+        (
+            {"selinon_trace": [{"sentry": {"dsn": "http://k@127.0.0.1:9/1", "include_local_variables": 1}}]},
+            r"selinon_trace\[0\]\.sentry: 'include_local_variables' must be true or false",
+        ),
         ({"selinon_trace_max_value_length": "big"}, r"selinon_trace_max_value_length: expected an integer"),
         ({"selinon_trace_sinks": []}, r"selinon_trace_sinks: unknown setting"),
         (
@@ -377,3 +404,26 @@ def test_an_orjson_without_fragment_still_traces(tmp_path: Path) -> None:
         line["details"]["node_args"] == {"args": [1, "ann"], "kwargs": {"db_password": "[redacted]"}}
         for line in lines
     )
+
+
+def _careless(event: int, details: dict[str, Any]) -> None:
+    """A function sink that changes what it is given, at every depth."""
+    details["node_args"]["args"].clear()
+    details.pop("task_id")
+
+
+def test_a_function_sink_that_changes_details_changes_no_later_event(tmp_path: Path) -> None:
+    """TASK_END carries the attempt's details intact although a function sink mangled TASK_START's."""
+    path = tmp_path / "t.jsonl"
+    app = _app(selinon_trace=[{"json": {"path": str(path)}}])
+    Trace.trace_by_func(_careless)  # registered before the file sink: it runs first
+    selinon_celery_trace.install(app)
+    try:
+        result = app.tasks["install.add"].apply((1, 2))
+    finally:
+        selinon_celery_trace.uninstall(app)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["event"] for r in records] == ["TASK_START", "TASK_END"]
+    for record in records:
+        assert record["details"]["task_id"] == result.id
+        assert record["details"]["node_args"] == {"args": [1, 2], "kwargs": {}}

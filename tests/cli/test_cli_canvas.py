@@ -192,7 +192,7 @@ def test_show_draws_the_chord_header_side_by_side_then_its_body(trace: Path) -> 
     """``show`` of the body: the header's two members (one retried), then the body after them."""
     tree = _run("show", BODY[:8], trace)
     lines = tree.splitlines()
-    assert "✔ canvas t.add [root " in lines[0] and "3 tasks, 4 attempts" in lines[0]
+    assert "✔ canvas chord([add, flaky] → total) [root " in lines[0] and "3 tasks, 4 attempts" in lines[0]
     header = next(
         i for i, line in enumerate(lines) if "chord header [960c0000] 2 members side by side: 2 ok" in line
     )
@@ -209,16 +209,27 @@ def test_show_of_a_task_outside_a_canvas_is_the_task(trace: Path) -> None:
     assert "task t.plain [" in _run("show", PLAIN, trace)
 
 
-def test_summary_lists_canvas_workflows_with_the_failed_task(trace: Path) -> None:
-    """The summary has a row per root task name and counts the failed chain as a failure, naming its step."""
+def test_summary_lists_canvas_workflows_by_shape_and_each_failure_once(trace: Path) -> None:
+    """A row per shape (the chain and the chord both start with t.add: two rows), the failed chain
+    counted as a failure, and its failure listed once, with the workflow and the step that failed."""
     out = _run("summary", trace)
-    assert "Canvas workflows" in out
-    canvases = out[out.index("Canvas workflows") :]
-    row = next(line for line in canvases.splitlines() if line.strip().startswith("t.add "))
-    assert row.split()[:4] == ["t.add", "2", "1", "1"]
-    assert any(
-        "canvas t.add" in line and "at t.boom: ValueError: step two" in line for line in out.splitlines()
+    canvases = out[out.index("Canvas workflows") : out.index("Failures")]
+    shapes = [
+        line.strip().split("  ")[0]
+        for line in canvases.splitlines()
+        if line.strip().startswith(("chain(", "chord(", "group("))
+    ]
+    assert shapes == ["chain(add → boom → add)", "chord([add, flaky] → total)"]
+    chain_row = next(line for line in canvases.splitlines() if "chain(add → boom → add)" in line)
+    assert chain_row.split()[-6:-3] == ["1", "·", "1"]  # runs, ok, failed
+    chord_row = next(line for line in canvases.splitlines() if "chord([add, flaky] → total)" in line)
+    assert chord_row.split()[-6:-3] == ["1", "1", "·"]
+    failures = [line for line in out[out.index("Failures") :].splitlines() if "step two" in line]
+    assert len(failures) == 1, out
+    assert (
+        "canvas chain(add → boom → add)" in failures[0] and "at t.boom: ValueError: step two" in failures[0]
     )
+    assert STEP_2[:8] in failures[0], "the failed step's id, to show"
 
 
 def test_canvas_timeline_renders_one_bar_per_attempt(chromium: str, trace: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -242,3 +253,21 @@ def test_canvas_timeline_renders_one_bar_per_attempt(chromium: str, trace: Path,
             (BODY, "1", "success"),
         ]
     )
+
+
+def test_a_long_shape_is_shortened_readably(tmp_path: Path) -> None:
+    """A chain of twelve steps keeps its first two and last step; the shape fits its column."""
+    builder = TraceBuilder()
+    ids = [f"c{n:07d}-0000-4000-8000-000000000000" for n in range(12)]
+    steps = [{"task_name": f"shop.step_{n}", "task_id": ids[n]} for n in range(12)]
+    for n in range(12):
+        parent = ids[n - 1] if n else None
+        facts, plan = _canvas(ids[0]), _plan(chain=steps[n + 1 :])
+        _task(builder, n * 0.1, f"shop.step_{n}", ids[n], parent, facts, plan, "success")
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(b"".join(builder.lines()))
+    found = collect_canvas(lambda: merged([str(path)], Malformed()), ids[5])
+    assert found.run is not None
+    assert found.run.name == "chain(step_0 → step_1 → …9 more… → step_11)"
+    out = _run("summary", path)
+    assert "chain(step_0 → step_1 → …9 more… → step_11)" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -120,3 +121,18 @@ def test_docs_event_table_is_generated_from_the_catalogue() -> None:
     """docs/events.md has the catalogue's table verbatim (`python -m selinon_celery_trace.core.catalogue`)."""
     events_page = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
     assert catalogue.markdown_table() in events_page
+
+
+def test_docs_map_selinon_1_1_numbers_to_names() -> None:
+    """docs/events.md maps every Selinon 1.1+ number to its name: FLOW_SCHEDULE at 1, later events one up."""
+    page = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    section = page.split("## Selinon's numbers", 1)[1]
+    rows = re.findall(r"^\| `([A-Z_]+)` \| (\d+) \| (\d+) \|$", section, re.MULTILINE)
+    ours = {name: int(number) for name, number, _ in rows}
+    theirs = {name: int(number) for name, _, number in rows}
+    selinon = {spec.name: spec.number for spec in catalogue.EVENTS if spec.number <= 52}
+    assert ours == selinon  # every Selinon name, with this package's number
+    assert sorted(theirs.values()) == list(range(53))
+    assert theirs["DISPATCHER_WAKEUP"] == 0 and theirs["FLOW_SCHEDULE"] == 1
+    assert theirs["STORAGE_DELETE"] == 51 and theirs["STORAGE_DELETED"] == 52
+    assert all(theirs[name] == number + 1 for name, number in selinon.items() if 1 <= number <= 49)

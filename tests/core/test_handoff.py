@@ -9,6 +9,7 @@ import pytest
 
 from selinon_celery_trace import Trace
 from selinon_celery_trace.core import handoff
+from selinon_celery_trace.core.record import current_exception, exception_scope
 
 WAIT = 10.0  # seconds a test waits for something that should happen at once
 
@@ -111,3 +112,15 @@ def test_a_forked_child_delivers_on_a_thread_of_its_own() -> None:
     with os.fdopen(read_end) as lines:
         assert lines.read().split() == ["1", "2"]
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_callers_exception_scope_travels_with_the_event() -> None:
+    """A sink on the hand-off thread sees the exception the caller set (Sentry's and OpenTelemetry's need)."""
+    seen: list[BaseException | None] = []
+    Trace.trace_by_func(lambda event, details: seen.append(current_exception()))
+    failure = ValueError("lost")
+    with exception_scope(failure):
+        handoff.emit_in_background(Trace.TASK_FAILURE, {"task_id": "t"})
+    handoff.emit_in_background(Trace.TASK_FAILURE, {"task_id": "u"})
+    assert handoff.flush(WAIT)
+    assert seen == [failure, None]

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import math
-from dataclasses import dataclass
-from datetime import datetime, timezone
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import ClassVar
 from uuid import UUID
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selinon_celery_trace.core.arguments import sanitize_arguments
-from selinon_celery_trace.core.redact import REDACTED, Policy, sanitize
+from selinon_celery_trace.core.redact import (
+    DEFAULT_REDACT_VALUES,
+    REDACTED,
+    Policy,
+    exception_text,
+    sanitize,
+)
+from selinon_celery_trace.core.values import luhn
 
 
 class Hostile:
-    """An object whose repr raises."""
+    """An object whose repr raises (and has no field to show)."""
 
     def __repr__(self) -> str:
         raise RuntimeError("no repr for you")
@@ -79,7 +90,7 @@ def test_odd_values_become_json() -> None:
     assert safe["set"] == [1, 2, 3]
     assert safe["dec"] == "1.50" and safe["uuid"] == str(UUID(int=1))
     assert safe["when"] == "2026-01-02T00:00:00+00:00"
-    assert safe["hostile"].startswith("<unrepresentable Hostile")
+    assert safe["hostile"] == "<Hostile>"  # its __repr__ is never called
     assert "<max depth" in text
 
 
@@ -93,12 +104,32 @@ _keys = st.one_of(
     st.sampled_from(["password", "X-Api-Key", "db_Token", "name", 'a":b', 'q"password', "secret_sauce"]),
     st.text(max_size=12),
 )
+# Secrets by value, and look-alikes that are not (a Luhn-invalid number, an e-mail, a timestamp).
+_SECRETS = [
+    "4111 1111 1111 1111",
+    "x\t4111111111111111",
+    "4111111111111112",
+    "postgres://u:pw@h/d",
+    "ann@example.com",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+    "Bearer abcdefgh12",
+    "Authorization: Basic dXNlcg",
+    "AKIAIOSFODNN7EXAMPLE",
+    "\nAKIAIOSFODNN7EXAMPLE",
+    "-----BEGIN PRIVATE KEY-----\nMII",
+    "1700000000001",
+    'a,"4111111111111111",b',
+    "x 3.14159265358979323",
+]
 _json_like = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-(2**63), 2**63 - 1)
     | st.text(max_size=30)
     | st.text(alphabet="xy", min_size=2040, max_size=2060)  # around the default max_length
+    | st.builds(
+        lambda a, b, c: a + b + c, st.text(max_size=4), st.sampled_from(_SECRETS), st.text(max_size=4)
+    )
     | st.floats(allow_nan=False, allow_infinity=False),
     lambda children: (
         st.lists(children, max_size=5)
@@ -161,3 +192,261 @@ def test_json_decoded_arguments_find_every_dict_to_mask() -> None:
     login = _Login("ann", "hunter2")
     safe = sanitize_arguments([login], {}, Policy(), decoded_json=True)
     assert safe == sanitize({"args": [login], "kwargs": {}}, Policy())
+
+
+# -- secrets by value -------------------------------------------------------------------------------
+
+CARD = "4111 1111 1111 1111"  # a test card number: passes the Luhn check
+JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV"
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAsecretbody\n-----END RSA PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("postgres://ada:hunter2@db:5432/app", "postgres://ada:[redacted]@db:5432/app"),
+        ("redis://:p@ss:w0rd@cache:6379/0", "redis://:[redacted]@cache:6379/0"),
+        ("see https://host:8443/x@y", "see https://host:8443/x@y"),  # a port, not a password
+        ("Authorization: Bearer abc.def-123", "Authorization: Bearer [redacted]"),
+        ('{"authorization": "Basic dXNlcjpwYXNz"}', '{"authorization": "Basic [redacted]"}'),
+        ("token is bearer 9f8e7d6c5b4a3210", "token is bearer [redacted]"),
+        ("a bearer bond", "a bearer bond"),  # no token after it
+        (f"jwt={JWT};", "jwt=[redacted];"),
+        (f"key:\n{PEM}\nend", "key:\n[redacted]\nend"),
+        ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN", "[redacted]"),  # cut before its END line
+        ("id AKIAIOSFODNN7EXAMPLE here", "id [redacted] here"),
+        (f"card {CARD} exp 12/30", "card [redacted] exp 12/30"),
+        ("4111-1111-1111-1111", "[redacted]"),
+        ("4111111111111111", "[redacted]"),
+        ("order 12 4111 1111 1111 1111", "order 12 [redacted]"),
+        ("4111111111111112", "4111111111111112"),  # fails the Luhn check: not a card
+        ("1700000000001", "1700000000001"),  # a millisecond timestamp failing the Luhn check
+        ("sizes 10 20 30 40 50 60 70 80", "sizes 10 20 30 40 50 60 70 80"),
+        ("plain text, nothing secret", "plain text, nothing secret"),
+    ],
+)
+def test_secrets_are_masked_by_their_form(text: str, masked: str) -> None:
+    """URL credentials, Authorization/bearer tokens, JWTs, PEM keys, AWS keys and Luhn-valid cards."""
+    assert sanitize(text, Policy()) == masked
+    assert sanitize({"note": [text]}, Policy()) == {"note": [masked]}
+
+
+def test_luhn() -> None:
+    """The Luhn check accepts card numbers and rejects their one-digit typos."""
+    assert luhn("4111111111111111") and luhn("378282246310005") and luhn("6011111111111117")
+    assert not luhn("4111111111111112") and not luhn("378282246310006")
+
+
+def test_value_patterns_are_configurable() -> None:
+    """Patterns replace the defaults; spread the defaults to add to them; a ``secret`` group keeps context."""
+    extra = r"ACME-(?P<secret>\d{6})"
+    text = f"ACME-123456 postgres://u:pw@h {CARD}"
+    added = Policy(redact_values=(*DEFAULT_REDACT_VALUES, extra))
+    assert sanitize(text, added) == "ACME-[redacted] postgres://u:[redacted]@h [redacted]"
+    only = Policy(redact_values=(extra,))
+    assert sanitize(text, only) == f"ACME-[redacted] postgres://u:pw@h {CARD}"
+    assert sanitize(text, Policy(redact_values=())) == text
+    # An anchored pattern of one's own still applies to every string of JSON-decoded arguments.
+    anchored = Policy(redact_values=(r"^secret-\w+$",))
+    safe = sanitize_arguments(["secret-abc", "x"], {"k": "secret-def"}, anchored, decoded_json=True)
+    assert safe == {"args": [REDACTED, "x"], "kwargs": {"k": REDACTED}}
+
+
+@pytest.mark.parametrize("decoded_json", [True, False])
+def test_arguments_fast_path_masks_by_value(decoded_json: bool) -> None:
+    """Plain JSON arguments holding a secret by value are masked; others stay on the fast path unchanged."""
+    args = [f"postgres://ada:{'pw' * 3}@db/app", {"card": CARD, "n": [1, 2]}, JWT]
+    kwargs = {"header": "Bearer s3cr3t-t0ken", "key": "AKIAIOSFODNN7EXAMPLE", "note": 'say "hi"\n'}
+    safe = sanitize_arguments(args, kwargs, Policy(), decoded_json=decoded_json)
+    assert safe == {
+        "args": ["postgres://ada:[redacted]@db/app", {"card": REDACTED, "n": [1, 2]}, REDACTED],
+        "kwargs": {"header": "Bearer [redacted]", "key": REDACTED, "note": 'say "hi"\n'},
+    }
+    plain = sanitize_arguments([17, "ann@example.com"], {"when": 1700000000001}, Policy(), decoded_json=True)
+    assert plain == {"args": [17, "ann@example.com"], "kwargs": {"when": 1700000000001}}
+
+
+# -- key names --------------------------------------------------------------------------------------
+
+
+def test_key_spellings_are_normalised() -> None:
+    """Dots, spaces, hyphens, case and camelCase do not hide a key; auth and pin match whole words only."""
+    masked = [
+        "api.key",
+        "Api Key",
+        "apiKey",
+        "API-KEY",
+        "X-Api-Key",
+        "db.password",
+        "DB Password",
+        "dbPassword",
+        "passphrase",
+        "jwt",
+        "id_jwt",
+        "bearer",
+        "auth",
+        "x-auth-token",
+        "authToken",
+        "basic_auth",
+        "pin",
+        "PIN",
+        "PIN_code",
+        "userPin",
+        "card pin",
+        "sessionId",
+        "client-secret",
+    ]
+    kept = ["author", "authors", "oauth_provider", "pinned", "spin", "pinch", "opinion", "user", "keyboard"]
+    safe = sanitize(dict.fromkeys(masked + kept, "v"), Policy())
+    assert {key for key, value in safe.items() if value == REDACTED} == set(masked)
+
+
+def test_word_entries_of_ones_own() -> None:
+    """``word:`` entries of a custom list match whole words; plain entries match inside words."""
+    policy = Policy(redact=("word:ssn", "iban"))
+    safe = sanitize({"ssn": 1, "customer-SSN": 2, "ssnote": 3, "IBANs": 4, "password": 5}, policy)
+    assert safe == {"ssn": REDACTED, "customer-SSN": REDACTED, "ssnote": 3, "IBANs": REDACTED, "password": 5}
+
+
+def test_key_value_pairs_in_free_text_are_masked() -> None:
+    """Messages and tracebacks mask ``key=value`` / ``key: value`` by the key list, and secrets by value."""
+    policy = Policy()
+    text = "ValueError: login failed password=hunter2 {'api_key': 'k 1', \"Token\": \"t\"} user=ann"
+    assert policy.message(text) == (
+        "ValueError: login failed password=[redacted] {'api_key': '[redacted]', "
+        '"Token": "[redacted]"} user=ann'
+    )
+    assert policy.message(f"dsn: postgres://a:b@h/1, card {CARD}") == "dsn: [redacted], card [redacted]"
+
+
+# -- objects, and user code never run --------------------------------------------------------------
+
+
+class _Tripwire:
+    """Records every call of code the tracer must never run on the hot path."""
+
+    calls: ClassVar[list[str]] = []
+
+    def __repr__(self) -> str:
+        _Tripwire.calls.append("repr")
+        time.sleep(5)
+        return "x" * 200_000_000
+
+    def __str__(self) -> str:
+        _Tripwire.calls.append("str")
+        return "s"
+
+    def __lt__(self, other: object) -> bool:
+        _Tripwire.calls.append("lt")
+        return True
+
+    def __hash__(self) -> int:
+        return 1
+
+
+class _Account(_Tripwire):
+    def __init__(self) -> None:
+        self.owner = "ann"
+        self.db_password = "hunter2"
+        self.url = "postgres://ann:pw@db/x"
+        self._cache = "internal"
+        self.me = self
+
+    @property
+    def expensive(self) -> str:
+        _Tripwire.calls.append("property")
+        return "no"
+
+
+class _Slotted(_Tripwire):
+    __slots__ = ("api_token", "name")
+
+    def __init__(self) -> None:
+        self.name = "box"
+        self.api_token = "t0k"
+
+
+@dataclass
+class _Card(_Tripwire):
+    holder: str
+    number: str
+    pin: str = field(repr=False, default="1234")  # hidden from its own repr: left out
+
+
+class _Blob(_Tripwire):
+    __slots__ = ()
+
+
+class _Oops(ValueError):
+    def __str__(self) -> str:
+        _Tripwire.calls.append("exc str")
+        return "never"
+
+    def __repr__(self) -> str:
+        _Tripwire.calls.append("exc repr")
+        return "never"
+
+
+def test_objects_are_rendered_by_their_fields_never_by_their_code() -> None:
+    """Objects show their fields, masked by name and value; no __repr__, __str__, property or __lt__ runs."""
+    _Tripwire.calls.clear()
+    value = {
+        "account": _Account(),
+        "slotted": _Slotted(),
+        "card": _Card("ann", CARD),
+        "blob": _Blob(),
+        "error": _Oops("bad", "postgres://u:pw@h"),
+        "set": {_Blob(), _Blob()},
+        _Blob(): "object key",
+    }
+    safe = sanitize(value, Policy())
+    json.dumps(safe, allow_nan=False)
+    assert safe["account"] == {
+        "__type__": "_Account",
+        "owner": "ann",
+        "db_password": REDACTED,
+        "url": "postgres://ann:[redacted]@db/x",
+        "me": "<cycle>",
+    }
+    assert safe["slotted"] == {"__type__": "_Slotted", "api_token": REDACTED, "name": "box"}
+    assert safe["card"] == {"__type__": "_Card", "holder": "ann", "number": REDACTED}
+    assert safe["blob"] == "<_Blob>" and safe["<_Blob>"] == "object key"
+    assert safe["error"] == {"__type__": "_Oops", "args": ["bad", "postgres://u:[redacted]@h"]}
+    assert safe["set"] == ["<_Blob>", "<_Blob>"]
+    assert exception_text(_Oops("bad token=t", 3), Policy()) == "_Oops('bad token=[redacted]', 3)"
+    assert _Tripwire.calls == []
+
+
+def test_attrs_and_pydantic_models_are_rendered_by_their_fields() -> None:
+    """attrs classes and pydantic models show their declared fields (repr=False ones left out), masked."""
+    import attr
+    import pydantic
+
+    @attr.s(auto_attribs=True)
+    class Login:
+        user: str
+        password: str
+        otp: str = attr.ib(repr=False, default="123456")
+
+    class Config(pydantic.BaseModel):
+        name: str
+        dsn: str
+        note: str = pydantic.Field(default="hidden", repr=False)
+
+    safe = sanitize([Login("ann", "pw"), Config(name="db", dsn="postgres://u:p@h/d")], Policy())
+    assert safe == [
+        {"__type__": "Login", "user": "ann", "password": REDACTED},
+        {"__type__": "Config", "name": "db", "dsn": REDACTED},
+    ]
+
+
+def test_simple_values_keep_their_text() -> None:
+    """Enums, classes, functions, complex numbers and timedeltas are written without user code."""
+
+    class Color(enum.Enum):
+        RED = 1
+
+    safe = sanitize([Color.RED, Color, sanitize, 1 + 2j, timedelta(seconds=5)], Policy())
+    assert safe[0] == "Color.RED" and safe[3] == "(1+2j)" and safe[4] == "datetime.timedelta(seconds=5)"
+    assert safe[1].startswith("<class ") and safe[1].endswith("Color>")
+    assert safe[2] == "<function selinon_celery_trace.core.redact.sanitize>"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import platform
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
@@ -50,7 +52,7 @@ def test_a_raising_sink_is_reported_once_and_others_still_run(caplog: pytest.Log
     assert list(Trace.errors().values()) == [5]
 
 
-def test_same_builtin_sink_twice_does_not_double_output(capsys: pytest.CaptureFixture[str]) -> None:
+def test_same_builtin_sink_twice_does_not_double_output(capfd: pytest.CaptureFixture[str]) -> None:
     """trace_by_json and trace_by_logging registered twice still print each event once."""
     Trace.trace_by_json()
     Trace.trace_by_json()
@@ -58,7 +60,7 @@ def test_same_builtin_sink_twice_does_not_double_output(capsys: pytest.CaptureFi
     Trace.trace_by_logging()
     assert len(Trace.sinks()) == 2
     Trace.log(Trace.TASK_START, task_name="t")
-    assert len(capsys.readouterr().out.splitlines()) == 1
+    assert len(capfd.readouterr().out.splitlines()) == 1
 
 
 def test_remove_sink_and_reset() -> None:
@@ -108,12 +110,12 @@ def test_event2str() -> None:
 
 
 def test_json_trace_func_uses_stdout_and_stderr_like_the_reference(
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     """WARN_EVENTS go to stderr, the rest to stdout, as one JSON object each with the reference's keys."""
     Trace.json_trace_func(Trace.TASK_START, {"task_name": "t"})
     Trace.json_trace_func(Trace.TASK_FAILURE, {"task_name": "t"})
-    out, err = capsys.readouterr()
+    out, err = capfd.readouterr()
     start, failure = json.loads(out), json.loads(err)
     assert start["event"] == "TASK_START" and failure["event"] == "TASK_FAILURE"
     assert set(start) == {"event", "time", "details", "node"}
@@ -122,20 +124,26 @@ def test_json_trace_func_uses_stdout_and_stderr_like_the_reference(
 
 
 def test_logging_trace_func_levels_and_message(caplog: pytest.LogCaptureFixture) -> None:
-    """Levels and message form are the reference's; the details also travel as structured extra."""
+    """Levels and message form are Selinon's; the details also travel as structured extra."""
     logger = logging.getLogger("test.trace")
     with caplog.at_level(logging.DEBUG, logger="test.trace"):
-        Trace.logging_trace_func(Trace.TASK_START, {"task_name": "t"}, logger=logger)
+        Trace.logging_trace_func(Trace.TASK_START, {"task_name": "t", "b": {"z": 1, "a": 2}}, logger=logger)
         Trace.logging_trace_func(Trace.TASK_RETRY, {}, logger=logger)
         Trace.logging_trace_func(Trace.DISPATCHER_FAILURE, {}, logger=logger)
     levels = [r.levelno for r in caplog.records]
     assert levels == [logging.INFO, logging.WARNING, logging.ERROR]
     first = caplog.records[0]
-    assert (
-        first.getMessage().startswith("SELINON ")
-        and ' - TASK_START : {"task_name":"t"}' in first.getMessage()
-    )
-    assert first.selinon_event == "TASK_START" and first.selinon_details == {"task_name": "t"}  # type: ignore[attr-defined]
+    # Selinon's: "SELINON %10s - %s : %s" % (node, event, json.dumps(report, sort_keys=True))
+    prefix = f"SELINON {platform.node():>10} - TASK_START : "
+    message = first.getMessage()
+    assert message.startswith(prefix), message
+    text = message[len(prefix) :]
+    report = json.loads(text)
+    assert text == json.dumps(report, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert list(report) == ["details", "event", "time"] and list(report["details"]["b"]) == ["a", "z"]
+    assert report["event"] == "TASK_START" and report["details"] == {"task_name": "t", "b": {"z": 1, "a": 2}}
+    assert datetime.fromisoformat(report["time"]) == first.selinon_time  # type: ignore[attr-defined]
+    assert first.selinon_event == "TASK_START" and first.selinon_details["task_name"] == "t"  # type: ignore[attr-defined]
 
 
 def test_trace_by_logging_uses_the_given_logger(caplog: pytest.LogCaptureFixture) -> None:

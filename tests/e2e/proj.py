@@ -34,7 +34,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from celery import Celery, Task, chord
+from celery import Celery, Task, chain, chord, group
 from celery.exceptions import Reject
 from kombu import Exchange, Queue
 
@@ -229,6 +229,20 @@ def make_app(env: Mapping[str, str]) -> Celery:
     def retry_once(self: Task, value: int) -> int:
         if self.request.retries < 1:
             raise self.retry(countdown=0)
+        return value
+
+    @app.task(name="e2e.replaced", shared=False, bind=True)
+    def replaced(self: Task, value: int, how: str) -> Any:
+        # Task.replace: the replacement inherits this task's id (a chain's last step, a group's
+        # accumulating chord body does).
+        if how == "task":
+            return self.replace(add.s(value, 1))
+        if how == "chain":
+            return self.replace(chain(add.s(value, 1), add.s(10)))
+        if how == "group":
+            return self.replace(group(add.s(value, i) for i in range(2)))
+        if how == "boom":
+            return self.replace(boom.s(f"replacement of {value}"))
         return value
 
     return app

@@ -177,6 +177,7 @@ class Worker:
         self.layout = Layout(self.env["E2E_QUEUE_PREFIX"])
         self.process: subprocess.Popen[bytes] | None = None
         self.node_name = ""
+        self.stdout_path: Path | None = None  # set before launch: stdout there, stderr alone in the log
 
     @property
     def pid(self) -> int:
@@ -203,9 +204,14 @@ class Worker:
             # No other worker's opinion is needed, and starting is faster without them.
             *("--without-mingle", "--without-gossip"),
         ]
-        with open(self.log_path, "wb") as log:
+        with open(self.log_path, "wb") as log, open(self.stdout_path or os.devnull, "wb") as out:
             self.process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=out if self.stdout_path else log,
+                stderr=log if self.stdout_path else subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def start(self) -> None:

@@ -89,7 +89,7 @@ def test_chain_of_three_and_a_chain_that_fails(e2e: Publisher) -> None:
     for number, task_id in enumerate((first, second, third), 1):
         assert lines_with(tree, f"step {number} ✔ e2e.add [{task_id[:8]}] ok in", e2e.worker.node_name)
     tree = show(e2e, before)
-    assert lines_with(tree, "canvas e2e.add", "failed after", f"e2e.boom [{failing[:8]}]")
+    assert lines_with(tree, "canvas chain(add → boom → add)", "failed after", f"e2e.boom [{failing[:8]}]")
     assert lines_with(tree, f"step 2 ✖ e2e.boom [{failing[:8]}] failed after")
     assert lines_with(tree, f"step 3 ⊘ e2e.add [{never[:8]}] never scheduled: step e2e.boom failed")
 
@@ -356,7 +356,7 @@ def test_chunks_and_map_are_named_with_the_task_they_run(e2e: Publisher) -> None
         check_facts(events[task_id], facts(root_id=task_id, group_id=chunked.id, group_index=index))
 
     tree = show(e2e, chunked.id)
-    assert lines_with(tree, f"canvas celery.starmap(e2e.add) [root {members[0]}] finished in")
+    assert lines_with(tree, f"canvas group(3 × starmap(add)) [root {members[0]}] finished in")
     assert lines_with(tree, f"group [{chunked.id[:8]}] 3 members side by side: 3 ok")
     for index, task_id in enumerate(members):
         assert lines_with(tree, f"[{index}] ✔ celery.starmap(e2e.add) [{task_id[:8]}] ok in")

@@ -24,6 +24,14 @@ def rel_broker() -> Broker:
     return Broker("redis", url, url)
 
 
+@pytest.fixture(scope="module", params=["redis", "amqp"])
+def any_broker(request: pytest.FixtureRequest, rel_broker: Broker) -> Broker:
+    """Redis, then RabbitMQ (``SELINON_TEST_AMQP_URL``; results in Redis): for tests that hold on both."""
+    if request.param == "redis":
+        return rel_broker
+    return Broker("amqp", brokers.amqp_url(), rel_broker.result_backend)
+
+
 class Workers:
     """Starts workers for one test and remembers them (their logs are shown when the test fails)."""
 
@@ -42,6 +50,12 @@ class Workers:
 def workers(rel_broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Workers:
     """Make workers (start them with :func:`running`)."""
     return Workers(rel_broker, tmp_path_factory)
+
+
+@pytest.fixture
+def broker_workers(any_broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Workers:
+    """Make workers on Redis, then on RabbitMQ (the test runs once per broker)."""
+    return Workers(any_broker, tmp_path_factory)
 
 
 @pytest.hookimpl(wrapper=True)

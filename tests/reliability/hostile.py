@@ -14,6 +14,7 @@ from uuid import UUID
 from hypothesis import strategies as st
 
 __all__ = [
+    "SlowRepr",
     "Unorderable",
     "Unprintable",
     "UnprintableKey",
@@ -36,6 +37,22 @@ class Unprintable:
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         # How Hypothesis shows a falsifying example (its printer tries this before __repr__).
         printer.text(f"{type(self).__name__}()")
+
+
+class SlowRepr:
+    """An object whose ``__repr__`` takes 5 s and would build 200 MB (its fields: a name and a token)."""
+
+    def __init__(self, name: str, api_token: str) -> None:
+        self.name = name
+        self.api_token = api_token
+
+    def __repr__(self) -> str:
+        import time
+
+        time.sleep(5)
+        return "r" * 200_000_000
+
+    __str__ = __repr__
 
 
 class UnprintableKey(Unprintable):

@@ -21,7 +21,8 @@ from tests.reliability.support import whole_lines
 __all__ = ["AllSinks", "eager_app"]
 
 LOGGER = "tests.reliability.trace"
-_MESSAGE = re.compile(r"SELINON (?P<node>\S+) - (?P<event>[A-Z_]+) : (?P<details>.*)", re.DOTALL)
+# Selinon's message: the host right-aligned in 10, then the JSON of {"details", "event", "time"}.
+_MESSAGE = re.compile(r"SELINON +(?P<node>\S+) - (?P<event>[A-Z_]+) : (?P<report>.*)", re.DOTALL)
 
 
 class _Records(logging.Handler):
@@ -100,7 +101,9 @@ class AllSinks:
             assert "\n" not in message, message[:300]
             match = _MESSAGE.fullmatch(message)
             assert match is not None, message[:300]
-            logged.append((match["event"], json.loads(match["details"])))
+            report = json.loads(match["report"])
+            assert report["event"] == match["event"], message[:300]
+            logged.append((match["event"], report["details"]))
         found["logging"] = logged
         called = []
         for event, details in sinks.collected:

@@ -16,13 +16,25 @@ import json
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
+from celery.exceptions import Reject
 
 from selinon_celery_trace import Dispatcher
 
-__all__ = ["app", "make_app", "queue_name"]
+__all__ = ["Account", "app", "make_app", "queue_name"]
+
+
+@dataclass
+class Account:
+    """A task's result object: events show it by its fields, masked by name and value."""
+
+    owner: str
+    api_token: str
+    database: str
+
 
 FLOW_CHECK_INTERVAL = 0.2
 
@@ -107,6 +119,24 @@ def make_app(env: Mapping[str, str]) -> Celery:
     @app.task(name="rel.fail_with", shared=False)
     def fail_with(message: str) -> None:
         raise RuntimeError(message)
+
+    @app.task(name="rel.account", shared=False, ignore_result=True)
+    def account(owner: str, token: str, database: str) -> Account:
+        return Account(owner, token, database)  # not stored: TASK_DISCARD_RESULT carries the object
+
+    @app.task(name="rel.fail_login", shared=False)
+    def fail_login(password: str, endpoint: str, card_number: str) -> None:
+        # The task writes its secrets into its exception's message, as tasks do.
+        raise RuntimeError(f"login failed: password={password} at {endpoint} for card {card_number}")
+
+    @app.task(name="rel.nap_with", shared=False)
+    def nap_with(value: Any, seconds: float) -> str:
+        time.sleep(seconds)
+        return type(value).__name__
+
+    @app.task(name="rel.reject", shared=False)
+    def reject(why: str) -> None:
+        raise Reject(why, requeue=False)
 
     return app
 

@@ -6,10 +6,25 @@ A worker gets them with ``{"function": {"import": "tests.reliability.sinks", "na
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Any
 
-__all__ = ["HANG_FOREVER", "SLOW_END", "collect", "collected", "hang", "raising", "record"]
+from selinon_celery_trace import Trace
+
+__all__ = [
+    "HANG_FOREVER",
+    "SLOW_END",
+    "SLOW_REJECT_SECONDS",
+    "collect",
+    "collected",
+    "exiting",
+    "hang",
+    "interrupting",
+    "raising",
+    "record",
+    "slow_on_reject",
+]
 
 HANG_FOREVER = "hang-forever"
 """A task whose first argument is this hangs in the sink at its TASK_START, for an hour."""
@@ -21,6 +36,25 @@ SLOW_END_SECONDS = 2.0
 def raising(event: int, details: Any) -> None:
     """A sink that is down: every call raises."""
     raise RuntimeError("reliability sink is down")
+
+
+def exiting(event: int, details: Any) -> None:
+    """A sink that calls ``sys.exit(3)`` at every event."""
+    sys.exit(3)
+
+
+def interrupting(event: int, details: Any) -> None:
+    """A sink that raises ``KeyboardInterrupt`` at every event."""
+    raise KeyboardInterrupt
+
+
+SLOW_REJECT_SECONDS = 5.0
+
+
+def slow_on_reject(event: int, details: Any) -> None:
+    """A sink that takes 5 s over each failure of a rejected task (reported by the worker's main process)."""
+    if event == Trace.TASK_FAILURE and isinstance(details, dict) and details.get("exc_type") == "Reject":
+        time.sleep(SLOW_REJECT_SECONDS)
 
 
 def _first_arg(details: Any) -> Any:

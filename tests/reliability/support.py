@@ -40,6 +40,17 @@ class RelWorker(Worker):
     def queues(self) -> str:
         return self.queue
 
+    def delete_broker_objects(self) -> None:
+        if self.broker.name == "redis":
+            super().delete_broker_objects()
+            return
+        from kombu import Connection
+
+        with Connection(self.broker.url, connect_timeout=5) as connection:
+            channel = connection.default_channel
+            channel.queue_delete(self.queue)
+            channel.exchange_delete(self.queue)  # Celery's default exchange of the default queue
+
     def configure(self, **env: str) -> RelWorker:
         """Add ``env`` (before :meth:`start`) and rebuild the publishing app from it."""
         self.env.update(env)

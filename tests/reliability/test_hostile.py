@@ -85,7 +85,7 @@ def test_any_details_logged_directly_give_one_record_per_sink(
         assert [name for name, _ in found[sink]] == ["FLOW_END"], sink
         assert found[sink][0][1].keys() == {*details}, sink
     assert found["function"] == [("FLOW_END", details)]
-    assert found["function"][0][1] is details, "a function sink gets the caller's own details"
+    assert found["function"][0][1] is not details, "a function sink gets a copy of its own (as in Selinon)"
     assert Trace.errors() == {}
 
 
@@ -237,7 +237,7 @@ def test_hostile_argument_through_a_real_worker(
     assert argument["db_password"] == "[redacted]"
     assert argument["self"] == "<cycle>" and argument["1"] == "int key"
     assert argument["huge"].endswith("[truncated 4997952 chars]")
-    assert argument["unprintable"].startswith("<unrepresentable Unprintable")
+    assert argument["unprintable"] == "<Unprintable>"  # its raising __repr__ is never called
     assert names(events[big.id]) == ["TASK_START", "TASK_DISCARD_RESULT", "TASK_END"]
     discarded = events[big.id][1]["details"]["result"]
     assert discarded.endswith(f"...[truncated {HUNDRED_MB - 2048} chars]")
@@ -254,8 +254,8 @@ def test_hostile_argument_through_a_real_worker(
 
     logged = [line for line in log.splitlines() if result.id in line]
     assert len([line for line in logged if " - TASK_START : " in line]) == 1, "logging sink"
-    assert len([line for line in logged if '"event":"TASK_START"' in line]) == 1, "json sink on stdout"
-    assert len([line for line in logged if '"event":"TASK_END"' in line]) == 1, "json sink on stdout"
+    assert len([line for line in logged if '{"event":"TASK_START"' in line]) == 1, "json sink on stdout"
+    assert len([line for line in logged if '{"event":"TASK_END"' in line]) == 1, "json sink on stdout"
     recorded = [line for line in record_file.read_text().splitlines() if result.id in line]
     assert [line.split(" ", 1)[0] for line in recorded] == ["3", "5"], "function sink"
     for output in (data.decode(), log, record_file.read_text()):

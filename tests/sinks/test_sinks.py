@@ -58,7 +58,7 @@ def test_every_event_is_one_json_line_whatever_the_details() -> None:
     assert record["event"] == "TASK_START" and record["node"] == HOST
     assert details["amount"] == "9.99" and details["id"] == str(UUID(int=7))
     assert details["tags"] == ["a", "b"] and details["cycle"]["self"] == "<cycle>"
-    assert details["norepr"].startswith("<unrepresentable NoRepr")
+    assert details["norepr"] == "<NoRepr>"  # never its own __repr__
     assert details["text"].endswith("still one JSON line")
     assert datetime.fromisoformat(record["time"]).utcoffset().total_seconds() == 0  # type: ignore[union-attr]
 
@@ -208,3 +208,33 @@ def test_one_event_has_one_time_in_every_sink(
     for record, log_record in zip(first, logged, strict=True):
         assert log_record.selinon_time == datetime.fromisoformat(record["time"])  # type: ignore[attr-defined]
         assert log_record.selinon_details == record["details"]  # type: ignore[attr-defined]
+
+
+CUT_STDOUT = """
+import json, os, sys
+from selinon_celery_trace import Trace
+read, write = os.pipe()
+os.set_blocking(write, False)
+os.dup2(write, 1)  # stdout: a pipe nobody reads yet, that takes what fits and no more
+Trace.trace_by_json()
+sent = 0
+while not Trace.errors():  # the pipe fills up in the middle of a line
+    Trace.log(Trace.FLOW_START, n=sent, payload="x" * 5000)
+    sent += 1
+data = os.read(read, 1 << 20)
+Trace.log(Trace.FLOW_END, n=sent)
+data += os.read(read, 1 << 20)
+sys.stderr.write(json.dumps({"sent": sent, "data": data.decode()}))
+"""
+
+
+def test_a_stdout_line_cut_short_is_never_glued_to_the_next() -> None:
+    """A non-blocking stdout that fills mid-line: the next event starts on a line of its own."""
+    run = subprocess.run([sys.executable, "-c", CUT_STDOUT], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stderr[run.stderr.index('{"sent"') :])
+    *earlier, last, end = report["data"].split("\n")
+    assert end == "" and json.loads(last)["event"] == "FLOW_END", "the next event is whole, on its own line"
+    cut = earlier.pop()  # the event the full pipe took only part of
+    assert cut.startswith('{"event":"FLOW_START"') and len(cut) < 5000, cut[:100]
+    assert [json.loads(line)["details"]["n"] for line in earlier] == list(range(report["sent"] - 1))

@@ -12,7 +12,7 @@ from ..reading.tail import follow
 from ..views.render import render_record
 from .filter_options import event_patterns, filter_options
 from .inputs import FILES, report_skipped
-from .settings import current_settings
+from .settings import current_settings, width_option
 
 __all__ = ["follow_command"]
 
@@ -30,6 +30,7 @@ __all__ = ["follow_command"]
 )
 @click.option("--once", is_flag=True, help="Print what is in the file and exit instead of waiting for more.")
 @click.option("--from-start", is_flag=True, help="Start at the beginning of the file (same as a huge -n).")
+@width_option
 def follow_command(
     file: str,
     events: tuple[str, ...],

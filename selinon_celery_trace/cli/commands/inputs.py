@@ -27,6 +27,7 @@ __all__ = [
     "check_files",
     "files_label",
     "find_run",
+    "missing_files_or_id",
     "not_found",
     "report_skipped",
     "rereadable",
@@ -57,6 +58,18 @@ def check_files(files: Sequence[str]) -> None:
     """Refuse standard input given twice: it can be read only once."""
     if list(files).count(STDIN) > 1:
         raise click.UsageError("'-' (standard input) can be given only once.")
+
+
+def missing_files_or_id(first: str, command: str) -> None:
+    """Say which argument is missing when only one was given: the ID (a file was given), or the files."""
+    if first == STDIN or os.path.isfile(first):
+        raise click.UsageError(
+            f"Missing argument 'ID': {first!r} is a trace file; give the id to show before it "
+            f"(selinon-trace {command} ID FILES...; an id prefix is enough)."
+        )
+    raise click.UsageError(
+        f"Missing argument 'FILES...': give the trace files to read after the id {first!r}."
+    )
 
 
 def find_run(wanted: str, files: Sequence[str], malformed: Malformed) -> Found:

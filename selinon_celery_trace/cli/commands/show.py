@@ -11,25 +11,44 @@ from ..model.runs import FlowRun
 from ..reading.lines import Malformed
 from ..views.canvas_view import canvas_tree
 from ..views.tree_view import flow_tree, task_tree
-from .inputs import FILES, NOT_FOUND, check_files, find_run, not_found, report_skipped, rereadable
-from .settings import current_settings
+from .inputs import (
+    FILES,
+    NOT_FOUND,
+    check_files,
+    find_run,
+    missing_files_or_id,
+    not_found,
+    report_skipped,
+    rereadable,
+)
+from .settings import current_settings, width_option
 
 __all__ = ["show_command"]
 
 
-@click.command("show", short_help="One flow or task as a tree of wake-ups, tasks and attempts.")
+@click.command("show", short_help="One flow, canvas workflow or task as a tree of its attempts.")
 @click.argument("ident", metavar="ID")
-@click.argument("files", nargs=-1, required=True, type=FILES)
+@click.argument("files", nargs=-1, type=FILES, metavar="FILES...")
 @click.option(
     "-t", "--traceback", is_flag=True, help="Print whole error texts (tracebacks), not only their last line."
 )
-def show_command(ident: str, files: tuple[str, ...], traceback: bool) -> None:
-    """Show one flow (by dispatcher id) or one task (by task id) as a tree.
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Under each attempt: its arguments (as the trace has them, redacted) and its result or exception.",
+)
+@width_option
+def show_command(ident: str, files: tuple[str, ...], traceback: bool, verbose: bool) -> None:
+    """Show one flow (by dispatcher id), canvas workflow or task (by any of its ids) as a tree.
 
     A flow shows its dispatcher wake-ups, its tasks with each attempt (retries, failures, durations,
-    queue, worker and process) and its subflows, in the order they happened. An id prefix is enough
-    when it is unique (the short ids that `follow` prints, for example).
+    queue, worker and process) and its subflows, in the order they happened. Any id of a canvas (a
+    step, a member, a body, an errback, the id apply_async returned, even of a step that never ran)
+    shows the whole workflow. An id prefix is enough when it is unique (the short ids other views print).
     """
+    if not files:
+        missing_files_or_id(ident, "show")
     check_files(files)
     malformed = Malformed()
     with rereadable(files, malformed) as readable:
@@ -41,8 +60,8 @@ def show_command(ident: str, files: tuple[str, ...], traceback: bool) -> None:
         sys.exit(NOT_FOUND)
     out = current_settings().out
     if isinstance(run, FlowRun):
-        out.print(flow_tree(run, traceback=traceback))
+        out.print(flow_tree(run, traceback=traceback, verbose=verbose))
     elif isinstance(run, CanvasRun):
-        out.print(canvas_tree(run, traceback=traceback))
+        out.print(canvas_tree(run, traceback=traceback, verbose=verbose))
     else:
-        out.print(task_tree(run, traceback=traceback))
+        out.print(task_tree(run, traceback=traceback, verbose=verbose))

@@ -9,7 +9,7 @@ from ..reading.files import merged
 from ..reading.lines import Malformed
 from ..views.summary_view import summary_view
 from .inputs import FILES, check_files, report_skipped
-from .settings import current_settings
+from .settings import current_settings, width_option
 
 __all__ = ["summary_command"]
 
@@ -23,6 +23,7 @@ __all__ = ["summary_command"]
     type=click.IntRange(min=0),
     help="Slowest flows and failure kinds to list.",
 )
+@width_option
 def summary_command(files: tuple[str, ...], top: int) -> None:
     """Per task and flow: runs, successes, failures, retries, durations; slowest flows; failures.
 

@@ -82,7 +82,10 @@ def timeline_command(args: tuple[str, ...], output: str, ident: str | None, grou
         sys.stdout.write(page)
         sys.stdout.flush()
     else:
-        Path(output).write_text(page, encoding="utf-8")
+        try:
+            Path(output).write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise click.FileError(output, hint=exc.strerror or str(exc)) from None
     what = describe(run)
     if latest is None:
         why = ""

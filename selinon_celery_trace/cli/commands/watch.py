@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import click
 
-from ..reading.broker import Watcher, json_line_of, load_app, record_of
+from ..reading.broker import AppNotFound, Watcher, json_line_of, load_app, record_of
 from ..reading.filters import EventFilter
 from ..reading.lines import Record
 from .filter_options import event_patterns, filter_options
@@ -119,7 +119,11 @@ def watch_command(
     def on_status(message: str) -> None:
         err.print(f"selinon-trace: {message}", soft_wrap=True, markup=False, highlight=False)
 
-    watcher = Watcher(load_app(app_name, broker), on_event, on_dropped, on_status, event_type)
+    try:
+        app = load_app(app_name, broker)
+    except AppNotFound as exc:
+        raise click.BadParameter(str(exc), param_hint="'-A' / '--app'") from None
+    watcher = Watcher(app, on_event, on_dropped, on_status, event_type)
     try:
         watcher.run()
     except KeyboardInterrupt:

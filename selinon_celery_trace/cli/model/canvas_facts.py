@@ -26,10 +26,36 @@ def is_canvas_event(details: Mapping[str, Any]) -> bool:
 
 
 def linked_ids(details: Mapping[str, Any]) -> set[str]:
-    """The ids that tie a canvas event's task to its workflow: itself, root, group, chord, link, parent."""
+    """The ids that tie a canvas event's task to its workflow: itself, root, group, chord, link, parent,
+    and every id its plan names (the steps after it, a chord's header and body: tasks that may never
+    run, such as the last step of a chain that failed early, whose id ``apply_async`` returned)."""
     found = {as_str(details, key) for key in _LINK_KEYS}
+    for key in _PLAN_KEYS:
+        entries = details.get(key)
+        if entries:
+            _plan_ids(entries, found, 0)
     found.discard(None)
     return found  # type: ignore[return-value]
+
+
+_PLAN_KEYS = ("chain", "chord_body", "link", "link_error")
+_ENTRY_KEYS = ("task_id", "group_id", "chord_id")
+
+
+def _plan_ids(value: Any, found: set[str | None], depth: int) -> None:
+    """Add the ids a plan (an entry or a list of them, nested groups and bodies included) names."""
+    if depth > 6:
+        return
+    if isinstance(value, list):
+        for item in value:
+            _plan_ids(item, found, depth + 1)
+    elif isinstance(value, Mapping):
+        for key in _ENTRY_KEYS:
+            found.add(as_str(value, key))
+        for key in ("group", "chord_body", "link_error"):
+            inner = value.get(key)
+            if inner:
+                _plan_ids(inner, found, depth + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +64,8 @@ class Planned:
 
     A chain step that is a group or a chord lists its tasks (``group``) and the chord's ``body``; a chord
     body its errbacks (``link_error``), which Celery fires instead of the body when a header member fails.
+    A step already frozen as a member of a group or chord header (a chain's last step inside a chord)
+    names that group, its index in it and the chord's body (``group_id``, ``group_index``, ``chord_id``).
     """
 
     task_name: str | None
@@ -45,6 +73,14 @@ class Planned:
     group: tuple[Planned, ...] = ()
     body: Planned | None = None
     link_error: tuple[Planned, ...] = ()
+    group_id: str | None = None
+    group_index: int | None = None
+    chord_id: str | None = None
+
+    @property
+    def is_group(self) -> bool:
+        """Whether this step is a group or a chord (``celery.group`` / ``celery.chord``) with its tasks."""
+        return bool(self.group)
 
     @property
     def label(self) -> str:
@@ -75,6 +111,9 @@ def _planned(value: Any) -> Planned | None:
         planned_list(group) or (),
         _planned(value.get("chord_body")),
         planned_list(value.get("link_error")) or (),
+        as_str(value, "group_id"),
+        as_int(value, "group_index"),
+        as_str(value, "chord_id"),
     )
 
 

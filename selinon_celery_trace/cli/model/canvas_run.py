@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .canvas import Structure
+from .canvas_shape import shape_of
 from .runs import TaskRun
 
 __all__ = ["CanvasRun"]
@@ -19,6 +21,7 @@ class CanvasRun:
 
     root_id: str
     tasks: dict[str, TaskRun]
+    shape: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def failed(self) -> TaskRun | None:
@@ -58,8 +61,7 @@ class CanvasRun:
 
     @property
     def name(self) -> str:
-        """The root task's name (the task the workflow started from), else the first task's."""
-        root = self.tasks.get(self.root_id)
-        if root is None and self.tasks:
-            root = min(self.tasks.values(), key=lambda t: t.first_ts)
-        return (root.name if root is not None else None) or "?"
+        """The workflow's shape (``chain(price → charge)``, ``group(3 × price)``): see canvas_shape."""
+        if self.shape is None:
+            self.shape = shape_of(Structure(self.tasks).top())
+        return self.shape

@@ -2,21 +2,25 @@
 
 Tasks are tied by the ids their canvas facts name (:func:`.canvas_facts.linked_ids`), with a
 union-find over those ids, so a chord's header members (each its own root) and its body end in one
-workflow whatever the order of their events. Only the events of tasks in a canvas are kept track of:
-memory grows with the number of canvas tasks in the input (a few hundred bytes each), never with
-the events of other tasks.
+workflow whatever the order of their events. Each workflow is named by its shape, arranged at the end
+as ``show`` arranges it. Only the events of tasks in a canvas are kept track of: memory grows with the
+number of canvas tasks in the input (their facts and plans, under a kilobyte each for short chains),
+never with the events of other tasks.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..reading.event_names import ATTEMPT_OUTCOME, TASK_SCHEDULE, TASK_START
-from ..reading.fields import as_int, as_str, error_line
-from .canvas_facts import is_canvas_event, linked_ids
+from ..reading.fields import as_int, as_str, error_line, task_name
+from .canvas import Structure
+from .canvas_facts import CanvasFacts, is_canvas_event, linked_ids
+from .canvas_shape import shape_of
+from .runs import Attempt, TaskRun
 
 __all__ = ["CanvasTasks", "Workflow"]
 
@@ -25,11 +29,22 @@ __all__ = ["CanvasTasks", "Workflow"]
 class _Task:
     name: str | None = None
     root_id: str | None = None
+    parent: str | None = None
     first_ts: float = math.inf
+    scheduled: float | None = None
     end: float | None = None
-    attempt: int = -1  # the latest attempt whose end was seen
+    attempt: tuple[int, int] = (-1, -1)  # (replacement, retried_count) of the latest attempt ended
     outcome: str = "running"
     error: str | None = None
+    facts: CanvasFacts = field(default_factory=CanvasFacts)
+
+    def run(self, task_id: str) -> TaskRun:
+        """The task as the model's tree arranges it (for the workflow's shape)."""
+        run = TaskRun(task_id, name=self.name, parent=self.parent, scheduled=self.scheduled)
+        run.first_ts, run.canvas = self.first_ts, self.facts
+        if self.outcome != "running" or self.end is not None:
+            run.attempts.append(Attempt(self.attempt[1], outcome=self.outcome, end=self.end))
+        return run
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +52,12 @@ class Workflow:
     """One canvas workflow as ``summary`` lists it."""
 
     root_id: str
-    name: str
+    name: str  # the workflow's shape (see canvas_shape)
     outcome: str  # success | failure | running
     start: float
     duration: float | None
     failed: str | None  # "at <task name>: <error>" of the task that failed first
+    failed_id: str | None = None  # that task's id (show it to see the whole workflow)
 
 
 class CanvasTasks:
@@ -73,32 +89,42 @@ class CanvasTasks:
         task = self._tasks.get(task_id)
         if task is None:
             task = self._tasks[task_id] = _Task()
-        task.name = task.name or as_str(details, "task_name")
+        # A replacement's events name the task it replaced: the task's own name.
+        task.name = task.name or as_str(details, "replaces") or task_name(details)
         task.root_id = task.root_id or as_str(details, "root_id")
-        if event in (TASK_SCHEDULE, TASK_START):
+        task.parent = task.parent or as_str(details, "parent")
+        task.facts.apply(details)
+        if event == TASK_SCHEDULE:
+            if task.scheduled is None:
+                task.scheduled = ts
+            task.first_ts = min(task.first_ts, ts)
+        elif event == TASK_START:
             task.first_ts = min(task.first_ts, ts)
         elif event in ATTEMPT_OUTCOME:
-            number = as_int(details, "retried_count") or 0
+            number = (as_int(details, "replacement") or 0, as_int(details, "retried_count") or 0)
             if number >= task.attempt:
                 task.attempt, task.end, task.outcome = number, ts, ATTEMPT_OUTCOME[event]
+                if as_str(details, "replaced_by") is not None:
+                    task.outcome = "replaced"  # its replacement's attempts say how it went
                 task.error = error_line(details.get("what"), details.get("exc_type"))
             task.first_ts = min(task.first_ts, ts)
 
     def workflows(self) -> Iterable[Workflow]:
-        """Every workflow seen, with its outcome, duration and first failed task."""
+        """Every workflow seen, with its shape, outcome, duration and first failed task."""
         groups: dict[str, list[tuple[str, _Task]]] = {}
         for task_id, task in self._tasks.items():
             groups.setdefault(self._find(task_id), []).append((task_id, task))
         for members in groups.values():
             first_id, first = min(members, key=lambda item: (item[1].first_ts, item[0]))
             failures = [(t.end or math.inf, i, t) for i, t in members if t.outcome == "failure"]
-            open_ = any(t.outcome in ("running", "retry") for _, t in members)
+            open_ = any(t.outcome in ("running", "retry", "replaced") for _, t in members)
             outcome = "failure" if failures else "running" if open_ else "success"
             ends = [t.end for _, t in members if t.end is not None]
             start = first.first_ts
             duration = max(ends) - start if ends and outcome != "running" and math.isfinite(start) else None
-            failed = None
+            failed = failed_id = None
             if failures:
-                task = min(failures, key=lambda item: (item[0], item[1]))[2]
-                failed = f"at {task.name or '?'}: {task.error or 'failed'}"  # show the root for its id
-            yield Workflow(first.root_id or first_id, first.name or "?", outcome, start, duration, failed)
+                _, failed_id, task = min(failures, key=lambda item: (item[0], item[1]))
+                failed = f"at {task.name or '?'}: {task.error or 'failed'}"
+            shape = shape_of(Structure({i: t.run(i) for i, t in members}).top())
+            yield Workflow(first.root_id or first_id, shape, outcome, start, duration, failed, failed_id)

@@ -8,6 +8,7 @@ of a stream and folds them into these.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from ..reading.event_names import (
     NODE_SUCCESSFUL,
     SUBFLOW_SCHEDULE,
     TASK_DISCARD_RESULT,
+    TASK_END,
     TASK_FAILURE,
     TASK_RETRY,
     TASK_SCHEDULE,
@@ -32,50 +34,10 @@ from ..reading.event_names import (
 )
 from ..reading.fields import as_float, as_int, as_str, error_line, task_name
 from ..reading.lines import Record
+from .attempt import Attempt, attempt_order
 from .canvas_facts import CanvasFacts, is_canvas_event
 
 __all__ = ["Attempt", "FlowRun", "TaskRun", "Wakeup"]
-
-
-@dataclass(slots=True)
-class Attempt:
-    """One execution of a task."""
-
-    number: int | None
-    start: float | None = None
-    end: float | None = None
-    outcome: str = "running"  # running | success | retry | failure
-    hostname: str | None = None
-    pid: str | None = None
-    node: str | None = None
-    queue: str | None = None
-    runtime: float | None = None
-    error: str | None = None
-    what: str | None = None
-    retry_countdown: float | None = None
-    discarded: bool = False
-
-    @property
-    def duration(self) -> float | None:
-        """The reported runtime, else the time between start and end when both are known."""
-        if self.runtime is not None:
-            return self.runtime
-        if self.start is not None and self.end is not None:
-            return self.end - self.start
-        return None
-
-    @property
-    def worker(self) -> str:
-        """Where it ran: the Celery worker name (or host) and process id, as far as known."""
-        where = self.hostname or self.node or "?"
-        return f"{where} pid {self.pid}" if self.pid else where
-
-    def label(self, index: int) -> int:
-        """The attempt's number as people count (from 1): its ``retried_count`` + 1, else ``index`` + 1.
-
-        ``index`` is its place among the task's attempts, for a writer that gave no attempt number.
-        """
-        return self.number + 1 if self.number is not None else index + 1
 
 
 @dataclass(slots=True)
@@ -98,8 +60,12 @@ class TaskRun:
 
     @property
     def outcome(self) -> str:
-        """The outcome of the last attempt; ``scheduled`` when none ran."""
-        return self.attempts[-1].outcome if self.attempts else "scheduled"
+        """The outcome of the last attempt; ``scheduled`` when none ran, ``running`` while the task's
+        replacement (``Task.replace``) has not started."""
+        if not self.attempts:
+            return "scheduled"
+        last = self.attempts[-1].outcome
+        return "running" if last == "replaced" else last
 
     @property
     def end(self) -> float | None:
@@ -125,60 +91,85 @@ class TaskRun:
                 self.scheduled = ts
                 self.countdown = as_float(details, "countdown")
             return
+        replacement = as_int(details, "replacement") or 0
         if event == TASK_START:
-            attempt = self._attempt(as_int(details, "retried_count"), started=True)
+            attempt = self._attempt(as_int(details, "retried_count"), replacement, started=True)
             attempt.start = ts
         elif event in TERMINAL:
-            attempt = self._attempt(as_int(details, "retried_count"), started=False)
+            attempt = self._attempt(
+                as_int(details, "retried_count"), replacement, started=False, after_discard=event == TASK_END
+            )
             attempt.end = ts
             attempt.outcome = ATTEMPT_OUTCOME[event]
-            attempt.discarded = event == TASK_DISCARD_RESULT
+            # TASK_DISCARD_RESULT says the result was not kept; the TASK_END after it ends the attempt.
+            attempt.discarded = attempt.discarded or event == TASK_DISCARD_RESULT
+            attempt.ended_by = event
             attempt.runtime = as_float(details, "runtime")
+            attempt.replaced_by = as_str(details, "replaced_by")
+            if attempt.replaced_by is not None:
+                attempt.outcome = "replaced"
             if event in (TASK_FAILURE, TASK_RETRY):
                 what = details.get("what")
                 attempt.what = what if isinstance(what, str) else None
                 attempt.error = error_line(what, details.get("exc_type"))
                 attempt.retry_countdown = as_float(details, "retry_countdown")
+            elif event == TASK_DISCARD_RESULT:
+                result = details.get("result")
+                attempt.result = result if isinstance(result, str) or result is None else json.dumps(result)
         elif event in (NODE_SUCCESSFUL, NODE_FAILURE):
             self.node_seen = (event, ts)
             return
         else:
             self.notes.append(record)
             return
+        if replacement:
+            attempt.task_name = attempt.task_name or task_name(details)
+            attempt.replaces = attempt.replaces or as_str(details, "replaces")
+        if attempt.args is None:
+            attempt.args = details.get("node_args")
         attempt.hostname = attempt.hostname or as_str(details, "hostname")
         attempt.pid = attempt.pid or as_str(details, "pid")
         attempt.node = attempt.node or node
         attempt.queue = attempt.queue or as_str(details, "queue")
 
-    def _attempt(self, number: int | None, *, started: bool) -> Attempt:
-        """The attempt ``number`` that still lacks its start (``started``) or its end; new if none.
+    def _attempt(
+        self, number: int | None, replacement: int, *, started: bool, after_discard: bool = False
+    ) -> Attempt:
+        """The attempt ``number`` (of ``replacement``) that still lacks its start (``started``) or its
+        end; new if none.
 
-        Attempts are told apart by their number (``retried_count``), never by the order of the lines:
-        a retried attempt's next attempt may start (in another process) before the first one's
-        TASK_RETRY is written, and files merged from several hosts are only roughly in order.
+        Attempts are told apart by their number (``retried_count``) and replacement, never by the
+        order of the lines: a retried attempt's next attempt may start (in another process) before the
+        first one's TASK_RETRY is written, and files merged from several hosts are only roughly in order.
         """
         for attempt in self.attempts:
             missing = attempt.start is None if started else attempt.end is None
-            if missing and attempt.number == number and number is not None:
+            if after_discard and attempt.ended_by == TASK_DISCARD_RESULT:
+                missing = True  # the TASK_END that follows a TASK_DISCARD_RESULT: the same attempt
+            if (
+                missing
+                and attempt.number == number
+                and number is not None
+                and attempt.replacement == replacement
+            ):
                 return attempt
         if number is None and not started:
             # No number to go by (an old or foreign writer): the latest attempt that has not ended.
             for attempt in reversed(self.attempts):
-                if attempt.end is None:
+                ended = attempt.end is not None and not (
+                    after_discard and attempt.ended_by == TASK_DISCARD_RESULT
+                )
+                if not ended and attempt.replacement == replacement:
                     return attempt
         # A start, or an end without a start (the worker process was lost or killed by a hard time
-        # limit): a new attempt, kept in the order of the attempt numbers.
-        attempt = Attempt(number)
-        key = math.inf if number is None else number
+        # limit): a new attempt, kept in the order of the replacements and attempt numbers.
+        attempt = Attempt(number, replacement)
+        key = attempt_order(attempt)
         position = len(self.attempts)
-        while position and key < _number(self.attempts[position - 1]):
+        while position and key < attempt_order(self.attempts[position - 1]):
             position -= 1
         self.attempts.insert(position, attempt)
         return attempt
-
-
-def _number(attempt: Attempt) -> float:
-    return math.inf if attempt.number is None else attempt.number
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ from ..reading.event_names import (
     FLOW_END,
     FLOW_FAILURE,
     FLOW_START,
+    TASK_DISCARD_RESULT,
     TASK_FAILURE,
     TASK_RETRY,
     TASK_START,
@@ -28,12 +29,14 @@ from ..reading.event_names import (
 )
 from ..reading.fields import as_float, as_int, as_str, error_line, task_name
 from ..reading.lines import Record
+from .canvas_facts import is_canvas_event
 from .canvas_summary import CanvasTasks
 from .duration_sketch import DurationSketch
 
 __all__ = ["FailureGroup", "FlowTally", "PlaceTally", "Summary", "TaskTally"]
 
 _UNNAMED: Final = "(unnamed)"
+_MAX_DISCARDED: Final = 4096  # attempts whose TASK_END is yet to come after their TASK_DISCARD_RESULT
 _NO_ERROR_TEXT: Final = "(no error text)"
 
 _Tally = TypeVar("_Tally")
@@ -56,6 +59,7 @@ class TaskTally:
     failures: int = 0
     retries: int = 0
     unfinished: int = 0
+    replaced: int = 0  # attempts that ended by Task.replace (their replacement is counted as its task)
     durations: DurationSketch = field(default_factory=DurationSketch)
 
 
@@ -108,14 +112,15 @@ class Summary:
         self.by_host: dict[str, PlaceTally] = {}
         self.tasks: dict[str, TaskTally] = {}
         self.flows: dict[str, FlowTally] = {}
-        self.canvases: dict[str, FlowTally] = {}  # canvas workflows by their root task's name
+        self.canvases: dict[str, FlowTally] = {}  # canvas workflows by their shape
         self._canvas_tasks = CanvasTasks()
         self.failures: dict[tuple[str, str, str], FailureGroup] = {}
         # (duration, flow id, flow name, outcome, start): a min-heap of the `top` slowest flows.
         self._slowest: list[tuple[float, str, str, str, float]] = []
         # Attempts and flows that started and have not ended yet: bounded by what runs concurrently.
-        self._open_attempts: dict[tuple[str, int | None], tuple[float, str]] = {}
+        self._open_attempts: dict[tuple[str, int | None, int | None], tuple[float, str]] = {}
         self._open_flows: dict[str, tuple[float, str]] = {}
+        self._discarded: dict[tuple[str, int | None, int | None], None] = {}  # awaiting their TASK_END
 
     def add_all(self, records: Iterable[Record]) -> Summary:
         """Fold every record of ``records``; return ``self`` for chaining."""
@@ -160,25 +165,37 @@ class Summary:
         task_id = as_str(details, "task_id")
         if task_id is not None:
             name = task_name(details) or _UNNAMED
-            self._open_attempts[(task_id, as_int(details, "retried_count"))] = (ts, name)
+            key = (task_id, as_int(details, "retried_count"), as_int(details, "replacement"))
+            self._open_attempts[key] = (ts, name)
 
     def _task_end(self, ts: float, event: str, details: Mapping[str, Any]) -> None:
         task_id = as_str(details, "task_id")
         opened = None
         if task_id is not None:
-            opened = self._open_attempts.pop((task_id, as_int(details, "retried_count")), None)
+            key = (task_id, as_int(details, "retried_count"), as_int(details, "replacement"))
+            # TASK_DISCARD_RESULT comes just before its attempt's TASK_END: one run, counted once.
+            if event == TASK_DISCARD_RESULT:
+                if len(self._discarded) >= _MAX_DISCARDED:
+                    self._discarded.clear()
+                self._discarded[key] = None
+            elif self._discarded.pop(key, False) is None:
+                return
+            opened = self._open_attempts.pop(key, None)
         name = task_name(details) or (opened[1] if opened else _UNNAMED)
         tally = _tally(self.tasks, name, TaskTally)
         tally.runs += 1
         outcome = ATTEMPT_OUTCOME[event]
-        if outcome == "success":
+        if details.get("replaced_by") is not None:
+            tally.replaced += 1
+        elif outcome == "success":
             tally.successes += 1
         elif outcome == "retry":
             tally.retries += 1
         else:
             tally.failures += 1
-            error = error_line(details.get("what"), details.get("exc_type")) or _NO_ERROR_TEXT
-            self._failure("task", name, error, ts, task_id)
+            if not is_canvas_event(details):  # a canvas task's failure is listed with its workflow
+                error = error_line(details.get("what"), details.get("exc_type")) or _NO_ERROR_TEXT
+                self._failure("task", name, error, ts, task_id)
         duration = as_float(details, "runtime")
         if duration is None and opened is not None:
             duration = ts - opened[0]
@@ -248,7 +265,11 @@ class Summary:
                 tally.failures += 1
                 ended = workflow.start + (workflow.duration or 0.0)
                 self._failure(
-                    "canvas", workflow.name, workflow.failed or _NO_ERROR_TEXT, ended, workflow.root_id
+                    "canvas",
+                    workflow.name,
+                    workflow.failed or _NO_ERROR_TEXT,
+                    ended,
+                    workflow.failed_id or workflow.root_id,
                 )
             else:
                 tally.unfinished += 1

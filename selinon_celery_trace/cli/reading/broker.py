@@ -20,10 +20,14 @@ from typing import Any
 from ...core.record import dumps
 from .lines import Record
 
-__all__ = ["Watcher", "json_line_of", "load_app", "record_of"]
+__all__ = ["AppNotFound", "Watcher", "json_line_of", "load_app", "record_of"]
 
 RETRY_INTERVAL = 1.0
 """Seconds between reconnection attempts while the broker is unreachable."""
+
+
+class AppNotFound(Exception):
+    """``-A`` names no importable Celery app (the message says why)."""
 
 
 def load_app(app: str | None, broker: str | None) -> Any:
@@ -34,7 +38,10 @@ def load_app(app: str | None, broker: str | None) -> Any:
     if app:
         if os.getcwd() not in sys.path:  # as `celery -A` does: the app's module is in the current folder
             sys.path.insert(0, os.getcwd())
-        loaded = find_app(app)
+        try:
+            loaded = find_app(app)
+        except Exception as exc:  # an import error, a module without an app: the user's to fix
+            raise AppNotFound(f"cannot load the Celery app {app!r}: {type(exc).__name__}: {exc}") from exc
         if broker:
             loaded.conf.broker_url = broker
         return loaded

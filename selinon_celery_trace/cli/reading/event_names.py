@@ -1,9 +1,11 @@
 """The names of the events the CLI reads, and what each terminal event says about a task attempt.
 
-An *attempt* is one execution of a task (same ``task_id``, told apart by ``retried_count``): one
-``TASK_START`` and exactly one terminal event (``TASK_END``, ``TASK_DISCARD_RESULT``, ``TASK_FAILURE``
-or ``TASK_RETRY``). A ``TASK_FAILURE`` without a start (worker lost, hard time limit) is an attempt
-whose start is unknown.
+An *attempt* is one execution of a task (same ``task_id``, told apart by ``retried_count``, and a
+``Task.replace`` replacement's by ``replacement``): one ``TASK_START`` and one terminal event
+(``TASK_END``, ``TASK_FAILURE`` or ``TASK_RETRY``); ``TASK_DISCARD_RESULT`` comes just before the
+``TASK_END`` of an attempt whose result no backend keeps (a writer that wrote it alone ended the attempt
+with it). A ``TASK_FAILURE`` without a start (worker lost, hard time limit) is an attempt whose start is
+unknown.
 """
 
 from __future__ import annotations

@@ -26,46 +26,55 @@ _LANE_WORDS = {"success": "ok", "failure": "failed", "running": "not finished"}
 _ROLE_TEXT = {"link": "↳ link ", "link_error": "↳ link_error ", "chord body": "chord body "}
 
 
+def _is_step(node: Node) -> bool:
+    """A chain step: a task, a planned step, a member that never ran, or a group (or chord) step."""
+    return isinstance(node, GroupNode) or node.role in (None, "chain step", "member")
+
+
 def _steps(nodes: list[Node]) -> int:
-    return sum(1 for n in nodes if isinstance(n, (TaskNode, MissingNode)) and n.role in (None, "chain step"))
+    return sum(1 for n in nodes if _is_step(n))
 
 
-def add_nodes(tree: Tree, nodes: list[Node], at: Clock, *, traceback: bool, prefix: str = "") -> None:
+def add_nodes(
+    tree: Tree, nodes: list[Node], at: Clock, *, traceback: bool, verbose: bool = False, prefix: str = ""
+) -> None:
     """Add ``nodes`` (one lane: a chain's steps in order) under ``tree``."""
     numbered = _steps(nodes) > 1
     step = 0
     for node in nodes:
         label = Text(prefix, style="dim") if prefix else Text()
         prefix = ""  # a lane's prefix (its group index) goes on its first node only
-        if isinstance(node, (TaskNode, MissingNode)) and node.role in (None, "chain step") and numbered:
+        if _is_step(node) and numbered:
             step += 1
             label.append(f"step {step} ", style="dim")
         if isinstance(node, TaskNode):
-            _add_task(tree, node, label, at, traceback=traceback)
+            _add_task(tree, node, label, at, traceback=traceback, verbose=verbose)
         elif isinstance(node, MissingNode):
-            _add_missing(tree, node, label, at, traceback=traceback)
+            _add_missing(tree, node, label, at, traceback=traceback, verbose=verbose)
         else:
-            _add_group(tree, node, label, at, traceback=traceback)
+            _add_group(tree, node, label, at, traceback=traceback, verbose=verbose)
 
 
-def _add_task(tree: Tree, node: TaskNode, label: Text, at: Clock, *, traceback: bool) -> None:
+def _add_task(tree: Tree, node: TaskNode, label: Text, at: Clock, *, traceback: bool, verbose: bool) -> None:
     if node.role in _ROLE_TEXT:
         label.append(_ROLE_TEXT[node.role], style="magenta")
     line = task_label(node.task, at)
     if label.plain:  # after the time offset and its space, before the outcome mark
         line = line[:10] + label + line[10:]
     branch = tree.add(line)
-    add_attempts(branch, node.task, at, traceback=traceback)
-    add_nodes(branch, node.children, at, traceback=traceback)
+    add_attempts(branch, node.task, at, traceback=traceback, verbose=verbose)
+    add_nodes(branch, node.children, at, traceback=traceback, verbose=verbose)
 
 
-def _add_missing(tree: Tree, node: MissingNode, label: Text, at: Clock, *, traceback: bool) -> None:
+def _add_missing(
+    tree: Tree, node: MissingNode, label: Text, at: Clock, *, traceback: bool, verbose: bool
+) -> None:
     text = Text("".rjust(9) + " ")
     text.append(label)
     text.append("○ " if not node.failed else "⊘ ", style="red" if node.failed else "dim")
     if node.role in _ROLE_TEXT:
         text.append(_ROLE_TEXT[node.role], style="magenta")
-    elif node.role != "chain step":
+    elif node.role not in ("chain step", "member"):
         text.append(f"{node.role} ", style="magenta")
     text.append(node.planned.label, style="bold dim")
     if node.planned.task_id:
@@ -73,13 +82,25 @@ def _add_missing(tree: Tree, node: MissingNode, label: Text, at: Clock, *, trace
     text.append(f" {node.why}", style="red" if node.failed else "dim")
     branch = tree.add(text)
     if node.children:
-        add_nodes(branch, node.children, at, traceback=traceback)
+        add_nodes(branch, node.children, at, traceback=traceback, verbose=verbose)
+
+
+def _in_lane(lane: list[Node]) -> list[Node]:
+    """A lane's steps, nested groups' lanes included (not what hangs under a task: links, errbacks)."""
+    found: list[Node] = []
+    for node in lane:
+        found.append(node)
+        if isinstance(node, GroupNode):
+            for inner in node.lanes:
+                found += _in_lane(inner)
+    return found
 
 
 def _lane_outcome(lane: list[Node]) -> str:
-    tasks = [n.task for n in lane if isinstance(n, TaskNode)]
+    nodes = _in_lane(lane)
+    tasks = [n.task for n in nodes if isinstance(n, TaskNode)]
     if any(t.outcome == "failure" for t in tasks) or any(
-        isinstance(n, MissingNode) and n.failed for n in lane
+        isinstance(n, MissingNode) and n.failed for n in nodes
     ):
         return "failure"
     if not tasks or any(t.outcome in ("running", "scheduled", "retry") for t in tasks):
@@ -87,7 +108,9 @@ def _lane_outcome(lane: list[Node]) -> str:
     return "success"
 
 
-def _add_group(tree: Tree, node: GroupNode, label: Text, at: Clock, *, traceback: bool) -> None:
+def _add_group(
+    tree: Tree, node: GroupNode, label: Text, at: Clock, *, traceback: bool, verbose: bool
+) -> None:
     outcomes = Counter(_lane_outcome(lane) for lane in node.lanes)
     overall = "failure" if outcomes["failure"] else "running" if outcomes["running"] else "success"
     text = Text("".rjust(9) + " ")
@@ -98,23 +121,23 @@ def _add_group(tree: Tree, node: GroupNode, label: Text, at: Clock, *, traceback
     text.append(f" {plural(len(node.lanes), 'member')} side by side", style="dim")
     counts = ", ".join(f"{outcomes[o]} {word}" for o, word in _LANE_WORDS.items() if outcomes[o])
     text.append(f": {counts}", style=OUTCOME_STYLE[overall][1])
+    if node.flattened:
+        text.append(" (nested groups, run by Celery as one: numbered in its order)", style="dim")
     branch = tree.add(text)
     for index, lane in enumerate(node.lanes):
-        first = lane[0] if lane else None
-        member = next((n for n in lane if isinstance(n, TaskNode) and n.task.canvas), None)
-        number = member.task.canvas.group_index if member and member.task.canvas else None
+        number = node.tags[index] if index < len(node.tags) else None
         tag = f"[{number if number is not None else index}] "
-        if len(lane) > 1:
+        if _steps(lane) > 1:
             head = Text("".rjust(9) + " ")
             head.append(tag, style="dim")
             head.append(outcome_mark(_lane_outcome(lane)))
             head.append(f" chain of {_steps(lane)}", style="magenta")
-            add_nodes(branch.add(head), lane, at, traceback=traceback)
-        elif first is not None:
-            add_nodes(branch, lane, at, traceback=traceback, prefix=tag)
+            add_nodes(branch.add(head), lane, at, traceback=traceback, verbose=verbose)
+        elif lane:
+            add_nodes(branch, lane, at, traceback=traceback, verbose=verbose, prefix=tag)
 
 
-def canvas_tree(run: CanvasRun, *, traceback: bool = False) -> RenderableType:
+def canvas_tree(run: CanvasRun, *, traceback: bool = False, verbose: bool = False) -> RenderableType:
     """Return a canvas workflow as a tree, its header saying how it went and which task failed."""
     times = [t.scheduled if t.scheduled is not None else t.first_ts for t in run.tasks.values()]
     finite = [ts for ts in times if math.isfinite(ts)]
@@ -145,5 +168,5 @@ def canvas_tree(run: CanvasRun, *, traceback: bool = False) -> RenderableType:
         f"\nfirst event {clock(origin, date=True)} UTC; times below are offsets from it", style="dim"
     )
     tree = Tree(header, guide_style="dim")
-    add_nodes(tree, Structure(run.tasks).top(), Clock(origin), traceback=traceback)
+    add_nodes(tree, Structure(run.tasks).top(), Clock(origin), traceback=traceback, verbose=verbose)
     return tree

@@ -14,6 +14,7 @@ OUTCOME_STYLE: Final = {
     "retry": ("↻", "yellow"),
     "running": ("…", "cyan"),
     "scheduled": ("◷", "dim"),
+    "replaced": ("⇢", "magenta"),
 }
 """Mark and style of each outcome of an attempt, a task or a flow."""
 
@@ -23,6 +24,7 @@ OUTCOME_WORD: Final = {
     "retry": "retried, no later attempt seen",
     "running": "running or lost (no end event)",
     "scheduled": "scheduled, never started",
+    "replaced": "replaced (Task.replace)",
 }
 """What each outcome means, in words."""
 

@@ -130,6 +130,8 @@ def summary_view(summary: Summary, sources: int, width: int = 80) -> RenderableT
         ]
         if any(tally.unfinished for _, tally in rows):
             columns.append(_Column("no end", lambda row: _count(row[1].unfinished, "cyan")))
+        if any(tally.replaced for _, tally in rows):
+            columns.append(_Column("replaced", lambda row: _count(row[1].replaced, "magenta")))
         columns += _duration_columns(lambda row: row[1].durations)
         parts.append(
             _fit("Tasks (a run is one attempt)", columns, rows, width, droppable=("p50", "ok", "p95"))
@@ -156,9 +158,7 @@ def summary_view(summary: Summary, sources: int, width: int = 80) -> RenderableT
     if summary.canvases:
         canvas_rows = sorted(summary.canvases.items(), key=lambda item: (-item[1].runs, item[0]))
         columns = [
-            _Column(
-                "canvas (root task)", lambda row: Text(row[0], style="bold magenta"), numeric=False, name=True
-            ),
+            _Column("workflow", lambda row: Text(row[0], style="bold magenta"), numeric=False, name=True),
             _Column("runs", lambda row: _count(row[1].runs)),
             _Column("ok", lambda row: _count(row[1].successes, "green")),
             _Column("failed", lambda row: _count(row[1].failures, "bold red")),
@@ -166,7 +166,7 @@ def summary_view(summary: Summary, sources: int, width: int = 80) -> RenderableT
         if any(tally.unfinished for _, tally in canvas_rows):
             columns.append(_Column("no end", lambda row: _count(row[1].unfinished, "cyan")))
         columns += _duration_columns(lambda row: row[1].durations)
-        title = "Canvas workflows (chains, groups, chords: show ROOT for one)"
+        title = "Canvas workflows, by shape (chains, groups, chords: show ANY-ID for one)"
         parts.append(_fit(title, columns, canvas_rows, width, droppable=("p50", "ok", "p95")))
 
     slowest = summary.slowest
@@ -215,7 +215,7 @@ def summary_view(summary: Summary, sources: int, width: int = 80) -> RenderableT
                 justify="right" if column.numeric else "left",
                 no_wrap=True,
                 overflow="ellipsis",
-                max_width=None if column.numeric else 32,
+                max_width=None if column.numeric else max(32, width // 3),
             )
         failures.add_column("error", style="red", no_wrap=True, overflow="ellipsis", max_width=room)
         for column in columns[2:]:

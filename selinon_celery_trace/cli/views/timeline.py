@@ -16,149 +16,37 @@ from importlib import resources
 from typing import Any, Final, Literal
 
 from ...core import __version__
+from ..model.canvas import Structure
 from ..model.canvas_run import CanvasRun
-from ..model.runs import Attempt, FlowRun, TaskRun, Wakeup
-from .formatting import UNKNOWN
+from ..model.runs import FlowRun
+from . import timeline_items as items
+from .timeline_items import Run
 
 __all__ = ["GROUP_BY", "describe", "render_timeline", "timeline_data"]
-
-Run = FlowRun | TaskRun | CanvasRun
 
 GroupBy = Literal["host", "queue", "flow"]
 GROUP_BY: Final[tuple[str, ...]] = ("host", "queue", "flow")
 
 _TEMPLATE: Final = "timeline.html"
 _PLACEHOLDER: Final = re.compile("__TITLE__|__TRACE_DATA__")
-_MAX_TEXT: Final = 4000  # a traceback in a tooltip is for reading its end, not for archiving it
-
-
-def _times(run: Run) -> list[float]:
-    """Every known time of the run, to place the origin and the right edge of the axis."""
-    found: list[float | None] = []
-    tasks: list[TaskRun] = []
-    if isinstance(run, FlowRun):
-        for flow in run.walk():
-            found += [flow.scheduled, flow.start, flow.end, flow.first_ts, flow.last_ts]
-            found += [w.ts for w in flow.wakeups] + [w.rescheduled for w in flow.wakeups]
-            tasks += flow.tasks.values()
-    elif isinstance(run, CanvasRun):
-        tasks = list(run.tasks.values())
-    else:
-        tasks = [run]
-    for task in tasks:
-        found.append(task.scheduled)
-        for attempt in task.attempts:
-            found += [attempt.start, attempt.end]
-    return [ts for ts in found if ts is not None and math.isfinite(ts)]
-
-
-def _clip(text: str | None) -> str | None:
-    if text is None or len(text) <= _MAX_TEXT:
-        return text
-    return "…" + text[-_MAX_TEXT:]
-
-
-def _bars(
-    task: TaskRun, flow: FlowRun | None, t0: float, last: float, canvas: CanvasRun | None = None
-) -> list[dict[str, Any]]:
-    # A canvas workflow is drawn as a flow is: its root id and name in the place of the flow's.
-    flow_id = flow.flow_id if flow else canvas.root_id if canvas else task.flow_id
-    flow_name = (flow.name if flow else f"canvas {canvas.name}" if canvas else task.flow_name) or None
-    bars = []
-    previous: Attempt | None = None
-    for index, attempt in enumerate(task.attempts):
-        end_known = attempt.end is not None
-        end = attempt.end if attempt.end is not None else last
-        if previous is None:
-            wait_from, wait_kind = task.scheduled, "queue"
-        else:
-            wait_from = previous.end
-            wait_kind = "countdown" if previous.outcome == "retry" else "queue"
-        start_known = attempt.start is not None
-        if attempt.start is not None:
-            start = attempt.start
-        elif attempt.runtime is not None and attempt.end is not None:
-            start = attempt.end - attempt.runtime  # the worker said how long it ran, not when it began
-        else:
-            start = wait_from if wait_from is not None else end
-        if not start_known or (wait_from is not None and wait_from > start):
-            wait_from = None
-        bars.append(
-            {
-                "taskId": task.task_id,
-                "name": task.name or "?",
-                "attempt": attempt.label(index),
-                "attempts": len(task.attempts),
-                "outcome": attempt.outcome,
-                "discarded": attempt.discarded,
-                "start": start - t0,
-                "end": end - t0,
-                "drawStart": start - t0,
-                "drawEnd": max(end, start) - t0,
-                "startKnown": start_known,
-                "endKnown": end_known,
-                "duration": attempt.duration,
-                "waitFrom": wait_from - t0 if wait_from is not None else None,
-                "waitKind": wait_kind,
-                "worker": attempt.hostname,
-                "node": attempt.node,
-                "pid": attempt.pid,
-                "queue": attempt.queue or task.queue,
-                "flowId": flow_id,
-                "flowName": flow_name,
-                "error": attempt.error,
-                "what": _clip(attempt.what),
-                "retryCountdown": attempt.retry_countdown,
-            }
-        )
-        previous = attempt
-    return bars
-
-
-def _wakeups(flow: FlowRun, t0: float) -> list[dict[str, Any]]:
-    result = []
-    wakeups: list[Wakeup] = flow.wakeups
-    for index, wakeup in enumerate(wakeups):
-        following = wakeups[index + 1].ts if index + 1 < len(wakeups) else None
-        if wakeup.rescheduled is not None:
-            end, then = wakeup.rescheduled, "will check again"
-        elif flow.end is not None and (following is None or flow.end <= following):
-            end, then = flow.end, "flow finished" if flow.outcome == "success" else "flow failed"
-        else:
-            end, then = wakeup.ts, UNKNOWN
-        # The flow's first message waited in the queue from its scheduling (TASK_SCHEDULE by the client
-        # that submitted it, or SUBFLOW_SCHEDULE by its parent flow) to its first wake-up.
-        queued = flow.scheduled if index == 0 and flow.scheduled is not None else None
-        result.append(
-            {
-                "waitFrom": queued - t0 if queued is not None and queued <= wakeup.ts else None,
-                "flowId": flow.flow_id,
-                "flowName": flow.name,
-                "number": index + 1,
-                "start": wakeup.ts - t0,
-                "end": end - t0,
-                "endKnown": end != wakeup.ts,
-                "then": then,
-                "node": wakeup.node,
-                "queue": wakeup.queue,
-            }
-        )
-    return result
 
 
 def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dict[str, Any]:
     """Return the JSON the page draws: bars, dispatcher runs and flow marks, times relative to ``t0``."""
-    times = _times(run)
+    times = items.times(run)
     t0 = min(times) if times else 0.0
     last = max(times) if times else 0.0
     bars: list[dict[str, Any]] = []
     wakeups: list[dict[str, Any]] = []
     marks: list[dict[str, Any]] = []
+    never_ran: list[dict[str, Any]] = []
+    error_kind = "failure"
+    first_run: float | None = None
     if isinstance(run, FlowRun):
         for flow in run.walk():
             for task in sorted(flow.tasks.values(), key=lambda t: t.first_ts):
-                bars += _bars(task, flow, t0, last)
-            wakeups += _wakeups(flow, t0)
+                bars += items.bars(task, flow, t0, last)
+            wakeups += items.wakeups(flow, t0)
             kind = "flow" if flow is run else "subflow"
             if flow is run and flow.start is not None:
                 marks.append({"t": flow.start - t0, "kind": "start", "label": f"{kind} {flow.name} started"})
@@ -169,7 +57,7 @@ def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dic
                         "t": flow.end - t0,
                         "kind": flow.outcome,
                         "label": f"{kind} {flow.name} {verb}",
-                        "what": _clip(flow.what),
+                        "what": items.clip(flow.what),
                     }
                 )
         flows = list(run.walk())
@@ -177,15 +65,18 @@ def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dic
         kind_name, name, ident = "flow", run.name, run.flow_id
         outcome, error = run.outcome, run.error
         start = run.start if run.start is not None else run.first_ts
-        duration = run.duration
+        end = run.end
         subflows = len(flows) - 1
+        for flow in flows:
+            never_ran += items.never_ran(Structure(flow.tasks).top(), t0, last)
     elif isinstance(run, CanvasRun):
         tasks = sorted(run.tasks.values(), key=lambda t: t.first_ts)
         for task in tasks:
-            bars += _bars(task, None, t0, last, run)
+            bars += items.bars(task, None, t0, last, run)
         kind_name, name, ident = "canvas", run.name, run.root_id
-        outcome, duration, subflows = run.outcome, run.duration, 0
+        outcome, end, subflows = run.outcome, run.end, 0
         start = run.start if run.start is not None else t0
+        never_ran = items.never_ran(Structure(run.tasks).top(), t0, last)
         failed = run.failed
         error = next((a.error for a in reversed(failed.attempts) if a.error), None) if failed else None
         if failed is not None:
@@ -196,15 +87,16 @@ def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dic
             marks.append({"t": run.end - t0, "kind": outcome, "label": f"canvas {run.name} {verb}"})
     else:
         tasks = [run]
-        bars = _bars(run, None, t0, last)
+        bars = items.bars(run, None, t0, last)
         kind_name, name, ident = "task", run.name, run.task_id
         outcome = run.outcome
-        error = next((a.error for a in reversed(run.attempts) if a.error), None)
-        first = next((a.start for a in run.attempts if a.start is not None), None)
-        start = first if first is not None else (run.scheduled if run.scheduled is not None else t0)
-        end = run.end
-        duration = end - start if end is not None else None
+        error, error_kind = items.task_error(run)
+        start = run.scheduled if run.scheduled is not None else t0
+        end = run.end if run.outcome not in ("running", "scheduled") else None
+        first_run = run.attempts[0].duration if run.attempts else None
         subflows = 0
+    # One duration, the axis's: from the first event drawn (the publish) to the last end.
+    duration = end - t0 if end is not None else None
     attempts = [a for task in tasks for a in task.attempts]
     return {
         "title": f"{kind_name} {name or '?'} [{ident}] — selinon-trace timeline",
@@ -213,6 +105,8 @@ def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dic
         "id": ident,
         "outcome": outcome if outcome in ("success", "failure", "running") else "running",
         "error": error,
+        "errorKind": error_kind,
+        "firstRun": first_run,
         "t0": t0,
         "start": (start - t0) if start is not None and math.isfinite(start) else None,
         "duration": duration,
@@ -224,6 +118,7 @@ def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dic
             "subflows": subflows,
         },
         "bars": bars,
+        "neverRan": never_ran,
         "wakeups": wakeups,
         "marks": marks,
         "version": __version__,

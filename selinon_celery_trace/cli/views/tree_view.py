@@ -21,9 +21,11 @@ from .task_lines import Clock, attempt_text, plural
 __all__ = ["flow_tree", "task_tree"]
 
 
-def _add_task(parent: Tree, task: TaskRun, structure: Structure, at: Clock, *, traceback: bool) -> None:
+def _add_task(
+    parent: Tree, task: TaskRun, structure: Structure, at: Clock, *, traceback: bool, verbose: bool
+) -> None:
     # A flow's task with what hangs under it: tasks its code published, and any canvas it started.
-    add_nodes(parent, structure.lane(task), at, traceback=traceback)
+    add_nodes(parent, structure.lane(task), at, traceback=traceback, verbose=verbose)
 
 
 def _wakeups_text(group: list[Wakeup], at: Clock, first_number: int) -> Text:
@@ -81,7 +83,7 @@ def _flow_label(flow: FlowRun, at: Clock | None) -> Text:
     return text
 
 
-def _fill_flow(tree: Tree, flow: FlowRun, at: Clock, *, traceback: bool) -> None:
+def _fill_flow(tree: Tree, flow: FlowRun, at: Clock, *, traceback: bool, verbose: bool) -> None:
     items: list[tuple[float, int, object]] = []
     if flow.scheduled is not None and flow.parent_flow is None:
         items.append((flow.scheduled, 0, "scheduled"))
@@ -133,9 +135,9 @@ def _fill_flow(tree: Tree, flow: FlowRun, at: Clock, *, traceback: bool) -> None
                 + Text(f" flow {verb}", style=OUTCOME_STYLE[flow.outcome][1])
             )
         elif isinstance(item, TaskRun):
-            _add_task(tree, item, structure, at, traceback=traceback)
+            _add_task(tree, item, structure, at, traceback=traceback, verbose=verbose)
         elif isinstance(item, FlowRun):
-            _fill_flow(tree.add(_flow_label(item, at)), item, at, traceback=traceback)
+            _fill_flow(tree.add(_flow_label(item, at)), item, at, traceback=traceback, verbose=verbose)
         elif isinstance(item, Record):
             tree.add(at(item.ts) + " " + render_record(item))
     flush()
@@ -148,7 +150,7 @@ def _origin(times: Iterable[float | None]) -> float:
     return min(finite) if finite else 0.0
 
 
-def flow_tree(flow: FlowRun, *, traceback: bool = False) -> RenderableType:
+def flow_tree(flow: FlowRun, *, traceback: bool = False, verbose: bool = False) -> RenderableType:
     """Return a flow as a tree: wake-ups, tasks with their attempts, subflows, in the order they happened."""
     origin = _origin(ts for f in flow.walk() for ts in (f.scheduled, f.first_ts))
     at = Clock(origin)
@@ -157,11 +159,11 @@ def flow_tree(flow: FlowRun, *, traceback: bool = False) -> RenderableType:
         f"\nfirst event {clock(origin, date=True)} UTC; times below are offsets from it", style="dim"
     )
     tree = Tree(header, guide_style="dim")
-    _fill_flow(tree, flow, at, traceback=traceback)
+    _fill_flow(tree, flow, at, traceback=traceback, verbose=verbose)
     return tree
 
 
-def task_tree(task: TaskRun, *, traceback: bool = False) -> RenderableType:
+def task_tree(task: TaskRun, *, traceback: bool = False, verbose: bool = False) -> RenderableType:
     """Return one task as a tree: its scheduling and each attempt."""
     origin = _origin([task.scheduled, task.first_ts])
     at = Clock(origin)
@@ -171,6 +173,9 @@ def task_tree(task: TaskRun, *, traceback: bool = False) -> RenderableType:
     header.append(task.name or "?", style="bold")
     header.append(f" [{task.task_id}] ", style="dim")
     header.append(OUTCOME_WORD.get(task.outcome, task.outcome), style=OUTCOME_STYLE[task.outcome][1])
+    replacement = next((a for a in reversed(task.attempts) if a.replacement), None)
+    if replacement is not None:
+        header.append(f" · replaced by {replacement.task_name or '?'} (Task.replace)", style="magenta")
     if task.flow_id:
         header.append(" · in flow ", style="dim")
         header.append(task.flow_name or "?", style="magenta")
@@ -190,7 +195,7 @@ def task_tree(task: TaskRun, *, traceback: bool = False) -> RenderableType:
         tree.add(line)
     for index, attempt in enumerate(task.attempts):
         line = at(attempt.start if attempt.start is not None else attempt.end) + " "
-        tree.add(line + attempt_text(attempt, index, traceback=traceback))
+        tree.add(line + attempt_text(attempt, index, traceback=traceback, verbose=verbose))
     for note in task.notes:
         tree.add(at(note.ts) + " " + render_record(note))
     return tree

@@ -11,8 +11,11 @@ Needs the ``otel`` extra. Configuration: ``{"otel": {"endpoint": "http://collect
 - a span per flow parenting its dispatcher executions and nodes (:mod:`.flows`);
 - a canvas (``root_id`` on the events, when present) with no context of its own joins its root's trace,
   a group's members that of the group's span (:mod:`.canvas`);
-- failures set an error status and record the exception; other events are span events of the running
+- failures set an error status and an `exception` event written from the masked details (never the
+  exception's own text, which would hold what they mask); other events are span events of the running
   attempt or execution (or of the application's current span);
+- a ``Task.replace`` replacement (it inherits the task's id) gets its own publish and attempt spans,
+  ``run/<replacement>`` with ``selinon.replaces``: never merged with the replaced attempt's span;
 - with ``opentelemetry-instrumentation-celery`` active, its spans are the task spans (:mod:`.enrich`).
 
 Spans are exported by a background batch processor; :meth:`OtelSink.flush` (called when a pool process
@@ -43,6 +46,7 @@ from .spans import (
     end_attributes,
     error,
     event_attributes,
+    exception_event,
     nanos,
     number,
     remote,
@@ -120,7 +124,7 @@ class OtelSink:
             self._span_event(event, details, when)
 
     def _span_event(self, event: int, details: dict[str, Any], when: int) -> None:
-        running = self.tasks.get(details.get("task_id")) or self.flows.get(details.get("dispatcher_id"))
+        running = self.tasks.get(_attempt_key(details)) or self.flows.get(details.get("dispatcher_id"))
         span = running.recording() if running is not None else None
         if span is None:
             current = trace.get_current_span()
@@ -129,7 +133,8 @@ class OtelSink:
             span.add_event(event_name(event), event_attributes(details), timestamp=when)
 
     def _schedule(self, event: int, details: dict[str, Any], when: int) -> None:
-        name = details.get("task_name") or "task"
+        # Selinon's own SUBFLOW_SCHEDULE names the flow it starts child_flow_name (ours: task_name).
+        name = details.get("task_name") or details.get("child_flow_name") or "task"
         attributes = span_attributes(event_name(event), details, "publish")
         if instrumented():
             pending = Pending(PRODUCER, str(name), attributes, None)
@@ -172,10 +177,11 @@ class OtelSink:
         task_id = details.get("task_id")
         if not isinstance(task_id, str):
             return
+        key = _attempt_key(details)
         name = str(details.get("task_name") or "task")
         if instrumented():
             attributes = span_attributes("TASK_END", details, "process")  # until a failure says otherwise
-            found = lambda span: self.tasks.put(Running(task_id, span, None, False, self.tasks))  # noqa: E731
+            found = lambda span: self.tasks.put(Running(key, span, None, False, self.tasks))  # noqa: E731
             if self._enricher():
                 PENDING.set(Pending(CONSUMER, name, attributes, found))
             return
@@ -192,15 +198,13 @@ class OtelSink:
             attributes=span_attributes(event_name(event), details, "process"),
             start_time=when,
         )
-        running = Running(
-            task_id, span, context_api.attach(trace.set_span_in_context(span)), True, self.tasks
-        )
+        running = Running(key, span, context_api.attach(trace.set_span_in_context(span)), True, self.tasks)
         self.tasks.put(running)
         CURRENT.set(running)
 
     def _end(self, event: int, details: dict[str, Any], when: int) -> None:
         task_id = details.get("task_id")
-        running = self.tasks.pop(task_id)
+        running = self.tasks.pop(_attempt_key(details))
         PENDING.set(None)
         exc = current_exception()
         if running is None:
@@ -216,7 +220,7 @@ class OtelSink:
             if event == TASK_RETRY:
                 span.add_event(event_name(event), event_attributes(details), timestamp=when)
                 if exc is not None and running.ours:
-                    span.record_exception(exc, timestamp=when)
+                    exception_event(span, details, exc, when)
             elif event == TASK_FAILURE:
                 if running.ours:
                     error(span, details, exc, when)
@@ -253,6 +257,15 @@ class OtelSink:
 
     def __repr__(self) -> str:
         return f"OtelSink(endpoint={self.tracing.endpoint!r})"
+
+
+def _attempt_key(details: dict[str, Any]) -> Any:
+    """The key of a task attempt's open span: its task id, and a replacement's nesting (``Task.replace``
+    reuses the task id: the replacement's attempt may run while the replaced one's span is open)."""
+    task_id, replacement = details.get("task_id"), details.get("replacement")
+    if replacement and isinstance(task_id, str):
+        return f"{task_id}/replacement-{replacement}"
+    return task_id
 
 
 def _wakeup(sink: OtelSink, event: int, details: dict[str, Any], when: int) -> None:

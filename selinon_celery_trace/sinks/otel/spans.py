@@ -23,6 +23,7 @@ __all__ = [
     "end_attributes",
     "error",
     "event_attributes",
+    "exception_event",
     "nanos",
     "number",
     "remote",
@@ -51,6 +52,8 @@ _SPAN_KEYS: Final = (
     "exc_type",
     "root_id",
     "group_id",
+    "replaces",
+    "replacement",
 )
 
 
@@ -90,7 +93,7 @@ def span_attributes(event: str, details: dict[str, Any], operation: str | None) 
     return found
 
 
-_END_KEYS: Final = ("runtime", "state", "exc_type")
+_END_KEYS: Final = ("runtime", "state", "exc_type", "replaced_by")
 
 
 def end_attributes(event: str, details: dict[str, Any]) -> dict[str, Any]:
@@ -112,23 +115,39 @@ def event_attributes(details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def error(span: Any, details: dict[str, Any], exc: BaseException | None, when: int) -> None:
-    """Mark ``span`` failed: error status and the exception (the live one, else what details say)."""
+def exception_event(span: Any, details: dict[str, Any], exc: BaseException | None, when: int) -> str:
+    """Add the span event ``exception`` (OpenTelemetry's attributes) from the details; the failure's text.
+
+    Written from the adapters' details, which are masked (``what`` is the traceback with secrets
+    masked), never from the live exception's ``str()`` or a fresh traceback of it, as
+    ``Span.record_exception`` would: those hold the secrets the details mask. The live exception, when
+    there is one, gives only its type.
+    """
     what = details.get("what")
     last = ""
     if isinstance(what, str):
         lines = [line.strip() for line in what.strip().splitlines() if line.strip()]
         last = lines[-1] if lines else ""
     if exc is not None:
-        span.record_exception(exc, timestamp=when)
-        description = f"{type(exc).__name__}: {exc}"
+        module, qualname = type(exc).__module__, type(exc).__qualname__
+        exc_type = f"{module}.{qualname}" if module and module != "builtins" else qualname
     else:
-        exc_type = details.get("exc_type")
-        attributes = {"exception.type": str(exc_type or "error"), "exception.message": last}
-        if isinstance(what, str):
-            attributes["exception.stacktrace"] = what
-        span.add_event("exception", attributes, timestamp=when)
-        description = last or str(exc_type or "failed")
+        exc_type = str(details.get("exc_type") or "error")
+    message = last
+    for prefix in (f"{exc_type}:", f"{exc_type.rsplit('.', 1)[-1]}:"):  # "ValueError: boom" -> "boom"
+        if message.startswith(prefix):
+            message = message[len(prefix) :].strip()
+            break
+    attributes = {"exception.type": exc_type, "exception.message": message}
+    if isinstance(what, str):
+        attributes["exception.stacktrace"] = what
+    span.add_event("exception", attributes, timestamp=when)
+    return last or exc_type
+
+
+def error(span: Any, details: dict[str, Any], exc: BaseException | None, when: int) -> None:
+    """Mark ``span`` failed: error status and the exception event (see :func:`exception_event`)."""
+    description = exception_event(span, details, exc, when) or "failed"
     span.set_status(Status(StatusCode.ERROR, description[:_VALUE_LIMIT]))
 
 

@@ -4,7 +4,10 @@ Needs the ``sentry`` extra. Configuration: ``{"sentry": {"dsn": "{SENTRY_DSN}"}}
 ``Trace.trace_by_sentry(dsn)``.
 
 **Client.** The application's Sentry client when one is active, else one the sink initialises from the
-DSN, with a fresh transport in every forked child (:mod:`.client`).
+DSN, with a fresh transport in every forked child and no frame locals unless asked (:mod:`.client`).
+
+**Masking.** Every event the sink's own client sends, and every event of the application's client that
+carries our context, is masked by the details policy, by key name and by value (:mod:`.scrub`).
 
 **What reaches Sentry.** The configured failure events (default: TASK_FAILURE, FLOW_FAILURE,
 DISPATCHER_FAILURE, NODE_FAILURE) become Sentry events: the live exception when the adapter provided one
@@ -28,11 +31,13 @@ adapter calls it when a pool process exits (``worker_process_shutdown``), so not
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
 from ...core.placeholders import expand_env
 from ...core.record import Record, caller_record, current_exception, event_name
+from ...core.redact import Policy
 from .client import DEFAULT_SHUTDOWN_TIMEOUT as DEFAULT_SHUTDOWN_TIMEOUT
 from .client import HTTP_TIMEOUT as HTTP_TIMEOUT
 from .client import OwnClient, check_dsn, import_sentry, safe_dsn
@@ -49,7 +54,7 @@ from .kinds import (
     event_numbers,
 )
 from .processor import CONTEXT_NAME as CONTEXT_NAME
-from .processor import HINT_KEYS, install_processor, process, tags
+from .processor import HINT_KEYS, install_processor, process, scrubbing_before_send, tags
 from .processor import TAG_KEYS as TAG_KEYS
 
 __all__ = ["DEFAULT_EVENTS", "FAILURE_EVENTS", "History", "SentrySink"]
@@ -62,7 +67,9 @@ class SentrySink:
 
     ``events``: the event names (or numbers) that become Sentry events, default
     :data:`DEFAULT_EVENTS`; every other event is a breadcrumb (``breadcrumbs=False`` drops them).
-    ``shutdown_timeout``: seconds :meth:`flush` waits for unsent events.
+    ``shutdown_timeout``: seconds :meth:`flush` waits for unsent events. ``include_local_variables``:
+    whether a client the sink initialises sends frames' local variables (masked; default False).
+    ``policy``: how what sentry-sdk collects is masked (the installed configuration's policy).
 
     >>> sink = SentrySink("{SENTRY_DSN}")  # doctest: +SKIP
     """
@@ -74,6 +81,7 @@ class SentrySink:
         "breadcrumbs",
         "events",
         "key",
+        "policy",
         "shutdown_timeout",
     )
 
@@ -84,8 +92,12 @@ class SentrySink:
         events: Iterable[str | int] | None = None,
         breadcrumbs: bool = True,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        include_local_variables: bool = False,
+        policy: Policy | None = None,
     ) -> None:
         sdk = import_sentry()
+        # Sentry's serialised values are reprs of other values: strings are masked as free text too.
+        self.policy = replace(policy if policy is not None else Policy(), free_text=True)
         self._sdk = sdk
         self.events: frozenset[int] = DEFAULT_EVENTS if events is None else event_numbers(events)
         self.breadcrumbs = bool(breadcrumbs)
@@ -97,9 +109,21 @@ class SentrySink:
         if expanded:
             check_dsn(expanded, self._safe or "")
         install_processor()
-        if not sdk.get_client().is_active() and expanded:
-            self._own = OwnClient(sdk, expanded, self.shutdown_timeout)
+        client = sdk.get_client()
+        if not client.is_active() and expanded:
+            self._own = OwnClient(
+                sdk, expanded, self.shutdown_timeout, include_local_variables, scrubbing_before_send(None)
+            )
+        elif client.is_active():  # the application's: its own before_send runs first, then ours
+            options = client.options
+            options["before_send"] = scrubbing_before_send(options.get("before_send"))
         process.sink = self
+
+    @property
+    def owns_client(self) -> bool:
+        """True while the active Sentry client is the one this sink initialised."""
+        own = self._own
+        return own is not None and self._sdk.get_client() is own.client
 
     def _after_fork(self) -> None:
         """In a forked child: give our own client a transport of its own (see :mod:`.client`)."""

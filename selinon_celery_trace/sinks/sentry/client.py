@@ -3,13 +3,15 @@
 The application's Sentry client is used whenever one is active in the process, so its options
 (environment, release, ``before_send``, sampling) apply to our events too; it is never replaced. Only
 when none is active and a DSN is given does the sink initialise one itself (:class:`OwnClient`:
-``sentry_sdk.init`` with the SDK's defaults, a short ``shutdown_timeout`` and HTTP timeout so an
-unreachable Sentry never holds a worker's shutdown for long). That happens when the sink is built, that
-is at ``install`` in the worker's main process, so Sentry's own integrations are set up before the pool
-forks. A forked child never uses the transport it inherited: its queue, sending thread and locks belong
-to the parent (an event queued there would be sent twice, a lock held there at fork never released), so
-our client gets a fresh transport in the child at fork time (a re-``init`` would cost about 25 ms in
-every new pool process). The application's own client is left as sentry-sdk made it.
+``sentry_sdk.init`` with the SDK's defaults but for three: no frame local variables unless asked (they
+hold task arguments, request objects, credentials the task had at hand), a short ``shutdown_timeout``
+and HTTP timeout so an unreachable Sentry never holds a worker's shutdown for long). That happens when
+the sink is built, that is at ``install`` in the worker's main process, so Sentry's own integrations are
+set up before the pool forks. A forked child never uses the transport it inherited: its queue, sending
+thread and locks belong to the parent (an event queued there would be sent twice, a lock held there at
+fork never released), so our client gets a fresh transport in the child at fork time (a re-``init``
+would cost about 25 ms in every new pool process). The application's own client is left as sentry-sdk
+made it.
 """
 
 from __future__ import annotations
@@ -70,7 +72,14 @@ class OwnClient:
 
     __slots__ = ("_make_transport", "_monitor", "_sdk", "client", "options")
 
-    def __init__(self, sdk: Any, dsn: str, shutdown_timeout: float) -> None:
+    def __init__(
+        self,
+        sdk: Any,
+        dsn: str,
+        shutdown_timeout: float,
+        local_variables: bool = False,
+        before_send: Any = None,
+    ) -> None:
         # Imported now, not in the child after fork, where the import lock may be held.
         from sentry_sdk.monitor import Monitor
         from sentry_sdk.transport import make_transport
@@ -81,6 +90,8 @@ class OwnClient:
             "dsn": dsn,
             "shutdown_timeout": shutdown_timeout,
             "transport": _transport_class(),
+            "include_local_variables": local_variables,
+            "before_send": before_send,
         }
         sdk.init(**self.options)
         self.client: Any = sdk.get_client()

@@ -21,10 +21,21 @@ from datetime import datetime, timezone
 from typing import Any, Final, Protocol
 
 from ...core.record import event_name
+from ...core.redact import Policy
 from .history import RUNNING, History
 from .kinds import DISPATCHER_FAILURE, TASK_FAILURE
+from .scrub import scrub_event
 
-__all__ = ["CONTEXT_NAME", "HINT_KEYS", "TAG_KEYS", "ActiveSink", "install_processor", "process", "tags"]
+__all__ = [
+    "CONTEXT_NAME",
+    "HINT_KEYS",
+    "TAG_KEYS",
+    "ActiveSink",
+    "install_processor",
+    "process",
+    "scrubbing_before_send",
+    "tags",
+]
 
 TAG_KEYS: Final = ("task_name", "task_id", "queue", "flow_name", "dispatcher_id", "hostname")
 CONTEXT_NAME: Final = "selinon_trace"
@@ -38,6 +49,10 @@ class ActiveSink(Protocol):
     """What the processor and the fork handler need of the active Sentry sink."""
 
     events: frozenset[int]
+    policy: Policy  # how every event carrying our context is masked (see .scrub)
+
+    @property
+    def owns_client(self) -> bool: ...  # True when the sink initialised the client: mask all its events
 
     def _after_fork(self) -> None: ...
 
@@ -124,14 +139,52 @@ def _mechanism_types(event: dict[str, Any]) -> set[str]:
 
 
 def _process_event(event: dict[str, Any], hint: Any) -> dict[str, Any] | None:
-    """Make one Sentry event per failure and enrich it (see the module docstring). Never raises."""
+    """Make one Sentry event per failure, enrich it and mask it (see the module docstring). Never raises.
+
+    Masked (:mod:`.scrub`): our own events, events captured while a task or flow runs here (they carry
+    our tags and history), and every event of a client the sink initialised itself.
+    """
     sink = process.sink
     if sink is None or event.get("type") in ("transaction", "check_in"):
         return event
+    hint = hint if isinstance(hint, dict) else {}
+    carries = HINT_KEYS in hint or RUNNING.get() is not None
     try:
-        return _enrich(sink, event, hint if isinstance(hint, dict) else {})
+        enriched = _enrich(sink, event, hint)
     except Exception:  # never lose an event because of us
-        return event
+        enriched = event
+    if enriched is None or not (carries or sink.owns_client):
+        return enriched
+    return scrub_event(enriched, sink.policy)
+
+
+_SCRUBS: Final = "_selinon_trace_scrubs"
+
+
+def scrubbing_before_send(before_send: Any) -> Any:
+    """A ``before_send`` that runs ``before_send`` (the application's, if any), then masks the event.
+
+    The global event processor runs first of all processors; sentry-sdk's Celery integration adds the
+    task's arguments (``extra["celery-job"]``, with ``send_default_pii``) in a scope processor that runs
+    after it. ``before_send`` runs last, on the serialised event (local variables are reprs by then:
+    their ``key: value`` pairs are masked as free text), so nothing added late escapes masking.
+    """
+    if getattr(before_send, _SCRUBS, False):
+        return before_send
+
+    def scrubbed(event: dict[str, Any], hint: Any) -> dict[str, Any] | None:
+        if before_send is not None:
+            event = before_send(event, hint)
+            if event is None:
+                return None
+        sink = process.sink
+        if sink is None or not isinstance(event, dict) or event.get("type") in ("transaction", "check_in"):
+            return event
+        carries = (isinstance(hint, dict) and HINT_KEYS in hint) or RUNNING.get() is not None
+        return scrub_event(event, sink.policy) if carries or sink.owns_client else event
+
+    setattr(scrubbed, _SCRUBS, True)
+    return scrubbed
 
 
 def _enrich(sink: ActiveSink, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:

@@ -96,3 +96,36 @@ def test_attempts_and_flows_are_counted_by_outcome(fixture: str, request: pytest
             samples, "selinon_flow_duration_seconds_sum", flow_name="metrics.flow", outcome=outcome
         )
         assert 0 < duration < RESULT_TIMEOUT, outcome
+
+
+def _waits(worker: AppWorker) -> float:
+    samples = _scrape(worker)
+    return sum(v for (name, _), v in samples.items() if name == "selinon_task_queue_wait_seconds_count")
+
+
+def test_a_client_without_a_metrics_sink_still_feeds_the_queue_waits(metrics_worker: AppWorker) -> None:
+    """A client that installed tracing without a metrics sink stamps its messages: their waits count."""
+    before = _waits(metrics_worker)
+    app = metrics_worker.app
+    configured = app.conf.selinon_trace
+    app.conf.selinon_trace = []  # the client traces nothing itself (a web process, say)
+    selinon_celery_trace.install(app)
+    try:
+        results = [app.send_task("metrics.ok", args=[n]) for n in range(3)]
+        for result in results:
+            assert result.get(timeout=RESULT_TIMEOUT) is not None
+    finally:
+        selinon_celery_trace.uninstall(app)
+        app.conf.selinon_trace = configured
+    deadline = time.monotonic() + RESULT_TIMEOUT
+    while _waits(metrics_worker) < before + 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _waits(metrics_worker) == before + 3
+
+
+def test_the_worker_log_says_where_metrics_are_served(metrics_worker: AppWorker) -> None:
+    """The worker's log has one INFO line naming the metrics sink and its URL."""
+    log = metrics_worker.log_path.read_text(encoding="utf-8", errors="replace")
+    lines = [line for line in log.splitlines() if "selinon_celery_trace: tracing to" in line]
+    assert len(lines) == 1, log[-3000:]
+    assert "INFO" in lines[0] and f"Prometheus metrics at {metrics_worker.metrics_url}" in lines[0]  # type: ignore[attr-defined]

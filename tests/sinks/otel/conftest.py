@@ -60,6 +60,25 @@ def recycling_worker(
 
 
 @pytest.fixture(scope="module")
+def dead_collector() -> str:
+    """An OTLP endpoint where nothing listens: every connection is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def dead_collector_recycling_worker(
+    otel_broker: Broker, tmp_path_factory: pytest.TempPathFactory, dead_collector: str
+) -> Iterator[AppWorker]:
+    """``worker_max_tasks_per_child=1`` exporting to a dead collector; each pool process logs its exit."""
+    exits = tmp_path_factory.mktemp("otel-exits") / "exits.txt"
+    env = {"E2E_MAX_TASKS_PER_CHILD": "1", "OTEL_E2E_EXIT_LOG": str(exits)}
+    yield from _worker(otel_broker, tmp_path_factory, dead_collector, "sink", **env)
+
+
+@pytest.fixture(scope="module")
 def silent_collector() -> Iterator[str]:
     """An OTLP endpoint that accepts connections and never answers: each export waits its whole timeout."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:

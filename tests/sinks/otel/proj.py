@@ -4,6 +4,8 @@
   consumes the one queue ``{prefix}otel``.
 - ``OTEL_E2E_ENDPOINT``: the test's OTLP/HTTP collector; ``OTEL_E2E_TIMEOUT``: the sink's ``timeout``.
 - ``E2E_MAX_TASKS_PER_CHILD``: ``worker_max_tasks_per_child`` when set.
+- ``OTEL_E2E_EXIT_LOG``: a file where each pool process appends ``"<pid> <seconds>"`` at its exit: how
+  long the receivers of ``worker_process_shutdown`` between this module's two took (our sink's flush).
 - ``OTEL_E2E_MODE``: ``sink`` (our sink makes its own provider from its options) or ``instrumented``
   (the app sets a tracer provider and OpenTelemetry's ``CeleryInstrumentor`` in each pool process, as
   OpenTelemetry's Celery guide writes it; our sink, with no options, uses that provider).
@@ -14,6 +16,7 @@ Tracing is enabled by configuration only (``imports``).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,6 +77,11 @@ def make_app(env: Mapping[str, str]) -> Celery:
             raise self.retry(countdown=0.2, exc=RuntimeError(f"flaky {value}"))
         return value
 
+    @app.task(name="otel.replaced", shared=False, bind=True)
+    def replaced(self: Task, value: int) -> Any:
+        # Task.replace: otel.add runs under this task's id, as its replacement.
+        return self.replace(add.s(value, 1))
+
     @app.task(name="otel.flow", shared=False, base=Dispatcher, bind=True, check_interval=FLOW_CHECK_INTERVAL)
     def flow(self: Task, message: str) -> None:
         # A node that retries once, then succeeds, and a node that fails: FLOW_FAILURE at the end.
@@ -99,6 +107,29 @@ def instrument(endpoint: str, service: str) -> Any:
     CeleryInstrumentor().instrument(tracer_provider=provider)
     return provider
 
+
+_exit_began: list[float] = []
+
+
+def _exit_began_now(**_: Any) -> None:
+    _exit_began.append(time.monotonic())
+
+
+def _exit_done(**_: Any) -> None:
+    if _exit_began:
+        with open(os.environ["OTEL_E2E_EXIT_LOG"], "a", encoding="utf-8") as log:
+            log.write(f"{os.getpid()} {time.monotonic() - _exit_began[-1]:.3f}\n")
+
+
+def _after_the_sink(**_: Any) -> None:
+    # Connected in the pool process, after the worker installed tracing: runs after the sink's flush.
+    signals.worker_process_shutdown.connect(_exit_done, weak=False, dispatch_uid="otel-e2e-exit-done")
+
+
+if os.environ.get("OTEL_E2E_EXIT_LOG"):
+    # Connected when the app module is imported, before ``imports`` installs tracing: runs first.
+    signals.worker_process_shutdown.connect(_exit_began_now, weak=False, dispatch_uid="otel-e2e-exit-began")
+    signals.worker_process_init.connect(_after_the_sink, weak=False, dispatch_uid="otel-e2e-exit-after")
 
 if os.environ.get("OTEL_E2E_MODE") == "instrumented":
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import time
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from selinon_celery_trace import Trace, TraceConfigError
 from selinon_celery_trace.celery.config import build_sinks
 from selinon_celery_trace.core.record import message_scope
 from selinon_celery_trace.sinks.otel import OtelSink
+from selinon_celery_trace.sinks.otel.provider import DEAD_COLLECTOR_WAIT
 from selinon_celery_trace.sinks.otel.running import LIMIT
 
 
@@ -72,3 +74,25 @@ def test_open_spans_stay_bounded_and_end_with_their_attempts() -> None:
         assert Trace.errors() == {}
     finally:
         Trace.remove_sink(sink)
+
+
+def test_after_a_failed_export_the_exit_waits_no_more_for_that_collector(silent_collector: str) -> None:
+    """A collector that takes connections but never answers: once an export failed, flush waits ~0.1 s."""
+    sink = OtelSink(endpoint=silent_collector, timeout=0.5, shutdown_timeout=5.0)
+    Trace.add_sink(sink)
+    try:
+        _start("first")
+        Trace.log(Trace.TASK_END, {"task_name": "proj.lost", "task_id": "first", "queue": "q"})
+        began = time.monotonic()
+        sink.flush()  # the collector takes the connection: this flush waits for the export to fail
+        first = time.monotonic() - began
+        assert sink.tracing.exporter is not None and sink.tracing.exporter.failed
+        _start("second")
+        Trace.log(Trace.TASK_END, {"task_name": "proj.lost", "task_id": "second", "queue": "q"})
+        began = time.monotonic()
+        sink.flush()
+        second = time.monotonic() - began
+    finally:
+        Trace.remove_sink(sink)
+    assert 0.4 < first < 5.0, first
+    assert second < DEAD_COLLECTOR_WAIT + 0.2, f"the second flush waited {second:.2f}s"

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,6 +146,38 @@ def test_failing_task_is_a_publish_and_a_failed_attempt(sink_worker: AppWorker, 
     assert attempt.service == "otel-e2e" and attempt.scope == OURS
 
 
+def test_a_replacement_is_its_own_publish_and_attempt(sink_worker: AppWorker, collector: Collector) -> None:
+    """Task.replace: the replacement (same task id) is published under the replaced attempt and runs in a
+    span of its own, marked as the replacement; the replaced attempt's span says what replaced it."""
+    with _published(sink_worker):
+        result = sink_worker.app.send_task("otel.replaced", args=[41])
+        assert result.get(timeout=RESULT_TIMEOUT) == 42
+    task_id = str(result.id)
+    mine = _attr("messaging.message.id", task_id)
+    spans = collector.wait(lambda spans: len([s for s in spans if mine(s)]) >= 4, settle=SETTLE)
+    ours = [s for s in spans if mine(s)]
+    assert sorted((s.kind, s.name) for s in ours) == sorted(
+        [
+            (PRODUCER, "apply_async/otel.replaced"),
+            (CONSUMER, "run/otel.replaced"),
+            (PRODUCER, "apply_async/otel.add"),
+            (CONSUMER, "run/otel.add"),
+        ]
+    ), [(s.kind, s.name) for s in ours]
+    by_name = {s.name: s for s in ours}
+    replaced, replacement = by_name["run/otel.replaced"], by_name["run/otel.add"]
+    assert replaced.span_id != replacement.span_id and len({s.trace_id for s in ours}) == 1
+    assert replaced.attributes["selinon.replaced_by"] == "otel.add"
+    assert replaced.attributes["selinon.state"] == "IGNORED"
+    republished = by_name["apply_async/otel.add"]
+    assert republished.parent_id == replaced.span_id and replacement.parent_id == republished.span_id
+    assert republished.attributes["selinon.replaces"] == "otel.replaced"
+    assert replacement.attributes["selinon.replaces"] == "otel.replaced"
+    assert replacement.attributes["selinon.replacement"] == 1
+    assert replacement.attributes["selinon.event"] == "TASK_END"
+    assert "selinon.replaces" not in replaced.attributes
+
+
 def test_with_celery_instrumentation_one_trace_and_no_duplicate_spans(
     instrumented_worker: AppWorker, collector: Collector
 ) -> None:
@@ -215,3 +248,25 @@ def test_a_collector_that_never_answers_holds_no_task(stalled_worker: AppWorker)
     failing = stalled_worker.app.send_task("otel.boom", args=["still failing"])
     failing.get(timeout=RESULT_TIMEOUT, propagate=False)
     assert failing.state == "FAILURE" and str(failing.result) == "still failing"
+
+
+def test_a_dead_collector_costs_a_recycled_pool_process_almost_nothing_at_exit(
+    dead_collector_recycling_worker: AppWorker,
+) -> None:
+    """Refused exports, a fresh process per task: each exit waits for the collector ~0.1 s, not seconds."""
+    worker = dead_collector_recycling_worker
+    exits = Path(worker.env["OTEL_E2E_EXIT_LOG"])
+    results = [worker.app.send_task("otel.ok", args=[n]) for n in range(6)]
+    assert [r.get(timeout=RESULT_TIMEOUT) for r in results] == list(range(6))
+
+    def costs() -> list[float]:
+        lines = exits.read_text().split("\n") if exits.exists() else []
+        return [float(line.split()[1]) for line in lines if line]
+
+    deadline = time.monotonic() + RESULT_TIMEOUT
+    while len(costs()) < 5 and time.monotonic() < deadline:  # the sixth may still be running its exit
+        time.sleep(0.1)
+    seen = costs()
+    assert len(seen) >= 5, f"pool processes that exited: {seen}"
+    assert max(seen) < 0.5, f"seconds each pool process's exit waited for the dead collector: {seen}"
+    print(f"\ndead collector: exit waits {seen} s")

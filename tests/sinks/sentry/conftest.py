@@ -101,3 +101,19 @@ def recycling_worker(
         SENTRY_E2E_MODE="sink",
         E2E_MAX_TASKS_PER_CHILD="1",
     )
+
+
+@pytest.fixture(scope="module")
+def locals_worker(
+    sentry_broker: Broker, tmp_path_factory: pytest.TempPathFactory, envelope_server: EnvelopeServer
+) -> Iterator[SentryWorker]:
+    """Our sink initialises Sentry with ``include_local_variables: true``."""
+    yield from _worker(sentry_broker, tmp_path_factory, envelope_server, SENTRY_E2E_MODE="sink+locals")
+
+
+@pytest.fixture(scope="module")
+def pii_worker(
+    sentry_broker: Broker, tmp_path_factory: pytest.TempPathFactory, envelope_server: EnvelopeServer
+) -> Iterator[SentryWorker]:
+    """The app's own client, frame locals on and ``send_default_pii`` (its Celery integration adds args)."""
+    yield from _worker(sentry_broker, tmp_path_factory, envelope_server, SENTRY_E2E_MODE="user+pii")

@@ -3,9 +3,10 @@
 - ``E2E_BROKER_URL``, ``E2E_RESULT_BACKEND``, ``E2E_QUEUE_PREFIX``: as in ``tests.e2e.proj``; the worker
   consumes the one queue ``{prefix}sentry``.
 - ``SENTRY_E2E_DSN``: where Sentry is (the test's envelope server, a closed port or a silent server).
-- ``SENTRY_E2E_MODE``: ``sink`` (our sink initialises Sentry), ``user`` (the app calls ``sentry_sdk.init``
-  with the Celery integration itself; our sink uses that client), ``sink+logging`` (our sink and our
-  logging sink), ``none`` (no tracing at all: the latency baseline).
+- ``SENTRY_E2E_MODE``: ``sink`` (our sink initialises Sentry), ``sink+locals`` (the same, asked to send
+  frame locals), ``user`` (the app calls ``sentry_sdk.init`` with the Celery integration itself; our
+  sink uses that client), ``user+pii`` (the same with ``send_default_pii``), ``sink+logging`` (our sink
+  and our logging sink), ``none`` (no tracing at all: the latency baseline).
 - ``E2E_MAX_TASKS_PER_CHILD``: ``worker_max_tasks_per_child`` when set.
 
 Tracing is enabled by configuration only (``imports``). Until the Celery adapter flushes sinks when a
@@ -17,13 +18,23 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
 
 from selinon_celery_trace import Dispatcher
 
-__all__ = ["app", "make_app", "queue_name"]
+__all__ = ["Account", "app", "make_app", "queue_name"]
+
+
+@dataclass
+class Account:
+    """An object a task holds in a local variable: Sentry's frame locals show it by its fields."""
+
+    owner: str
+    api_key: str
+
 
 FLOW_CHECK_INTERVAL = 0.3
 
@@ -38,8 +49,10 @@ def make_app(env: Mapping[str, str]) -> Celery:
     mode = env.get("SENTRY_E2E_MODE", "sink")
     app = Celery("sentry_e2e")
     sinks: list[dict[str, Any]] = []
-    if mode in ("sink", "user", "sink+logging"):
+    if mode in ("sink", "user", "user+pii", "sink+logging"):
         sinks.append({"sentry": {"dsn": "{SENTRY_E2E_DSN}"}})
+    if mode == "sink+locals":
+        sinks.append({"sentry": {"dsn": "{SENTRY_E2E_DSN}", "include_local_variables": True}})
     if mode == "sink+logging":
         sinks.append({"logging": True})
     app.conf.update(
@@ -64,6 +77,18 @@ def make_app(env: Mapping[str, str]) -> Celery:
         logging.getLogger("tests.sentry.app").info("about to fail: %s", message)
         raise ValueError(message)
 
+    @app.task(name="sentry.leaky", shared=False)
+    def leaky(card: str, password: str, **options: Any) -> None:
+        # Secrets every way a task holds them: arguments, locals (a URL, a token, an object's field)
+        # and its exception's message. None may reach Sentry in clear.
+        dsn = f"postgres://ada:{options['db_secret']}@db/app"
+        session = options["jwt"]
+        account = Account(owner="ann", api_key=options["key"])
+        logging.getLogger("tests.sentry.app").info("connecting with %s", dsn)
+        raise ValueError(
+            f"cannot reach {dsn} for card {card} ({len(session)}, {account.owner}, password={password!r})"
+        )
+
     @app.task(
         name="sentry.flow", shared=False, base=Dispatcher, bind=True, check_interval=FLOW_CHECK_INTERVAL
     )
@@ -81,11 +106,17 @@ def make_app(env: Mapping[str, str]) -> Celery:
     return app
 
 
-if os.environ.get("SENTRY_E2E_MODE") == "user":
-    # The application's own Sentry setup, as Sentry's Celery guide writes it: before the worker forks.
+if os.environ.get("SENTRY_E2E_MODE") in ("user", "user+pii"):
+    # The application's own Sentry setup, as Sentry's Celery guide writes it: before the worker forks
+    # (frame locals on, sentry-sdk's default).
     import sentry_sdk
     from sentry_sdk.integrations.celery import CeleryIntegration
 
-    sentry_sdk.init(dsn=os.environ["SENTRY_E2E_DSN"], integrations=[CeleryIntegration()], shutdown_timeout=1)
+    sentry_sdk.init(
+        dsn=os.environ["SENTRY_E2E_DSN"],
+        integrations=[CeleryIntegration()],
+        shutdown_timeout=1,
+        send_default_pii=os.environ["SENTRY_E2E_MODE"] == "user+pii",
+    )
 
 app = make_app(os.environ)
