@@ -214,8 +214,10 @@ def _metrics(where: str, options: Mapping[str, Any]) -> Sink:
         raise TraceConfigError(
             f"{where}: needs the 'metrics' extra (selinon-celery-trace[metrics]): {exc}"
         ) from exc
+    from .runtime import runtime
+
     try:
-        return build_metrics_sink(options)
+        return build_metrics_sink(options, app_source=lambda: runtime.app)
     except ValueError as exc:  # the message names the option
         raise TraceConfigError(f"{where}: {exc}") from exc
 
@@ -226,7 +228,7 @@ _BUILDERS: dict[str, tuple[set[str], Callable[[str, Mapping[str, Any]], Sink]]] 
     "function": ({"import", "name"}, _import_function),
     "events": ({"type", "events", "queue_size"}, _events),
     "otel": ({"endpoint", "service_name", "headers", "timeout", "shutdown_timeout"}, _otel),
-    "metrics": ({"port", "addr", "multiproc_dir", "prefix"}, _metrics),
+    "metrics": ({"port", "addr", "multiproc_dir", "prefix", "queue_length_interval"}, _metrics),
 }
 # Sinks that also need the details policy (the Sentry sink masks what sentry-sdk itself collects).
 _POLICY_BUILDERS: dict[str, tuple[set[str], Callable[[str, Mapping[str, Any], Policy], Sink]]] = {

@@ -170,6 +170,10 @@ def message_details(
     }
     if ctx.get("node_name"):
         details["node_name"] = ctx["node_name"]
+    if "replaces_id" in ctx and ctx["replaces_id"] == details["task_id"]:
+        # A Task.replace replacement's message (see replacement.py): its fate is the replacement's.
+        details["replaces"] = ctx.get("replaces")
+        details["replacement"] = ctx.get("replacement")
     if "canvas" in ctx:
         details.update(canvas.task_facts(fields, ctx))
     return details

@@ -10,13 +10,13 @@ Why each hook exists:
   in their ``on_worker_start()``;
 - ``worker_process_shutdown``: sinks that buffer are flushed before a pool process exits (it does not
   run ``atexit``);
+- ``worker_ready`` (the worker's main process): one log line saying what it traces to (:mod:`.announce`);
 - a message's fate outside an attempt, in the worker's main process: ``task_revoked`` (TASK_REVOKED,
   TASK_EXPIRED: :mod:`.revocations`), ``task_unknown`` / ``task_rejected`` and the consumer's decode
   errors (TASK_REJECTED: :mod:`.rejections`), a dead pool process (WORKER_PROCESS_LOST: :mod:`.processes`);
 - the worker's life: ``worker_ready``, ``worker_shutting_down`` and its stop (WORKER_ONLINE /
   WORKER_OFFLINE: :mod:`.lifecycle`);
-- celery beat: ``beat_init`` and its scheduler's sends (BEAT_START, BEAT_LATE, ``periodic``: :mod:`.beat`);
-- ``worker_ready`` (the worker's main process): one log line saying what it traces to (:mod:`.announce`).
+- celery beat: ``beat_init`` and its scheduler's sends (BEAT_START, BEAT_LATE, ``periodic``: :mod:`.beat`).
 
 Those run only on rare paths (never for a task that runs), are connected (and their named hooks put in
 place: :data:`PATCHES`) by ``install``, and emit nothing while no sink wants their event.
@@ -36,8 +36,7 @@ from ..core import handoff, registry
 from ..core.arguments import EMBEDS_ENCODED
 from ..core.registry import report_internal_error
 from ..trace import Trace
-from . import beat, execution, lifecycle, processes, rejections
-from .announce import on_worker_ready
+from . import announce, beat, execution, lifecycle, processes, rejections
 from .failures import on_task_failure, on_task_retry
 from .publish import on_before_task_publish
 from .revocations import on_task_revoked
@@ -91,11 +90,11 @@ ALWAYS: Final[tuple[tuple[Any, Receiver], ...]] = (
     (signals.before_task_publish, on_before_task_publish),
     (signals.worker_init, on_worker_init),
     (signals.worker_process_shutdown, on_worker_process_shutdown),
-    (signals.worker_ready, on_worker_ready),
+    (signals.worker_ready, announce.on_worker_ready),
     (signals.task_revoked, on_task_revoked),
     (signals.task_unknown, rejections.on_task_unknown),
     (signals.task_rejected, rejections.on_task_rejected),
-    (signals.worker_ready, lifecycle.on_worker_online),
+    (signals.worker_ready, lifecycle.on_worker_ready),
     (signals.worker_shutting_down, lifecycle.on_worker_shutting_down),
     (signals.beat_init, beat.on_beat_init),
 )
@@ -117,7 +116,9 @@ WORKER: Final[tuple[tuple[Any, Receiver], ...]] = (
 
 
 def _uid(receiver: Receiver) -> str:
-    return f"selinon_celery_trace.{receiver.__name__}"
+    # The module too: two receivers of one signal may share a name (announce's and lifecycle's
+    # on_worker_ready), and one dispatch_uid would connect only the first.
+    return f"{receiver.__module__}.{receiver.__qualname__}"
 
 
 def connect(table: tuple[tuple[Any, Receiver], ...]) -> None:

@@ -26,7 +26,7 @@ from ..trace import Trace
 from . import patching
 from .runtime import runtime
 
-__all__ = ["FLUSH_TIMEOUT", "on_worker_online", "on_worker_shutting_down", "patch_worker", "unpatch_worker"]
+__all__ = ["FLUSH_TIMEOUT", "on_worker_ready", "on_worker_shutting_down", "patch_worker", "unpatch_worker"]
 
 FLUSH_TIMEOUT: Final = 5.0
 """Seconds a stopping worker waits, at most, for the events its main process handed off."""
@@ -45,7 +45,7 @@ class _Life:
 _life: Final = _Life()
 
 
-def on_worker_online(sender: Any = None, **_: Any) -> None:
+def on_worker_ready(sender: Any = None, **_: Any) -> None:
     """WORKER_ONLINE (``sender`` is the worker's consumer)."""
     try:
         _life.online_at, _life.offline, _life.how, _life.signal = monotonic(), False, None, None

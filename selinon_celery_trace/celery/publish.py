@@ -113,6 +113,8 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
     }
     if outgoing.get("node_name"):
         details["node_name"] = outgoing["node_name"]
+    if marker is not None and marker["replaces_id"] == task_id:
+        details.update(replacement.details_of(marker))
     expires = headers.get("expires")  # message protocol 2 (Celery's default): a header, None when unset
     if expires is not None:
         details["expires"] = expires if isinstance(expires, str) else runtime.text(expires)
@@ -120,8 +122,6 @@ def _publish(sender: Any, body: Any, exchange: Any, routing_key: Any, headers: A
         periodic = runtime.periodic.entry
         if periodic is not None:
             details["periodic"] = periodic
-    if marker is not None and marker["replaces_id"] == task_id:
-        details.update(replacement.details_of(marker))
     if planned is not None:
         details.update(planned)
     if is_dispatcher(target):

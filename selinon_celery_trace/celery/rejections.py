@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..core.handoff import emit_in_background
+from ..core.record import message_scope
 from ..core.registry import report_internal_error, wants
 from ..trace import Trace
 from . import patching
@@ -87,7 +88,11 @@ def _emit(consumer: Any, message: Any, kind: str, reason: str, exc: Any, name: A
         content_type=_text(getattr(message, "content_type", None)),
         content_encoding=_text(getattr(message, "content_encoding", None)),
     )
-    emit_in_background(_EVENT, details)
+    if runtime.message_sinks:
+        with message_scope(headers if isinstance(headers, dict) else None):  # its trace context
+            emit_in_background(_EVENT, details)
+    else:
+        emit_in_background(_EVENT, details)
 
 
 def _decoded(message: Any) -> Any:

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Any, Final
 
 from ..core.handoff import emit_in_background
+from ..core.record import message_scope
 from ..core.registry import report_internal_error, wants
 from ..trace import Trace
 from .details import message_details
@@ -62,7 +63,11 @@ def on_task_revoked(
                 signal=_signal_name(number),
                 reason=_reason(fields),
             )
-        emit_in_background(event, details)
+        if runtime.message_sinks:
+            with message_scope(fields):  # the request's fields: its headers carry a trace context
+                emit_in_background(event, details)
+        else:
+            emit_in_background(event, details)
     except Exception as exc:
         report_internal_error("task_revoked receiver", exc)
 

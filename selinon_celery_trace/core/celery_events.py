@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from .events import CANVAS_KEYS
+from .events import CANVAS_KEYS, REPLACEMENT_KEYS
 
 __all__ = ["EXTENSION_WARN_EVENTS", "ROWS"]
 
@@ -34,6 +34,7 @@ _MESSAGE_KEYS = (
     "hostname",
     "pid",
     *CANVAS_KEYS,
+    *REPLACEMENT_KEYS,
 )
 
 EXTENSION_WARN_EVENTS: Final[tuple[int, ...]] = (100, 101, 102, 104, 107)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["CANVAS_KEYS", "ROWS", "TASK_KEYS", "WARN_EVENTS"]
+__all__ = ["CANVAS_KEYS", "REPLACEMENT_KEYS", "ROWS", "TASK_KEYS", "WARN_EVENTS"]
 
 _DISPATCHER = "Dispatcher"
 _TASK = "Task"
@@ -26,7 +26,7 @@ CANVAS_KEYS = ("root_id", "group_id", "group_index", "chord_id", "callback_of", 
 _CANVAS_PLAN_KEYS = ("chain", "link", "link_error", "chord_body")
 # A Task.replace replacement (it inherits the replaced task's id): the replaced task's name and the
 # nesting (1, or 2 for a replacement's replacement); only on the events of a replacement.
-_REPLACEMENT_KEYS = ("replaces", "replacement")
+REPLACEMENT_KEYS = ("replaces", "replacement")
 _WAKEUP_KEYS = ("dispatcher_id", "flow_name", "node_args", "state", "retry", "queue", "selective")
 _SCHEDULE_KEYS = (
     "task_name",
@@ -46,7 +46,7 @@ _SCHEDULE_KEYS = (
     "periodic",
     *CANVAS_KEYS,
     *_CANVAS_PLAN_KEYS,
-    *_REPLACEMENT_KEYS,
+    *REPLACEMENT_KEYS,
 )
 TASK_KEYS = (
     "task_name",
@@ -61,7 +61,7 @@ TASK_KEYS = (
     "pid",
     "queue_wait",
     *CANVAS_KEYS,
-    *_REPLACEMENT_KEYS,
+    *REPLACEMENT_KEYS,
 )
 _NODE_KEYS = ("dispatcher_id", "flow_name", "node_name", "node_id")
 _STORAGE_KEYS = ("storage_name", "task_name", "task_id", "flow_name", "dispatcher_id")

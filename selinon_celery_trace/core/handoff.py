@@ -4,9 +4,10 @@ A worker's main process runs Celery's event loop: every consumer, heartbeat and 
 goes through it. Events it reports (a lost pool process, a hard time limit, a ``Reject``, a revoke, the
 worker's own start and stop) are handed over here instead of being delivered in place: the record,
 time included, is built at the call, then a daemon thread delivers it to the sinks, in a copy of the
-caller's context (so the live exception of ``record.exception_scope`` and any context variable a sink
-reads travel with the event). The queue is bounded; an event that finds it full is dropped and counted
-(``Trace.errors()``), never waited for.
+caller's context. What the caller put beside the details so travels with them: the task message
+(:func:`~.record.message_scope`, whose headers an OpenTelemetry sink reads its trace context from), the
+live exception (:func:`~.record.exception_scope`) and any other context variable a sink reads. The queue
+is bounded; an event that finds it full is dropped and counted (``Trace.errors()``), never waited for.
 
 The thread is started on first use in each process (a fork does not copy it: the child starts its own),
 and :func:`flush` waits for the queue to drain, for a bounded time, at exit and at worker shutdown.
@@ -32,6 +33,10 @@ DEFAULT_LIMIT: Final = 10_000
 _EXIT_TIMEOUT: Final = 2.0  # seconds atexit waits for the queue to drain
 
 
+_Item = tuple[int, Any, Record, Context]
+"""(event, details, record, a copy of the caller's context: its task message and exception among it)."""
+
+
 class _Handoff:
     """Global state department: this process's queue, its thread and the condition they share."""
 
@@ -39,7 +44,7 @@ class _Handoff:
 
     def __init__(self) -> None:
         self.condition = threading.Condition(threading.Lock())
-        self.items: deque[tuple[int, Any, Record, Context]] = deque()
+        self.items: deque[_Item] = deque()
         self.limit = DEFAULT_LIMIT
         self.thread: threading.Thread | None = None
         self.busy = False  # the thread holds an item taken off the queue

@@ -65,10 +65,28 @@ def register_tasks(app: Any) -> SimpleNamespace:
     def headers(self: Any) -> Any:
         return self.request.get("x_user_header")
 
+    @app.task(name="tests.replace_later", bind=True)
+    def replace_later(self: Any, x: int) -> Any:
+        # Task.replace with a replacement that waits for its ETA (time to revoke it before it starts).
+        return self.replace(add.s(x, 1).set(countdown=2))
+
     return SimpleNamespace(
         **{
             t.__name__: t
-            for t in (add, fail, retry_once, auto, exhaust, ignore, reject, unstored, parent, report, headers)
+            for t in (
+                add,
+                fail,
+                retry_once,
+                auto,
+                exhaust,
+                ignore,
+                reject,
+                unstored,
+                parent,
+                report,
+                headers,
+                replace_later,
+            )
         }
     )
 

@@ -92,3 +92,20 @@ def test_revoked_canvas_member_keeps_its_canvas_keys(
     canvas = ("root_id", "group_id", "group_index", "chord_id", "callback_of", "errback_of")
     assert {key: revoked[key] for key in canvas} == {key: schedule[key] for key in canvas}
     assert revoked["group_id"] == result.id and revoked["group_index"] == 1
+
+
+def test_a_revoked_replacement_is_told_as_the_replacement(
+    traced: CapturedEvents, tasks: SimpleNamespace, worker: Any
+) -> None:
+    """``Task.replace`` then a revoke before the replacement starts: its TASK_REVOKED names the replaced
+    task and the replacement's nesting, as its TASK_START would (the CLI and OpenTelemetry key on them)."""
+    result = tasks.replace_later.delay(1)
+    assert wait_for(lambda: ("TASK_END", "tests.add") in [(n, d.get("replaced_by")) for n, d in traced])
+    result.revoke()
+    assert wait_for(lambda: [n for n, _ in of_task(traced, result.id)][-1] == "TASK_REVOKED")
+    names = [name for name, _ in of_task(traced, result.id)]
+    # The replacement is published from inside the replaced attempt, before that attempt's end.
+    assert names == ["TASK_SCHEDULE", "TASK_START", "TASK_SCHEDULE", "TASK_END", "TASK_REVOKED"]
+    (_, revoked) = of_task(traced, result.id)[-1]
+    assert revoked["task_name"] == "tests.add" and revoked["started"] is False
+    assert (revoked["replaces"], revoked["replacement"]) == ("tests.replace_later", 1)

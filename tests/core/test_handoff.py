@@ -9,7 +9,12 @@ import pytest
 
 from selinon_celery_trace import Trace
 from selinon_celery_trace.core import handoff
-from selinon_celery_trace.core.record import current_exception, exception_scope
+from selinon_celery_trace.core.record import (
+    current_exception,
+    current_message,
+    exception_scope,
+    message_scope,
+)
 
 WAIT = 10.0  # seconds a test waits for something that should happen at once
 
@@ -114,13 +119,16 @@ def test_a_forked_child_delivers_on_a_thread_of_its_own() -> None:
     assert os.waitstatus_to_exitcode(status) == 0
 
 
-def test_the_callers_exception_scope_travels_with_the_event() -> None:
-    """A sink on the hand-off thread sees the exception the caller set (Sentry's and OpenTelemetry's need)."""
-    seen: list[BaseException | None] = []
-    Trace.trace_by_func(lambda event, details: seen.append(current_exception()))
-    failure = ValueError("lost")
-    with exception_scope(failure):
-        handoff.emit_in_background(Trace.TASK_FAILURE, {"task_id": "t"})
-    handoff.emit_in_background(Trace.TASK_FAILURE, {"task_id": "u"})
+def test_the_callers_message_and_exception_travel_with_the_event() -> None:
+    """A sink on the hand-off thread sees the task message and exception the caller had in scope.
+
+    (Sentry's sink reads the exception, OpenTelemetry's the message's trace context.)
+    """
+    seen: list[tuple[object, object]] = []
+    Trace.trace_by_func(lambda event, details: seen.append((current_message(), current_exception())))
+    error = ValueError("the cause")
+    with message_scope({"traceparent": "00-abc-def-01"}), exception_scope(error):
+        handoff.emit_in_background(Trace.TASK_REJECTED, {"task_id": "t"})
+    handoff.emit_in_background(Trace.TASK_REJECTED, {"task_id": "u"})  # outside any scope
     assert handoff.flush(WAIT)
-    assert seen == [failure, None]
+    assert seen == [({"traceparent": "00-abc-def-01"}, error), (None, None)]

@@ -450,3 +450,28 @@ def test_simple_values_keep_their_text() -> None:
     assert safe[0] == "Color.RED" and safe[3] == "(1+2j)" and safe[4] == "datetime.timedelta(seconds=5)"
     assert safe[1].startswith("<class ") and safe[1].endswith("Color>")
     assert safe[2] == "<function selinon_celery_trace.core.redact.sanitize>"
+
+
+def test_a_secret_after_a_masked_word_in_a_message_is_masked_but_prose_is_kept() -> None:
+    """``bad password hunter2`` loses its secret; words after a key word (``password incorrect``) stay."""
+    policy = Policy()
+    masked = {
+        "ValueError: bad password hunter2": "ValueError: bad password [redacted]",
+        "the password is S3cr3t!": "the password is [redacted]",
+        "invalid token abc.def.ghi": "invalid token [redacted]",
+        "passphrase correcthorsebatterystaple": "passphrase [redacted]",
+        "wrong pin 1234 entered": "wrong pin [redacted] entered",
+    }
+    kept = (
+        "password incorrect for ann",
+        "Password Expired",
+        "token 5 minutes old",
+        "pinned 1234 items",
+        "author Jane42 wrote",
+        'File "/app/token_store.py", line 42, in fetch',
+        'raise ValueError(f"bad password {pw}")',
+    )
+    for text, expected in masked.items():
+        assert policy.message(text) == expected
+    for text in kept:
+        assert policy.message(text) == text

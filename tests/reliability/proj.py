@@ -127,7 +127,9 @@ def make_app(env: Mapping[str, str]) -> Celery:
     @app.task(name="rel.fail_login", shared=False)
     def fail_login(password: str, endpoint: str, card_number: str) -> None:
         # The task writes its secrets into its exception's message, as tasks do.
-        raise RuntimeError(f"login failed: password={password} at {endpoint} for card {card_number}")
+        raise RuntimeError(
+            f"bad password {password}; login failed: password={password} at {endpoint} for card {card_number}"
+        )
 
     @app.task(name="rel.nap_with", shared=False)
     def nap_with(value: Any, seconds: float) -> str:

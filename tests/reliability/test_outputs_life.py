@@ -95,6 +95,7 @@ def test_json_true_writes_whole_lines_to_the_real_stdout_and_stderr(broker_worke
         return [json.loads(line) for line in text.splitlines() if line.startswith('{"event":')]
 
     out, err = ours(stdout), ours(stderr)
+    # The tasks' events (the worker's own WORKER_ONLINE, on stdout too, has no task id).
     out_ids = [(r["event"], r["details"].get("task_id")) for r in out]  # type: ignore[attr-defined]
     err_ids = [(r["event"], r["details"].get("task_id")) for r in err]  # type: ignore[attr-defined]
     assert out_ids.count(("WORKER_ONLINE", None)) == 1, "the worker's main process writes there too"

@@ -27,7 +27,7 @@ class Attempt:
     result: str | None = None  # a result's summary, when the trace has one (TASK_DISCARD_RESULT)
     start: float | None = None
     end: float | None = None
-    outcome: str = "running"  # running | success | retry | failure
+    outcome: str = "running"  # running | success | retry | failure | replaced | revoked (terminated)
     hostname: str | None = None
     pid: str | None = None
     node: str | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 from .canvas_facts import Planned
 from .canvas_nodes import GroupNode, MissingNode, Node, TaskNode, walk
 from .canvas_units import Group, Units, facts_of
+from .fates import FATES
 from .runs import TaskRun
 
 __all__ = ["GroupNode", "MissingNode", "Node", "Structure", "TaskNode", "walk"]
@@ -32,8 +33,13 @@ def _fired_inline(planned: tuple[Planned, ...], traced: set[str | None], why: st
 
 
 def _culprit(nodes: list[Node]) -> TaskRun | None:
-    """The task that failed first among ``nodes`` (all lanes and children included)."""
-    failed = [n.task for n in walk(nodes) if isinstance(n, TaskNode) and n.task.outcome == "failure"]
+    """The task that failed (or was revoked, expired, rejected) first among ``nodes``, all lanes and
+    children included: a chord's header member that did either is the chord's error."""
+    failed = [
+        n.task
+        for n in walk(nodes)
+        if isinstance(n, TaskNode) and (n.task.outcome == "failure" or n.task.outcome in FATES)
+    ]
     return min(failed, key=lambda t: t.end if t.end is not None else float("inf")) if failed else None
 
 
@@ -161,6 +167,8 @@ class Structure:
         """The planned steps of ``chain`` that never ran after ``task`` (or after a chord's body)."""
         if task.outcome == "failure":
             why, failed = f"never scheduled: {after} {task.name or '?'} failed", True
+        elif task.outcome in FATES:  # a revoked (expired, rejected) step ends its chain there
+            why, failed = f"never scheduled: {after} {task.name or '?'} was {task.outcome}", True
         elif task.outcome in _OPEN:
             why, failed = "not scheduled yet (an earlier step has not finished)", False
         else:
@@ -222,8 +230,9 @@ class Structure:
         self.done.add(group.body_id)
         culprit = _culprit([node for lane in lanes for node in lane])
         if culprit is not None:
+            verb = "failed" if culprit.outcome == "failure" else f"was {culprit.outcome}"
             why = (
-                f"never ran: header member {culprit.name or '?'} [{culprit.task_id[:8]}] failed (chord error)"
+                f"never ran: header member {culprit.name or '?'} [{culprit.task_id[:8]}] {verb} (chord error)"
             )
         elif any(isinstance(n, TaskNode) and n.task.outcome in _OPEN for lane in lanes for n in walk(lane)):
             why = "not run yet: it waits for every header member"

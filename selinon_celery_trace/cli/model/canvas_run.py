@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from .canvas import Structure
 from .canvas_shape import shape_of
+from .fates import FATES
 from .runs import TaskRun
 
 __all__ = ["CanvasRun"]
@@ -31,12 +32,20 @@ class CanvasRun:
 
     @property
     def outcome(self) -> str:
-        """``failure`` when a task failed, ``running`` while one has no end, else ``success``."""
+        """``failure`` when a task failed, ``running`` while one has no end, a task's fate (``revoked``,
+        ``expired``, ``rejected``) when one was dropped, else ``success``."""
         if self.failed is not None:
             return "failure"
         if any(t.outcome in ("running", "scheduled", "retry") for t in self.tasks.values()):
             return "running"
-        return "success"
+        fated = self.fated
+        return fated.outcome if fated is not None else "success"
+
+    @property
+    def fated(self) -> TaskRun | None:
+        """The first task that was revoked, expired or rejected, if any."""
+        found = [t for t in self.tasks.values() if t.outcome in FATES]
+        return min(found, key=lambda t: t.end if t.end is not None else math.inf) if found else None
 
     @property
     def start(self) -> float | None:

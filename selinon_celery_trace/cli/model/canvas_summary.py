@@ -15,11 +15,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..reading.event_names import ATTEMPT_OUTCOME, TASK_SCHEDULE, TASK_START
+from ..reading.event_names import ATTEMPT_OUTCOME, FATE_OUTCOME, TASK_SCHEDULE, TASK_START
 from ..reading.fields import as_int, as_str, error_line, task_name
 from .canvas import Structure
 from .canvas_facts import CanvasFacts, is_canvas_event, linked_ids
 from .canvas_shape import shape_of
+from .fates import FATES
 from .runs import Attempt, TaskRun
 
 __all__ = ["CanvasTasks", "Workflow"]
@@ -53,7 +54,7 @@ class Workflow:
 
     root_id: str
     name: str  # the workflow's shape (see canvas_shape)
-    outcome: str  # success | failure | running
+    outcome: str  # success | failure | running | revoked | expired | rejected (a member's fate)
     start: float
     duration: float | None
     failed: str | None  # "at <task name>: <error>" of the task that failed first
@@ -108,6 +109,10 @@ class CanvasTasks:
                     task.outcome = "replaced"  # its replacement's attempts say how it went
                 task.error = error_line(details.get("what"), details.get("exc_type"))
             task.first_ts = min(task.first_ts, ts)
+        elif event in FATE_OUTCOME and task.outcome in ("running", "retry", "replaced"):
+            # Revoked, expired, rejected: the workflow ends there, that part of its work never done.
+            task.end, task.outcome = ts, FATE_OUTCOME[event]
+            task.first_ts = min(task.first_ts, ts)
 
     def workflows(self) -> Iterable[Workflow]:
         """Every workflow seen, with its shape, outcome, duration and first failed task."""
@@ -118,7 +123,8 @@ class CanvasTasks:
             first_id, first = min(members, key=lambda item: (item[1].first_ts, item[0]))
             failures = [(t.end or math.inf, i, t) for i, t in members if t.outcome == "failure"]
             open_ = any(t.outcome in ("running", "retry", "replaced") for _, t in members)
-            outcome = "failure" if failures else "running" if open_ else "success"
+            fated = next((t.outcome for _, t in members if t.outcome in FATES), None)
+            outcome = "failure" if failures else "running" if open_ else fated or "success"
             ends = [t.end for _, t in members if t.end is not None]
             start = first.first_ts
             duration = max(ends) - start if ends and outcome != "running" and math.isfinite(start) else None

@@ -23,6 +23,7 @@ from ..reading.event_names import (
     NODE_SUCCESSFUL,
     SUBFLOW_SCHEDULE,
     TASK_SCHEDULE,
+    WORKER_PROCESS_LOST,
 )
 from ..reading.fields import as_str
 from ..reading.lines import Record
@@ -101,7 +102,7 @@ class Collector:
         if not in_flow and task_id is None:
             return
         event = record.event
-        if task_id == self.ident and event.startswith("TASK_"):
+        if task_id == self.ident and (event.startswith("TASK_") or event == WORKER_PROCESS_LOST):
             self._task_seen = True
             self.task.apply(record)
         if event in (TASK_SCHEDULE, SUBFLOW_SCHEDULE) and task_id is not None:

@@ -18,6 +18,7 @@ from ..reading.event_names import (
     DISPATCHER_FAILURE,
     DISPATCHER_RETRY,
     DISPATCHER_WAKEUP,
+    FATE_OUTCOME,
     FLOW_END,
     FLOW_FAILURE,
     FLOW_START,
@@ -36,6 +37,7 @@ from ..reading.fields import as_float, as_int, as_str, error_line, task_name
 from ..reading.lines import Record
 from .attempt import Attempt, attempt_order
 from .canvas_facts import CanvasFacts, is_canvas_event
+from .fates import Fate, fate_of
 
 __all__ = ["Attempt", "FlowRun", "TaskRun", "Wakeup"]
 
@@ -57,20 +59,24 @@ class TaskRun:
     notes: list[Record] = field(default_factory=list)
     first_ts: float = math.inf
     canvas: CanvasFacts | None = None  # set when its events say it is in a Celery canvas
+    fate: Fate | None = None  # revoked, expired or rejected (the first such event: a message's fate)
 
     @property
     def outcome(self) -> str:
-        """The outcome of the last attempt; ``scheduled`` when none ran, ``running`` while the task's
-        replacement (``Task.replace``) has not started."""
-        if not self.attempts:
-            return "scheduled"
-        last = self.attempts[-1].outcome
+        """The outcome of the last attempt; its fate when it had one instead; ``scheduled`` when none ran,
+        ``running`` while the task's replacement (``Task.replace``) has not started."""
+        last = self.attempts[-1].outcome if self.attempts else "scheduled"
+        if self.fate is not None and last in ("scheduled", "running", "retry", "replaced", self.fate.kind):
+            return self.fate.kind
         return "running" if last == "replaced" else last
 
     @property
     def end(self) -> float | None:
-        """When the last attempt ended, if it did."""
-        return self.attempts[-1].end if self.attempts else None
+        """When the last attempt ended (or the message met its fate), if it did."""
+        end = self.attempts[-1].end if self.attempts else None
+        if end is None and self.fate is not None and self.outcome == self.fate.kind:
+            return self.fate.ts
+        return end
 
     def apply(self, record: Record) -> None:
         """Fold one event about this task."""
@@ -119,6 +125,13 @@ class TaskRun:
         elif event in (NODE_SUCCESSFUL, NODE_FAILURE):
             self.node_seen = (event, ts)
             return
+        elif event in FATE_OUTCOME and self.fate is None:
+            self.fate = fate = fate_of(record)
+            if fate is None or not fate.started:
+                return
+            # A terminated attempt: its end is the revoke (no TASK_END or TASK_FAILURE follows).
+            attempt = self._attempt(fate.retried_count, replacement, started=False)
+            attempt.end, attempt.outcome = ts, fate.kind
         else:
             self.notes.append(record)
             return

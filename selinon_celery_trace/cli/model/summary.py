@@ -10,28 +10,35 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
 
 from ..reading.event_names import (
     ATTEMPT_OUTCOME,
+    BEAT_LATE,
+    BEAT_START,
     DISPATCHER_FAILURE,
     DISPATCHER_WAKEUP,
+    FATE_OUTCOME,
     FLOW_END,
     FLOW_FAILURE,
     FLOW_START,
     TASK_DISCARD_RESULT,
     TASK_FAILURE,
     TASK_RETRY,
+    TASK_SCHEDULE,
     TASK_START,
     TERMINAL,
+    WORKER_EVENTS,
 )
 from ..reading.fields import as_float, as_int, as_str, error_line, task_name
 from ..reading.lines import Record
 from .canvas_facts import is_canvas_event
 from .canvas_summary import CanvasTasks
-from .duration_sketch import DurationSketch
+from .periodic import Periodic
+from .tallies import FailureGroup, FlowTally, PlaceTally, TaskTally
+from .tallies import tally as _tally
+from .workers import Workers
 
 __all__ = ["FailureGroup", "FlowTally", "PlaceTally", "Summary", "TaskTally"]
 
@@ -39,61 +46,9 @@ _UNNAMED: Final = "(unnamed)"
 _MAX_DISCARDED: Final = 4096  # attempts whose TASK_END is yet to come after their TASK_DISCARD_RESULT
 _NO_ERROR_TEXT: Final = "(no error text)"
 
-_Tally = TypeVar("_Tally")
-
-
-def _tally(table: dict[str, _Tally], key: str, new: Callable[[], _Tally]) -> _Tally:
-    """The tally of ``key`` in ``table``, created empty on first sight."""
-    tally = table.get(key)
-    if tally is None:
-        tally = table[key] = new()
-    return tally
-
-
-@dataclass(slots=True)
-class TaskTally:
-    """Counts for one task name: attempts by outcome and their durations."""
-
-    runs: int = 0
-    successes: int = 0
-    failures: int = 0
-    retries: int = 0
-    unfinished: int = 0
-    replaced: int = 0  # attempts that ended by Task.replace (their replacement is counted as its task)
-    durations: DurationSketch = field(default_factory=DurationSketch)
-
-
-@dataclass(slots=True)
-class FlowTally:
-    """Counts for one flow name: flows started and how they ended, dispatcher work, durations."""
-
-    runs: int = 0
-    successes: int = 0
-    failures: int = 0
-    wakeups: int = 0
-    dispatcher_errors: int = 0
-    unfinished: int = 0
-    durations: DurationSketch = field(default_factory=DurationSketch)
-
-
-@dataclass(slots=True)
-class FailureGroup:
-    """Failures with the same kind, name and error line: how many, when, and the latest id to show."""
-
-    count: int
-    first_ts: float
-    last_ts: float
-    last_id: str | None
-
-
-@dataclass(slots=True)
-class PlaceTally:
-    """Events seen on one queue or host, and how many task attempts started, retried and failed there."""
-
-    events: int = 0
-    starts: int = 0
-    retries: int = 0
-    failures: int = 0
+_PERIODIC_EVENTS: Final = frozenset({TASK_SCHEDULE, BEAT_START, BEAT_LATE})
+_WORKER_EVENTS: Final = WORKER_EVENTS | {TASK_START}
+_ENDS: Final = frozenset(ATTEMPT_OUTCOME) | frozenset(FATE_OUTCOME)
 
 
 class Summary:
@@ -121,6 +76,8 @@ class Summary:
         self._open_attempts: dict[tuple[str, int | None, int | None], tuple[float, str]] = {}
         self._open_flows: dict[str, tuple[float, str]] = {}
         self._discarded: dict[tuple[str, int | None, int | None], None] = {}  # awaiting their TASK_END
+        self.periodic = Periodic()  # beat entries: sends, outcomes, gaps (model/periodic.py)
+        self.workers = Workers()  # workers: online spans, processes lost (model/workers.py)
 
     def add_all(self, records: Iterable[Record]) -> Summary:
         """Fold every record of ``records``; return ``self`` for chaining."""
@@ -160,6 +117,12 @@ class Summary:
             self._task_end(ts, event, details)
         elif event in (FLOW_START, FLOW_END, FLOW_FAILURE, DISPATCHER_WAKEUP, DISPATCHER_FAILURE):
             self._flow_event(ts, event, details)
+        elif event in FATE_OUTCOME:
+            self._fate(event, details)
+        if event in _PERIODIC_EVENTS or (event in _ENDS and self.periodic.waiting):
+            self.periodic.add(record)
+        if event in _WORKER_EVENTS:
+            self.workers.add(record)
 
     def _task_start(self, ts: float, details: Mapping[str, Any]) -> None:
         task_id = as_str(details, "task_id")
@@ -201,6 +164,19 @@ class Summary:
             duration = ts - opened[0]
         if duration is not None:
             tally.durations.add(duration)
+
+    def _fate(self, event: str, details: Mapping[str, Any]) -> None:
+        # Revoked, expired, rejected: counted per task name; a terminated attempt is also a run that ended.
+        task_id = as_str(details, "task_id")
+        opened = None
+        if task_id is not None and (details.get("terminated") is True or details.get("started") is True):
+            key = (task_id, as_int(details, "retried_count"), as_int(details, "replacement"))
+            opened = self._open_attempts.pop(key, None)
+        tally = _tally(self.tasks, task_name(details) or (opened[1] if opened else _UNNAMED), TaskTally)
+        kind = FATE_OUTCOME[event]
+        setattr(tally, kind, getattr(tally, kind) + 1)
+        if opened is not None:
+            tally.runs += 1
 
     def _flow_event(self, ts: float, event: str, details: Mapping[str, Any]) -> None:
         flow_id = as_str(details, "dispatcher_id")
@@ -271,11 +247,14 @@ class Summary:
                     ended,
                     workflow.failed_id or workflow.root_id,
                 )
-            else:
+            elif workflow.outcome == "running":
                 tally.unfinished += 1
+            else:  # a member was revoked, expired or rejected: it ended there, no failure
+                tally.dropped += 1
             if workflow.duration is not None:
                 tally.durations.add(workflow.duration)
         self._canvas_tasks = CanvasTasks()
+        self.periodic.finish(self.last_ts)
         return self
 
     @property

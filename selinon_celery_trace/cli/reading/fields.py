@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import re
+import signal
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["as_float", "as_int", "as_str", "error_line", "task_name"]
+__all__ = ["as_float", "as_int", "as_str", "error_line", "signal_name", "task_name"]
 
 # Celery's built-in tasks that run another task over a list in one message (``task.map``,
 # ``task.starmap``; ``task.chunks`` is a group of starmaps): named with the task they run.
@@ -103,3 +104,16 @@ def error_line(what: object, exc_type: object = None) -> str | None:
                 line = f"{kind}: {line}"
             return line if len(line) <= 200 else line[:199] + "…"
     return kind
+
+
+def signal_name(value: object) -> str | None:
+    """A signal's name: ``SIGKILL`` for ``9``, ``"9"``, ``"KILL"`` or ``"SIGKILL"``; else ``None``."""
+    if isinstance(value, str) and value and not value.isdigit():
+        return value if value.startswith("SIG") or " " in value else f"SIG{value}"
+    number = int(value) if isinstance(value, str) and value else value
+    if isinstance(number, int) and not isinstance(number, bool) and number > 0:
+        try:
+            return signal.Signals(number).name
+        except ValueError:
+            return f"signal {number}"
+    return None

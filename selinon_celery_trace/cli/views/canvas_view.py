@@ -16,13 +16,22 @@ from rich.tree import Tree
 
 from ..model.canvas import GroupNode, MissingNode, Node, Structure, TaskNode
 from ..model.canvas_run import CanvasRun
+from ..model.fates import FATES
 from .formatting import clock, format_duration, short_id
 from .outcome_style import OUTCOME_STYLE, outcome_mark
 from .task_lines import Clock, add_attempts, plural, task_label
 
 __all__ = ["add_nodes", "canvas_tree"]
 
-_LANE_WORDS = {"success": "ok", "failure": "failed", "running": "not finished"}
+_LANE_WORDS = {
+    "success": "ok",
+    "failure": "failed",
+    "running": "not finished",
+    "revoked": "revoked",
+    "expired": "expired",
+    "rejected": "rejected",
+}
+_FATE_ORDER = ("revoked", "expired", "rejected")  # which fate a lane or group shows when several
 _ROLE_TEXT = {"link": "↳ link ", "link_error": "↳ link_error ", "chord body": "chord body "}
 
 
@@ -105,7 +114,8 @@ def _lane_outcome(lane: list[Node]) -> str:
         return "failure"
     if not tasks or any(t.outcome in ("running", "scheduled", "retry") for t in tasks):
         return "running"
-    return "success"
+    fated = next((kind for kind in _FATE_ORDER if any(t.outcome == kind for t in tasks)), None)
+    return fated or "success"
 
 
 def _add_group(
@@ -113,6 +123,7 @@ def _add_group(
 ) -> None:
     outcomes = Counter(_lane_outcome(lane) for lane in node.lanes)
     overall = "failure" if outcomes["failure"] else "running" if outcomes["running"] else "success"
+    overall = next((kind for kind in _FATE_ORDER if outcomes[kind] and overall == "success"), overall)
     text = Text("".rjust(9) + " ")
     text.append(label)
     text.append(outcome_mark(overall))
@@ -160,6 +171,11 @@ def canvas_tree(run: CanvasRun, *, traceback: bool = False, verbose: bool = Fals
             error = next((a.error for a in reversed(failed.attempts) if a.error), None)
             if error:
                 header.append(f" {error}", style="red")
+    elif outcome in FATES and run.fated is not None:  # it ended there: say which task, and how
+        header.append(f" {outcome}", style=OUTCOME_STYLE[outcome][1])
+        header.append(
+            f" at {run.fated.name or '?'} [{short_id(run.fated.task_id)}]", style=OUTCOME_STYLE[outcome][1]
+        )
     else:
         header.append(" not finished (running, or its end is not in these files)", style="cyan")
     attempts = sum(len(t.attempts) for t in run.tasks.values())

@@ -12,90 +12,53 @@ from typing import Any, Final
 
 from rich.text import Text
 
-from ..reading.fields import as_float, as_int, as_str, error_line, task_name
+from ..reading.fields import as_float, as_int, as_str
+from .celery_messages import CELERY_MESSAGES, clock_of, periodic_words
 from .formatting import format_duration, short_id
+from .message_parts import add_attempt, add_error, add_flow, add_in_flow, add_ref, add_task, add_where
 
 __all__ = ["append_message"]
 
 
-def _ref(text: Text, name: str | None, ident: str | None, style: str = "bold") -> None:
-    """Append ``name[short id]``: the name to read, the id to copy into ``selinon-trace show``."""
-    text.append(name or "?", style=style)
-    if ident:
-        text.append(f"[{short_id(ident)}]", style="dim")
-
-
-def _task(text: Text, details: Mapping[str, Any]) -> None:
-    _ref(text, task_name(details), as_str(details, "task_id"))
-
-
-def _flow(text: Text, details: Mapping[str, Any], prefix: str = "flow ") -> None:
-    text.append(prefix, style="dim")
-    _ref(text, as_str(details, "flow_name"), as_str(details, "dispatcher_id"), "bold magenta")
-
-
-def _where(text: Text, details: Mapping[str, Any]) -> None:
-    queue = as_str(details, "queue")
-    if queue:
-        text.append(f" q={queue}", style="blue")
-    worker = as_str(details, "hostname")
-    pid = as_str(details, "pid")
-    if worker or pid:
-        text.append(f" {worker or '?'}" + (f"/{pid}" if pid else ""), style="dim cyan")
-
-
-def _in_flow(text: Text, details: Mapping[str, Any]) -> None:
-    if as_str(details, "dispatcher_id") or as_str(details, "flow_name"):
-        text.append(" in ", style="dim")
-        _ref(text, as_str(details, "flow_name"), as_str(details, "dispatcher_id"), "magenta")
-
-
-def _attempt(text: Text, details: Mapping[str, Any]) -> None:
-    retried = as_int(details, "retried_count")
-    if retried:
-        text.append(f" attempt {retried + 1}", style="yellow")
-
-
-def _error(text: Text, details: Mapping[str, Any], style: str) -> None:
-    line = error_line(details.get("what"), details.get("exc_type"))
-    if line:
-        text.append(": ", style=style)
-        text.append(line, style=style)
-
-
 def _schedule(text: Text, details: Mapping[str, Any]) -> None:
-    _task(text, details)
-    _where(text, details)
+    add_task(text, details)
+    add_where(text, details)
     countdown = as_float(details, "countdown")
     if countdown:
         text.append(f" countdown {format_duration(countdown)}", style="dim")
     eta = as_str(details, "eta")
     if eta:
         text.append(f" eta {eta}", style="dim")
-    _in_flow(text, details)
+    expires = clock_of(details, "expires") or as_str(details, "expires")
+    if expires:
+        text.append(f" expires {expires}", style="dim")
+    periodic = periodic_words(details.get("periodic"))
+    if periodic:
+        text.append(f" {periodic}", style="blue")
+    add_in_flow(text, details)
 
 
 def _subflow(text: Text, details: Mapping[str, Any]) -> None:
     text.append("subflow ", style="dim")
-    _ref(text, as_str(details, "flow_name"), as_str(details, "task_id"), "bold magenta")
-    _where(text, details)
+    add_ref(text, as_str(details, "flow_name"), as_str(details, "task_id"), "bold magenta")
+    add_where(text, details)
     parent = as_str(details, "parent_dispatcher_id")
     if parent:
         text.append(f" from [{short_id(parent)}]", style="dim")
 
 
 def _start(text: Text, details: Mapping[str, Any]) -> None:
-    _task(text, details)
-    _attempt(text, details)
-    _where(text, details)
-    _in_flow(text, details)
+    add_task(text, details)
+    add_attempt(text, details)
+    add_where(text, details)
+    add_in_flow(text, details)
 
 
 def _end(text: Text, details: Mapping[str, Any]) -> None:
-    _task(text, details)
+    add_task(text, details)
     text.append(f" ok in {format_duration(as_float(details, 'runtime'))}", style="green")
-    _where(text, details)
-    _in_flow(text, details)
+    add_where(text, details)
+    add_in_flow(text, details)
 
 
 def _discard(text: Text, details: Mapping[str, Any]) -> None:
@@ -104,68 +67,68 @@ def _discard(text: Text, details: Mapping[str, Any]) -> None:
 
 
 def _failure(text: Text, details: Mapping[str, Any]) -> None:
-    _task(text, details)
+    add_task(text, details)
     text.append(" failed", style="bold red")
-    _attempt(text, details)
-    _where(text, details)
-    _in_flow(text, details)
-    _error(text, details, "red")  # last: an error text may be long, the facts above are not
+    add_attempt(text, details)
+    add_where(text, details)
+    add_in_flow(text, details)
+    add_error(text, details, "red")  # last: an error text may be long, the facts above are not
 
 
 def _retry(text: Text, details: Mapping[str, Any]) -> None:
-    _task(text, details)
+    add_task(text, details)
     countdown = as_float(details, "retry_countdown")
     text.append(" retry" + (f" in {format_duration(countdown)}" if countdown is not None else ""), "yellow")
-    _attempt(text, details)
-    _where(text, details)
-    _in_flow(text, details)
-    _error(text, details, "yellow")
+    add_attempt(text, details)
+    add_where(text, details)
+    add_in_flow(text, details)
+    add_error(text, details, "yellow")
 
 
 def _wakeup(text: Text, details: Mapping[str, Any]) -> None:
-    _flow(text, details)
+    add_flow(text, details)
     retry = as_int(details, "retry")
     text.append(f" wake-up #{retry + 1}" if retry is not None else " wake-up", style="magenta")
-    _where(text, details)
+    add_where(text, details)
 
 
 def _flow_start(text: Text, details: Mapping[str, Any]) -> None:
-    _flow(text, details)
+    add_flow(text, details)
     text.append(" started", style="magenta")
-    _where(text, details)
+    add_where(text, details)
 
 
 def _dispatcher_retry(text: Text, details: Mapping[str, Any]) -> None:
-    _flow(text, details)
+    add_flow(text, details)
     text.append(" will check again", style="magenta")
 
 
 def _flow_end(text: Text, details: Mapping[str, Any]) -> None:
-    _flow(text, details)
+    add_flow(text, details)
     text.append(" finished", style="bold green")
 
 
 def _flow_failure(text: Text, details: Mapping[str, Any]) -> None:
-    _flow(text, details)
+    add_flow(text, details)
     text.append(" failed", style="bold red")
-    _error(text, details, "red")
+    add_error(text, details, "red")
 
 
 def _dispatcher_failure(text: Text, details: Mapping[str, Any]) -> None:
-    _flow(text, details)
+    add_flow(text, details)
     text.append(" dispatcher error", style="bold red")
-    _error(text, details, "red")
+    add_error(text, details, "red")
 
 
 def _node(text: Text, details: Mapping[str, Any], ok: bool) -> None:
-    _flow(text, details)
+    add_flow(text, details)
     text.append(" node ", style="dim")
-    _ref(text, as_str(details, "node_name"), as_str(details, "node_id"))
+    add_ref(text, as_str(details, "node_name"), as_str(details, "node_id"))
     if ok:
         text.append(" succeeded", style="green")
     else:
         text.append(" failed", style="bold red")
-        _error(text, details, "red")
+        add_error(text, details, "red")
 
 
 def _scalar(value: object) -> str | None:
@@ -181,7 +144,7 @@ def _generic(text: Text, details: Mapping[str, Any]) -> None:
     # and flow context first, then every other simple value.
     shown = set()
     if as_str(details, "dispatcher_id") or as_str(details, "flow_name"):
-        _flow(text, details, prefix="")
+        add_flow(text, details, prefix="")
         shown |= {"dispatcher_id", "flow_name"}
     for key in ("node_name", "task_name", "storage_name"):
         if as_str(details, key):
@@ -189,7 +152,7 @@ def _generic(text: Text, details: Mapping[str, Any]) -> None:
             text.append(as_str(details, key) or "", style="bold")
             shown.add(key)
     if "what" in details:
-        _error(text, details, "yellow")
+        add_error(text, details, "yellow")
         shown.add("what")
     for key, value in details.items():
         if key in shown or not isinstance(key, str):
@@ -216,6 +179,7 @@ _MESSAGES: Final[dict[str, Callable[[Text, Mapping[str, Any]], None]]] = {
     "DISPATCHER_FAILURE": _dispatcher_failure,
     "NODE_SUCCESSFUL": lambda text, details: _node(text, details, ok=True),
     "NODE_FAILURE": lambda text, details: _node(text, details, ok=False),
+    **CELERY_MESSAGES,
 }
 
 

@@ -15,6 +15,9 @@ OUTCOME_STYLE: Final = {
     "running": ("…", "cyan"),
     "scheduled": ("◷", "dim"),
     "replaced": ("⇢", "magenta"),
+    "revoked": ("⊘", "bold magenta"),
+    "expired": ("⊝", "bold yellow"),
+    "rejected": ("⊗", "bold red"),
 }
 """Mark and style of each outcome of an attempt, a task or a flow."""
 
@@ -25,6 +28,9 @@ OUTCOME_WORD: Final = {
     "running": "running or lost (no end event)",
     "scheduled": "scheduled, never started",
     "replaced": "replaced (Task.replace)",
+    "revoked": "revoked",
+    "expired": "expired, never ran",
+    "rejected": "rejected by the worker, never ran",
 }
 """What each outcome means, in words."""
 

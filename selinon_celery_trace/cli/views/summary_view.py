@@ -15,6 +15,8 @@ from ..model.duration_sketch import DurationSketch
 from ..model.summary import PlaceTally, Summary
 from .formatting import clock, format_duration, short_id
 from .outcome_style import OUTCOME_WORD, outcome_mark
+from .periodic_view import periodic_view
+from .workers_view import workers_view
 
 __all__ = ["summary_view"]
 
@@ -89,6 +91,16 @@ def _duration_columns(get: Callable[[Any], DurationSketch]) -> list[_Column]:
     ]
 
 
+def _fate_columns(rows: Sequence[Any]) -> list[_Column]:
+    """Revoked, expired, rejected: a column each, when any task had one (a message that never ran)."""
+
+    def column(kind: str, style: str) -> _Column:
+        return _Column(kind, lambda row: _count(getattr(row[1], kind), style))
+
+    styles = {"revoked": "magenta", "expired": "yellow", "rejected": "red"}
+    return [column(k, s) for k, s in styles.items() if any(getattr(t, k) for _, t in rows)]
+
+
 def _when(ts: float, one_day: bool) -> str:
     return clock(ts) if one_day else clock(ts, date=True)
 
@@ -132,6 +144,7 @@ def summary_view(summary: Summary, sources: int, width: int = 80) -> RenderableT
             columns.append(_Column("no end", lambda row: _count(row[1].unfinished, "cyan")))
         if any(tally.replaced for _, tally in rows):
             columns.append(_Column("replaced", lambda row: _count(row[1].replaced, "magenta")))
+        columns += _fate_columns(rows)
         columns += _duration_columns(lambda row: row[1].durations)
         parts.append(
             _fit("Tasks (a run is one attempt)", columns, rows, width, droppable=("p50", "ok", "p95"))
@@ -165,6 +178,8 @@ def summary_view(summary: Summary, sources: int, width: int = 80) -> RenderableT
         ]
         if any(tally.unfinished for _, tally in canvas_rows):
             columns.append(_Column("no end", lambda row: _count(row[1].unfinished, "cyan")))
+        if any(tally.dropped for _, tally in canvas_rows):  # a member revoked, expired or rejected
+            columns.append(_Column("dropped", lambda row: _count(row[1].dropped, "magenta")))
         columns += _duration_columns(lambda row: row[1].durations)
         title = "Canvas workflows, by shape (chains, groups, chords: show ANY-ID for one)"
         parts.append(_fit(title, columns, canvas_rows, width, droppable=("p50", "ok", "p95")))
@@ -228,6 +243,12 @@ def summary_view(summary: Summary, sources: int, width: int = 80) -> RenderableT
             )
         parts.append(failures)
 
+    for section in (
+        periodic_view(summary.periodic, one_day, width),
+        workers_view(summary.workers, one_day, width),
+    ):
+        if section is not None:
+            parts.append(section)
     parts.append(_places("Events by queue", "queue", summary.by_queue, width))
     parts.append(_places("Events by host", "host", summary.by_host, width))
     return Group(*parts)

@@ -10,6 +10,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..model.runs import Attempt, TaskRun
+from .fate_lines import fate_text
 from .formatting import format_duration, short_id
 from .outcome_style import OUTCOME_STYLE, OUTCOME_WORD, outcome_mark
 from .render import render_record
@@ -84,6 +85,8 @@ def append_ending(text: Text, attempt: Attempt) -> None:
         text.append(f" failed after {format_duration(attempt.duration)}", style="bold red")
     elif attempt.outcome == "replaced":
         text.append(f" replaced by {attempt.replaced_by}, which has no event yet", style="magenta")
+    elif attempt.outcome == "revoked":
+        text.append(f" revoked while running after {format_duration(attempt.duration)}", style="bold magenta")
     else:
         text.append(" running or lost (no end event)", style="cyan")
 
@@ -101,6 +104,13 @@ def task_label(task: TaskRun, at: Clock) -> Text:
     replacement = next((a for a in reversed(attempts) if a.replacement), None)
     if replacement is not None:
         text.append(f" replaced by {replacement.task_name or '?'}", style="magenta")
+    if task.fate is not None and task.outcome == task.fate.kind:
+        # Revoked, expired or rejected: say so, when and why (never "scheduled, never started").
+        text.append(fate_text(task))
+        earlier = [a for a in attempts if a.outcome != task.fate.kind]
+        if earlier:
+            text.append(f" · after {plural(len(earlier), 'earlier attempt')}", style="dim")
+    elif replacement is not None:
         append_ending(text, replacement)
         error = replacement.error
     elif len(attempts) == 1:

@@ -20,6 +20,7 @@ from ..model.canvas import Structure
 from ..model.canvas_run import CanvasRun
 from ..model.runs import FlowRun
 from . import timeline_items as items
+from .fate_lines import fate_error
 from .timeline_items import Run
 
 __all__ = ["GROUP_BY", "describe", "render_timeline", "timeline_data"]
@@ -29,6 +30,7 @@ GROUP_BY: Final[tuple[str, ...]] = ("host", "queue", "flow")
 
 _TEMPLATE: Final = "timeline.html"
 _PLACEHOLDER: Final = re.compile("__TITLE__|__TRACE_DATA__")
+_PAGE_OUTCOMES: Final = frozenset({"success", "failure", "running", "revoked", "expired", "rejected"})
 
 
 def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dict[str, Any]:
@@ -83,7 +85,7 @@ def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dic
             error = f"{failed.name or '?'} [{failed.task_id}]: {error or 'failed'}"
         marks.append({"t": start - t0, "kind": "start", "label": f"canvas {run.name} started"})
         if run.end is not None:
-            verb = "finished" if outcome == "success" else "failed"
+            verb = {"success": "finished", "failure": "failed"}.get(outcome, outcome)
             marks.append({"t": run.end - t0, "kind": outcome, "label": f"canvas {run.name} {verb}"})
     else:
         tasks = [run]
@@ -91,6 +93,8 @@ def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dic
         kind_name, name, ident = "task", run.name, run.task_id
         outcome = run.outcome
         error, error_kind = items.task_error(run)
+        if error is None and run.fate is not None:  # revoked, expired or rejected: when and why
+            error, error_kind = fate_error(run), run.fate.kind
         start = run.scheduled if run.scheduled is not None else t0
         end = run.end if run.outcome not in ("running", "scheduled") else None
         first_run = run.attempts[0].duration if run.attempts else None
@@ -103,7 +107,7 @@ def timeline_data(run: Run, *, group_by: str = "host", sources: str = "") -> dic
         "kind": kind_name,
         "name": name,
         "id": ident,
-        "outcome": outcome if outcome in ("success", "failure", "running") else "running",
+        "outcome": outcome if outcome in _PAGE_OUTCOMES else "running",
         "error": error,
         "errorKind": error_kind,
         "firstRun": first_run,

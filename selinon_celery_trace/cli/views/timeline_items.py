@@ -9,6 +9,7 @@ from typing import Any, Final
 from ..model.canvas import GroupNode, Node, TaskNode
 from ..model.canvas_run import CanvasRun
 from ..model.runs import Attempt, FlowRun, TaskRun, Wakeup
+from .fate_lines import fate_bar, fate_error
 from .formatting import UNKNOWN
 
 __all__ = ["Run", "bars", "clip", "never_ran", "task_error", "times", "wakeups"]
@@ -35,6 +36,8 @@ def times(run: Run) -> list[float]:
         found.append(task.scheduled)
         for attempt in task.attempts:
             found += [attempt.start, attempt.end]
+        if task.fate is not None:
+            found.append(task.fate.ts)
     return [ts for ts in found if ts is not None and math.isfinite(ts)]
 
 
@@ -102,6 +105,11 @@ def bars(
             }
         )
         previous = attempt
+    fate = task.fate
+    if fate is not None and not fate.started:  # dropped before it started: a mark where it was dropped
+        bars.append(fate_bar(task, fate, t0, flow_id, flow_name))
+    elif fate is not None and bars and bars[-1]["outcome"] == fate.kind:  # a terminated attempt
+        bars[-1]["error"] = bars[-1]["error"] or fate_error(task)
     return bars
 
 

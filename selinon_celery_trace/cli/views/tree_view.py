@@ -13,6 +13,7 @@ from ..model.canvas import Structure
 from ..model.runs import FlowRun, TaskRun, Wakeup
 from ..reading.lines import Record
 from .canvas_view import add_nodes
+from .fate_lines import fate_line, fate_phrase
 from .formatting import clock, format_duration, short_id
 from .outcome_style import OUTCOME_STYLE, OUTCOME_WORD, outcome_mark
 from .render import render_record
@@ -172,7 +173,9 @@ def task_tree(task: TaskRun, *, traceback: bool = False, verbose: bool = False) 
     header.append(" task ")
     header.append(task.name or "?", style="bold")
     header.append(f" [{task.task_id}] ", style="dim")
-    header.append(OUTCOME_WORD.get(task.outcome, task.outcome), style=OUTCOME_STYLE[task.outcome][1])
+    fated = task.fate is not None and task.outcome == task.fate.kind
+    words = fate_phrase(task.fate, task) if task.fate is not None and fated else None
+    header.append(words or OUTCOME_WORD.get(task.outcome, task.outcome), style=OUTCOME_STYLE[task.outcome][1])
     replacement = next((a for a in reversed(task.attempts) if a.replacement), None)
     if replacement is not None:
         header.append(f" · replaced by {replacement.task_name or '?'} (Task.replace)", style="magenta")
@@ -196,6 +199,8 @@ def task_tree(task: TaskRun, *, traceback: bool = False, verbose: bool = False) 
     for index, attempt in enumerate(task.attempts):
         line = at(attempt.start if attempt.start is not None else attempt.end) + " "
         tree.add(line + attempt_text(attempt, index, traceback=traceback, verbose=verbose))
+    if task.fate is not None:  # revoked, expired or rejected: when, why, and who said so
+        tree.add(at(task.fate.ts) + " " + fate_line(task))
     for note in task.notes:
         tree.add(at(note.ts) + " " + render_record(note))
     return tree

@@ -4,15 +4,21 @@ Needs the ``metrics`` extra. Configuration: ``{"metrics": {"port": 9808}}`` (see
 
 Metrics (``selinon`` is the default ``prefix``):
 
-- ``selinon_task_attempts_total{task_name, queue, outcome}``: one per attempt's terminal event; outcome
-  ``succeeded`` (TASK_END), ``ignored`` (TASK_END with ``state == "IGNORED"``), ``failed``
-  (TASK_FAILURE), ``retried`` (TASK_RETRY);
+- ``selinon_task_attempts_total{task_name, queue, outcome}``: one per delivery's end, whether it ran or
+  not; outcome ``succeeded`` (TASK_END), ``ignored`` (TASK_END with ``state == "IGNORED"``), ``failed``
+  (TASK_FAILURE), ``retried`` (TASK_RETRY), ``revoked`` (TASK_REVOKED: dropped before it started, or
+  its attempt terminated), ``expired`` (TASK_EXPIRED), ``rejected`` (TASK_REJECTED);
 - ``selinon_task_runtime_seconds{task_name, queue}``: TASK_END's ``runtime``;
 - ``selinon_task_queue_wait_seconds{task_name, queue}``: from publish (or ETA) to TASK_START (the sink
   asks the adapters for it: ``wants_queue_wait``);
 - ``selinon_flows_total{flow_name, outcome}`` (``succeeded``: FLOW_END, ``failed``: FLOW_FAILURE) and
   ``selinon_flow_duration_seconds{flow_name, outcome}``, first wake-up to end, where the start is known
-  (see :mod:`..flow_starts`).
+  (see :mod:`..flow_starts`);
+- the worker itself (:mod:`.worker_metrics`): ``selinon_worker_up{hostname}``,
+  ``selinon_worker_pool_processes{hostname}``, ``selinon_worker_processes_lost_total{hostname}`` from
+  WORKER_ONLINE / WORKER_OFFLINE / WORKER_PROCESS_LOST, and ``selinon_queue_length{queue}``, sampled
+  from the broker by the worker's main process every ``queue_length_interval`` seconds
+  (:mod:`.queue_lengths`).
 
 Serving (:mod:`.serving`): in a worker, prometheus_client's multiprocess mode (each pool process writes
 its values to files in one directory) and an HTTP endpoint in the worker's main process, which reads
@@ -22,17 +28,20 @@ write: no lock across processes, no network, nothing to flush at exit.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any, Final
 
 from ...core import catalogue
 from ...core.record import Record, aware, caller_record
 from ..flow_starts import FlowStarts
 from .serving import DEFAULT_ADDR, DEFAULT_PORT, Serving
+from .worker_metrics import WorkerMetrics
 
-__all__ = ["DEFAULT_ADDR", "DEFAULT_PORT", "DEFAULT_PREFIX", "MetricsSink"]
+__all__ = ["DEFAULT_ADDR", "DEFAULT_PORT", "DEFAULT_PREFIX", "DEFAULT_QUEUE_LENGTH_INTERVAL", "MetricsSink"]
 
 DEFAULT_PREFIX: Final = "selinon"
+DEFAULT_QUEUE_LENGTH_INTERVAL: Final = 15.0
+"""Seconds between two samples of the queue lengths (Prometheus's usual scrape interval)."""
 RUNTIME_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 WAIT_BUCKETS: Final = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600)
 FLOW_BUCKETS: Final = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 7200, 21600, 86400)
@@ -45,7 +54,14 @@ def _number(name: str) -> int:
 TASK_START, TASK_END = _number("TASK_START"), _number("TASK_END")
 TASK_FAILURE, TASK_RETRY = _number("TASK_FAILURE"), _number("TASK_RETRY")
 FLOW_START, FLOW_END, FLOW_FAILURE = _number("FLOW_START"), _number("FLOW_END"), _number("FLOW_FAILURE")
-_OUTCOMES: Final = {TASK_FAILURE: "failed", TASK_RETRY: "retried"}
+_OUTCOMES: Final = {
+    TASK_FAILURE: "failed",
+    TASK_RETRY: "retried",
+    _number("TASK_REVOKED"): "revoked",
+    _number("TASK_EXPIRED"): "expired",
+    _number("TASK_REJECTED"): "rejected",
+}
+_WORKER_EVENTS: Final = frozenset(_number(name) for name in WorkerMetrics.EVENTS)
 
 
 def _label(value: Any) -> str:
@@ -63,7 +79,17 @@ class MetricsSink:
     >>> sink = MetricsSink(port=9808)  # doctest: +SKIP
     """
 
-    __slots__ = ("_attempts", "_flow_seconds", "_flows", "_runtime", "_wait", "key", "serving", "starts")
+    __slots__ = (
+        "_attempts",
+        "_flow_seconds",
+        "_flows",
+        "_runtime",
+        "_wait",
+        "key",
+        "serving",
+        "starts",
+        "worker",
+    )
     wants_queue_wait = True  # TASK_* details then carry queue_wait
 
     def __init__(
@@ -73,6 +99,8 @@ class MetricsSink:
         addr: str = DEFAULT_ADDR,
         multiproc_dir: str | None = None,
         prefix: str = DEFAULT_PREFIX,
+        queue_length_interval: float | None = DEFAULT_QUEUE_LENGTH_INTERVAL,
+        app_source: Callable[[], Any] | None = None,
     ) -> None:
         from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -112,15 +140,17 @@ class MetricsSink:
             buckets=FLOW_BUCKETS,
             registry=registry,
         )
+        self.worker = WorkerMetrics(prefix, registry, queue_length_interval, app_source)
         self.serving.registry = registry
 
     def on_worker_start(self) -> None:
-        """In the worker's main process, before the pool forks: multiprocess mode, and serve."""
+        """In the worker's main process, before the pool forks: multiprocess mode, serve, sample queues."""
         self.serving.start()
         if self.serving.directory is not None:
             import os
 
             self.starts.use_directory(os.path.join(self.serving.directory, "flow-starts"))
+        self.worker.start_sampling()
 
     @property
     def url(self) -> str | None:
@@ -155,6 +185,8 @@ class MetricsSink:
                 self.starts.remember(flow, _nanos(record))
         elif event in (FLOW_END, FLOW_FAILURE):
             self._flow_ended(event, details, record)
+        elif event in _WORKER_EVENTS:
+            self.worker.receive(event, details)
 
     def _flow_ended(self, event: int, details: dict[str, Any], record: Record) -> None:
         name = _label(details.get("flow_name"))
@@ -166,7 +198,8 @@ class MetricsSink:
             self._flow_seconds.labels(name, outcome).observe(max(0.0, (_nanos(record) - start) / 1e9))
 
     def close(self) -> None:
-        """Stop serving (in the process that serves)."""
+        """Stop sampling and serving (in the process that serves)."""
+        self.worker.stop_sampling()
         self.serving.stop()
 
     def __repr__(self) -> str:

@@ -16,6 +16,9 @@ Needs the ``otel`` extra. Configuration: ``{"otel": {"endpoint": "http://collect
   attempt or execution (or of the application's current span);
 - a ``Task.replace`` replacement (it inherits the task's id) gets its own publish and attempt spans,
   ``run/<replacement>`` with ``selinon.replaces``: never merged with the replaced attempt's span;
+- a message revoked, expired or rejected ends the publish's trace with a zero-length CONSUMER span
+  ``revoked/<task>`` (``expired/``, ``rejected/``), a pool process lost is a span under its attempt's
+  failure, the worker's and beat's own events are no spans (:mod:`.fates`);
 - with ``opentelemetry-instrumentation-celery`` active, its spans are the task spans (:mod:`.enrich`).
 
 Spans are exported by a background batch processor; :meth:`OtelSink.flush` (called when a pool process
@@ -34,7 +37,7 @@ from opentelemetry.propagate import extract, inject
 
 from ...core.record import Record, caller_record, current_exception, current_message, event_name
 from ..flow_starts import FlowStarts, worker_directory
-from . import flows
+from . import fates, flows
 from .canvas import Groups, fallback_parent, root_span_id
 from .enrich import PENDING, Pending, enrich_current, install_enricher, instrumented
 from .ids import span_id_of, trace_id_of
@@ -43,6 +46,7 @@ from .running import CURRENT, OpenSpans, Running, finish_stale
 from .spans import (
     CONSUMER,
     PRODUCER,
+    attempt_key,
     end_attributes,
     error,
     event_attributes,
@@ -76,7 +80,7 @@ class OtelSink:
     >>> sink = OtelSink(endpoint="http://127.0.0.1:4318", service_name="worker")  # doctest: +SKIP
     """
 
-    __slots__ = ("flows", "groups", "key", "shutdown_timeout", "starts", "tasks", "tracing")
+    __slots__ = ("flows", "groups", "key", "lost", "shutdown_timeout", "starts", "tasks", "tracing")
     uses_message = True  # the message's headers carry the trace context across the broker
 
     def __init__(
@@ -95,12 +99,14 @@ class OtelSink:
         self.flows = OpenSpans()  # dispatcher id -> the running execution's span
         self.starts = FlowStarts()
         self.groups = Groups()  # the group spans this process exported
+        self.lost = fates.Lost()  # pool processes lost, matched with their attempts' failures
         os.register_at_fork(after_in_child=self._after_fork)
 
     def _after_fork(self) -> None:
         self.tasks.reset()
         self.flows.reset()
         self.groups.reset()
+        self.lost.reset()
         CURRENT.set(None)
 
     def on_worker_start(self) -> None:
@@ -124,7 +130,7 @@ class OtelSink:
             self._span_event(event, details, when)
 
     def _span_event(self, event: int, details: dict[str, Any], when: int) -> None:
-        running = self.tasks.get(_attempt_key(details)) or self.flows.get(details.get("dispatcher_id"))
+        running = self.tasks.get(attempt_key(details)) or self.flows.get(details.get("dispatcher_id"))
         span = running.recording() if running is not None else None
         if span is None:
             current = trace.get_current_span()
@@ -177,7 +183,7 @@ class OtelSink:
         task_id = details.get("task_id")
         if not isinstance(task_id, str):
             return
-        key = _attempt_key(details)
+        key = attempt_key(details)
         name = str(details.get("task_name") or "task")
         if instrumented():
             attributes = span_attributes("TASK_END", details, "process")  # until a failure says otherwise
@@ -204,7 +210,7 @@ class OtelSink:
 
     def _end(self, event: int, details: dict[str, Any], when: int) -> None:
         task_id = details.get("task_id")
-        running = self.tasks.pop(_attempt_key(details))
+        running = self.tasks.pop(attempt_key(details))
         PENDING.set(None)
         exc = current_exception()
         if running is None:
@@ -240,6 +246,8 @@ class OtelSink:
         )
         error(span, details, exc, when)
         span.end(end_time=when)
+        if isinstance(details.get("exc_type"), str) and details["exc_type"] == "WorkerLostError":
+            self.lost.failed(self, str(details.get("task_id")), span)
 
     def _enricher(self) -> bool:
         self.tracing.get()
@@ -259,15 +267,6 @@ class OtelSink:
         return f"OtelSink(endpoint={self.tracing.endpoint!r})"
 
 
-def _attempt_key(details: dict[str, Any]) -> Any:
-    """The key of a task attempt's open span: its task id, and a replacement's nesting (``Task.replace``
-    reuses the task id: the replacement's attempt may run while the replaced one's span is open)."""
-    task_id, replacement = details.get("task_id"), details.get("replacement")
-    if replacement and isinstance(task_id, str):
-        return f"{task_id}/replacement-{replacement}"
-    return task_id
-
-
 def _wakeup(sink: OtelSink, event: int, details: dict[str, Any], when: int) -> None:
     flows.wakeup(sink, event, details, when, instrumented())
 
@@ -285,4 +284,7 @@ _HANDLERS: dict[int, Handler] = {
     number("DISPATCHER_FAILURE"): flows.dispatcher_failure,
     number("FLOW_END"): flows.flow_end,
     number("FLOW_FAILURE"): flows.flow_end,
+    **dict.fromkeys(fates.FATES, fates.fate),
+    number("WORKER_PROCESS_LOST"): fates.process_lost,
+    **dict.fromkeys(fates.NO_SPAN, fates.no_span),
 }

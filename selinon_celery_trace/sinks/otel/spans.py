@@ -20,6 +20,7 @@ __all__ = [
     "CONSUMER",
     "INTERNAL",
     "PRODUCER",
+    "attempt_key",
     "end_attributes",
     "error",
     "event_attributes",
@@ -27,6 +28,7 @@ __all__ = [
     "nanos",
     "number",
     "remote",
+    "scalar",
     "span_attributes",
 ]
 
@@ -54,6 +56,7 @@ _SPAN_KEYS: Final = (
     "group_id",
     "replaces",
     "replacement",
+    "expires",
 )
 
 
@@ -67,7 +70,8 @@ def nanos(time: datetime) -> int:
     return int(aware(time).timestamp() * 1_000_000_000)
 
 
-def _scalar(value: Any) -> Any:
+def scalar(value: Any) -> Any:
+    """``value`` as an attribute takes it: a scalar as it is, anything else as bounded JSON text."""
     if isinstance(value, (str, bool, int, float)):
         return value
     text = dumps(value).decode("utf-8", "backslashreplace")
@@ -89,7 +93,12 @@ def span_attributes(event: str, details: dict[str, Any], operation: str | None) 
     for key in _SPAN_KEYS:
         value = details.get(key)
         if value is not None:
-            found[f"selinon.{key}"] = _scalar(value)
+            found[f"selinon.{key}"] = scalar(value)
+    periodic = details.get("periodic")  # celery beat sent it: which entry, on which schedule
+    if isinstance(periodic, dict):
+        for key in ("entry", "schedule"):
+            if periodic.get(key) is not None:
+                found[f"selinon.periodic.{key}"] = scalar(periodic[key])
     return found
 
 
@@ -102,14 +111,14 @@ def end_attributes(event: str, details: dict[str, Any]) -> dict[str, Any]:
     for key in _END_KEYS:
         value = details.get(key)
         if value is not None:
-            found[f"selinon.{key}"] = _scalar(value)
+            found[f"selinon.{key}"] = scalar(value)
     return found
 
 
 def event_attributes(details: dict[str, Any]) -> dict[str, Any]:
     """The attributes of a span event: every detail but the big ones, scalars or bounded JSON."""
     return {
-        f"selinon.{key}": _scalar(value)
+        f"selinon.{key}": scalar(value)
         for key, value in details.items()
         if value is not None and key not in _SKIPPED
     }
@@ -161,3 +170,12 @@ def remote(trace_id: int, span_id: int, trace_state: Any = None) -> Any:
         trace_state=trace_state,
     )
     return trace.set_span_in_context(trace.NonRecordingSpan(context))
+
+
+def attempt_key(details: dict[str, Any]) -> Any:
+    """The key of a task attempt's open span: its task id, and a replacement's nesting (``Task.replace``
+    reuses the task id: the replacement's attempt may run while the replaced one's span is open)."""
+    task_id, replacement = details.get("task_id"), details.get("replacement")
+    if replacement and isinstance(task_id, str):
+        return f"{task_id}/replacement-{replacement}"
+    return task_id

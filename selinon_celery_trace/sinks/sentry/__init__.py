@@ -35,6 +35,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
+from ...core import catalogue
 from ...core.placeholders import expand_env
 from ...core.record import Record, caller_record, current_exception, event_name
 from ...core.redact import Policy
@@ -46,11 +47,13 @@ from .history import RUNNING, VALUE_LIMIT, History, Running, breadcrumb, history
 from .kinds import (
     DISPATCHER_RETRY,
     FAILURE_EVENTS,
+    FATE_EVENTS,
     FLOW_TERMINAL,
     TASK_RETRY,
     TASK_START,
     TASK_TERMINAL,
     WAKEUP,
+    WARN,
     event_numbers,
 )
 from .processor import CONTEXT_NAME as CONTEXT_NAME
@@ -200,7 +203,10 @@ class SentrySink:
             )
         else:
             sentry_event, hint = {"message": _message(name, details)}, {}
-        sentry_event["level"] = "error"
+        # A failure is an error; an event of the catalogue's warnings listed in `events` (a revoked,
+        # expired or rejected message, a lost process, a late beat entry) stays the warning it is.
+        event = catalogue.BY_NAME[name].number if name in catalogue.BY_NAME else None
+        sentry_event["level"] = "warning" if event in WARN and event not in FAILURE_EVENTS else "error"
         sentry_event.setdefault("tags", {}).update(tags(name, details))
         sentry_event.setdefault("contexts", {})[CONTEXT_NAME] = {"event": name, **details}
         hint[HINT_KEYS] = keys
@@ -209,11 +215,11 @@ class SentrySink:
     def _ended(self, event: int, details: dict[str, Any], running: Running | None) -> None:
         # The history of a finished task or flow is of no further use here: forget it (a retried
         # task keeps its own, for its next attempt may run in this process).
-        if event in TASK_TERMINAL:
+        if event in TASK_TERMINAL or event in FATE_EVENTS:
             task_id = details.get("task_id")
             if running is not None and running.key == task_id:
                 RUNNING.set(None)
-            if event != TASK_RETRY and isinstance(task_id, str):
+            if event != TASK_RETRY and isinstance(task_id, str):  # its last event: forget its history
                 process.history.forget(task_id)
         elif event in FLOW_TERMINAL:
             flow = details.get("dispatcher_id")
@@ -261,6 +267,10 @@ def _message(name: str, details: dict[str, Any]) -> str:
     if isinstance(what, str):
         lines = [line for line in what.strip().splitlines() if line.strip()]
         last = lines[-1].strip() if lines else ""
+    elif isinstance(details.get("reason"), str):  # a revoked or rejected message says why this way
+        last = details["reason"].strip()
+    elif isinstance(details.get("late"), (int, float)) and details.get("expires"):  # an expired one
+        last = f"{details['late']}s past its deadline {details['expires']}"
     subject = details.get("flow_name") or details.get("task_name") or ""
     text = f"{name} {subject}".strip()
     return f"{text}: {last[:VALUE_LIMIT]}" if last else text

@@ -11,6 +11,7 @@ __all__ = [
     "DISPATCHER_FAILURE",
     "DISPATCHER_RETRY",
     "FAILURE_EVENTS",
+    "FATE_EVENTS",
     "FLOW_TERMINAL",
     "SUBFLOW_SCHEDULE",
     "TASK_FAILURE",
@@ -44,6 +45,8 @@ DISPATCHER_RETRY: Final = _number("DISPATCHER_RETRY")
 
 TASK_TERMINAL: Final = catalogue.numbers(["TASK_END", "TASK_FAILURE", "TASK_RETRY"])
 """The events that end a task attempt."""
+FATE_EVENTS: Final = catalogue.numbers(["TASK_REVOKED", "TASK_EXPIRED", "TASK_REJECTED"])
+"""A message's fate outside an attempt (revoked, expired, rejected): its task's history ends there too."""
 FLOW_TERMINAL: Final = catalogue.numbers(["FLOW_END", "FLOW_FAILURE", "DISPATCHER_RETRY"])
 """The events that end a dispatcher's execution."""
 WARN: Final = catalogue.WARNING_EVENTS

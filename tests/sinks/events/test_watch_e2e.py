@@ -147,6 +147,37 @@ def test_watch_receives_every_event_of_a_two_host_flow_exactly_once(two_hosts: R
         raise
 
 
+def test_watch_receives_a_rejected_message_and_a_worker_going_offline(two_hosts: Run) -> None:
+    """The worker's main process's events travel too: a rejected message, and its warm shutdown."""
+    try:
+        unknown = str(two_hosts.app.send_task("ev.nope", args=[1]).id)  # queue a: host-a has no such task
+        wait_for(
+            lambda: any(r["details"].get("task_id") == unknown for r in two_hosts.watched()),
+            "the rejected message in watch",
+        )
+        left = two_hosts.workers[0]
+        left.stop()
+        wait_for(
+            lambda: any(
+                r["event"] == "WORKER_OFFLINE" and r["details"].get("hostname") == left.node
+                for r in two_hosts.watched()
+            ),
+            f"{left.node} going offline in watch",
+        )
+        time.sleep(1.0)  # a duplicate arriving late must be seen
+        watched = two_hosts.watched()
+        (rejected,) = [r for r in watched if r["details"].get("task_id") == unknown]  # once, not twice
+        assert rejected["event"] == "TASK_REJECTED" and rejected["details"]["kind"] == "unregistered"
+        assert rejected["details"]["hostname"] == left.node
+        (offline,) = [
+            r for r in watched if r["event"] == "WORKER_OFFLINE" and r["details"]["hostname"] == left.node
+        ]
+        assert offline["details"]["reason"] == "warm"
+    except BaseException:
+        print(two_hosts.failure_report())
+        raise
+
+
 def test_watch_and_workers_survive_a_broker_restart(result_url: str, tmp_path: Path) -> None:
     """After a Redis restart the watcher and workers reconnect, new events arrive, drops are reported."""
     redis = RestartableRedis()

@@ -33,6 +33,15 @@ def metrics_broker() -> Broker:
     return Broker("redis", url, url)
 
 
+@pytest.fixture(scope="module", params=["redis", "amqp"])
+def any_broker(request: pytest.FixtureRequest) -> Broker:
+    """Redis, then RabbitMQ (``SELINON_TEST_AMQP_URL``) as broker; results in Redis."""
+    url = brokers.redis_url()
+    if request.param == "redis":
+        return Broker("redis", url, url)
+    return Broker("amqp", brokers.amqp_url(), url)
+
+
 def _worker(broker: Broker, factory: pytest.TempPathFactory, **env: str) -> Iterator[AppWorker]:
     env["METRICS_E2E_PORT"] = str(free_port())
     with running(AppWorker(broker, factory.mktemp("metrics-worker"), env, proj)) as worker:
@@ -50,3 +59,12 @@ def metrics_worker(metrics_broker: Broker, tmp_path_factory: pytest.TempPathFact
 def recycling_worker(metrics_broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppWorker]:
     """The same with ``worker_max_tasks_per_child=1``: each task in a pool process that then exits."""
     yield from _worker(metrics_broker, tmp_path_factory, E2E_MAX_TASKS_PER_CHILD="1")
+
+
+@pytest.fixture(scope="module")
+def sampling_worker(any_broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppWorker]:
+    """A prefork worker whose metrics sink samples queue lengths every 0.3 s, its values in a known dir."""
+    directory = tmp_path_factory.mktemp("metrics-dir")
+    yield from _worker(
+        any_broker, tmp_path_factory, METRICS_E2E_DIR=str(directory), METRICS_E2E_QUEUE_INTERVAL="0.3"
+    )

@@ -4,6 +4,8 @@
   consumes the one queue ``{prefix}metrics``.
 - ``METRICS_E2E_PORT``: where the worker's main process serves ``/metrics``.
 - ``E2E_MAX_TASKS_PER_CHILD``: ``worker_max_tasks_per_child`` when set.
+- ``METRICS_E2E_DIR``: the sink's ``multiproc_dir`` when set (read after the worker stopped).
+- ``METRICS_E2E_QUEUE_INTERVAL``: the sink's ``queue_length_interval`` when set.
 
 Tracing is enabled by configuration only (``imports``).
 """
@@ -11,6 +13,7 @@ Tracing is enabled by configuration only (``imports``).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +39,7 @@ def make_app(env: Mapping[str, str]) -> Celery:
         result_expires=600,
         broker_connection_retry_on_startup=True,
         imports=["selinon_celery_trace.auto"],
-        selinon_trace=[{"metrics": {"port": int(env.get("METRICS_E2E_PORT") or 0), "addr": "127.0.0.1"}}],
+        selinon_trace=[{"metrics": _options(env)}],
         task_default_queue=queue_name(env),
     )
     max_tasks = env.get("E2E_MAX_TASKS_PER_CHILD")
@@ -61,12 +64,26 @@ def make_app(env: Mapping[str, str]) -> Celery:
     def skipped() -> None:
         raise Ignore()
 
+    @app.task(name="metrics.slow", shared=False)
+    def slow(seconds: float) -> float:
+        time.sleep(seconds)
+        return seconds
+
     @app.task(name="metrics.flow", shared=False, base=Dispatcher, bind=True, check_interval=0.2)
     def flow(self: Task, fail: bool) -> None:
         if self.flow.is_new:
             self.flow.schedule("step", boom.s("in a flow") if fail else ok.s("in a flow"))
 
     return app
+
+
+def _options(env: Mapping[str, str]) -> dict[str, Any]:
+    options: dict[str, Any] = {"port": int(env.get("METRICS_E2E_PORT") or 0), "addr": "127.0.0.1"}
+    if env.get("METRICS_E2E_DIR"):
+        options["multiproc_dir"] = env["METRICS_E2E_DIR"]
+    if env.get("METRICS_E2E_QUEUE_INTERVAL"):
+        options["queue_length_interval"] = float(env["METRICS_E2E_QUEUE_INTERVAL"])
+    return options
 
 
 app = make_app(os.environ)

@@ -35,3 +35,20 @@ def test_good_options_build_the_sink() -> None:
     (sink,) = build_sinks([{"metrics": {"port": 0, "addr": "127.0.0.1", "prefix": "myapp"}}])
     assert isinstance(sink, MetricsSink) and sink.wants_queue_wait is True
     assert sink.serving.port == 0 and sink.key == ("metrics", "myapp")
+
+
+@pytest.mark.parametrize("interval", ["15", 0, -1, 0.01, True, float("nan"), float("inf"), [15]])
+def test_bad_queue_length_interval_names_the_key(interval: Any) -> None:
+    """A queue_length_interval that is no number of seconds (>= 0.1) fails at install, naming it."""
+    with pytest.raises(TraceConfigError) as error:
+        build_sinks([{"metrics": {"queue_length_interval": interval}}])
+    assert "selinon_trace[0].metrics" in str(error.value) and "'queue_length_interval'" in str(error.value)
+
+
+@pytest.mark.parametrize(("interval", "expected"), [(None, None), (2, 2.0), (0.5, 0.5)])
+def test_queue_length_interval_sets_the_sampler(interval: Any, expected: float | None) -> None:
+    """A number of seconds makes the sampler of that interval; null makes none (queue lengths not asked)."""
+    (sink,) = build_sinks([{"metrics": {"port": None, "queue_length_interval": interval}}])
+    assert isinstance(sink, MetricsSink)
+    sampler = sink.worker.sampler
+    assert (sampler.interval if sampler is not None else None) == expected

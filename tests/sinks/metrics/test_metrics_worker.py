@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-import urllib.request
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 import selinon_celery_trace
+from tests.sinks.metrics.scrape import Samples, scrape, value
 from tests.sinks.otel.workers import AppWorker
 
 pytestmark = pytest.mark.e2e
@@ -17,19 +16,11 @@ pytestmark = pytest.mark.e2e
 RESULT_TIMEOUT = 30.0
 
 
-def _scrape(worker: AppWorker) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    with urllib.request.urlopen(worker.metrics_url, timeout=5) as response:  # type: ignore[attr-defined]
-        assert response.status == 200
-        text = response.read().decode()
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+def _scrape(worker: AppWorker) -> Samples:
+    return scrape(worker.metrics_url)  # type: ignore[attr-defined]
 
 
-def _value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
+_value = value
 
 
 def _mixed_run(worker: AppWorker) -> None:
@@ -56,7 +47,7 @@ def _publish(worker: AppWorker) -> None:
         result.get(timeout=RESULT_TIMEOUT, propagate=False)
 
 
-def _wait_counted(worker: AppWorker, total: float) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+def _wait_counted(worker: AppWorker, total: float) -> Samples:
     deadline = time.monotonic() + RESULT_TIMEOUT
     while True:
         samples = _scrape(worker)

@@ -102,3 +102,20 @@ def instrumented_worker(
 ) -> Iterator[AppWorker]:
     """A prefork worker with OpenTelemetry's CeleryInstrumentor in every pool process, and our sink."""
     yield from _worker(otel_broker, tmp_path_factory, collector.endpoint, "instrumented")
+
+
+@pytest.fixture(scope="module", params=["redis", "amqp"])
+def any_broker(request: pytest.FixtureRequest) -> Broker:
+    """Redis, then RabbitMQ (``SELINON_TEST_AMQP_URL``) as broker; results in Redis."""
+    url = brokers.redis_url()
+    if request.param == "redis":
+        return Broker("redis", url, url)
+    return Broker("amqp", brokers.amqp_url(), url)
+
+
+@pytest.fixture(scope="module")
+def fates_worker(
+    any_broker: Broker, tmp_path_factory: pytest.TempPathFactory, collector: Collector
+) -> Iterator[AppWorker]:
+    """The sink's worker on each broker, for the messages it revokes, finds expired or rejects."""
+    yield from _worker(any_broker, tmp_path_factory, collector.endpoint, "sink")

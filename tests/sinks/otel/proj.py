@@ -67,6 +67,11 @@ def make_app(env: Mapping[str, str]) -> Celery:
     def total(values: list[int]) -> int:
         return sum(values)
 
+    @app.task(name="otel.slow", shared=False)
+    def slow(seconds: float) -> float:
+        time.sleep(seconds)
+        return seconds
+
     @app.task(name="otel.boom", shared=False)
     def boom(message: str) -> None:
         raise ValueError(message)

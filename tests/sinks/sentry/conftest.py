@@ -103,6 +103,18 @@ def recycling_worker(
     )
 
 
+@pytest.fixture(scope="module", params=["redis", "amqp"])
+def fates_worker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, envelope_server: EnvelopeServer
+) -> Iterator[SentryWorker]:
+    """Our sink with TASK_REJECTED in its ``events``, on Redis, then RabbitMQ (results in Redis)."""
+    url = brokers.redis_url()
+    broker = (
+        Broker("redis", url, url) if request.param == "redis" else Broker("amqp", brokers.amqp_url(), url)
+    )
+    yield from _worker(broker, tmp_path_factory, envelope_server, SENTRY_E2E_MODE="fates")
+
+
 @pytest.fixture(scope="module")
 def locals_worker(
     sentry_broker: Broker, tmp_path_factory: pytest.TempPathFactory, envelope_server: EnvelopeServer

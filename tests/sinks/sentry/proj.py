@@ -51,6 +51,8 @@ def make_app(env: Mapping[str, str]) -> Celery:
     sinks: list[dict[str, Any]] = []
     if mode in ("sink", "user", "user+pii", "sink+logging"):
         sinks.append({"sentry": {"dsn": "{SENTRY_E2E_DSN}"}})
+    elif mode == "fates":  # a rejected message is worth an event too; revoked ones stay breadcrumbs
+        sinks.append({"sentry": {"dsn": "{SENTRY_E2E_DSN}", "events": ["TASK_FAILURE", "TASK_REJECTED"]}})
     if mode == "sink+locals":
         sinks.append({"sentry": {"dsn": "{SENTRY_E2E_DSN}", "include_local_variables": True}})
     if mode == "sink+logging":

@@ -177,3 +177,53 @@ def test_history_evicts_by_count_per_id_and_bytes() -> None:
     assert history.crumbs(["big"]) and history.bytes <= 1000
     history.forget("big")
     assert history.bytes == 0 and len(history) == 0
+
+
+_CELERY_EVENTS = {
+    "TASK_REVOKED": "warning",
+    "TASK_EXPIRED": "warning",
+    "TASK_REJECTED": "warning",
+    "BEAT_START": "info",
+    "BEAT_LATE": "warning",
+    "WORKER_ONLINE": "info",
+    "WORKER_OFFLINE": "info",
+    "WORKER_PROCESS_LOST": "warning",
+}
+_FATES = ("TASK_REVOKED", "TASK_EXPIRED", "TASK_REJECTED")
+
+
+def test_celery_events_are_breadcrumbs_at_their_catalogue_level(sentry_server: EnvelopeServer) -> None:
+    """The package's Celery events are breadcrumbs, not Sentry events; the warning ones at level warning."""
+    Trace.trace_by_sentry(sentry_server.dsn)
+    flow_id = uuid.uuid4().hex
+    for name in _CELERY_EVENTS:
+        if name in _FATES:  # a node of the flow: filed in its task's and its flow's history
+            details = _task(uuid.uuid4().hex, dispatcher_id=flow_id, flow_name="crawl", reason="why")
+        else:  # the worker's and beat's own: breadcrumbs of the process's scope
+            details = {"hostname": "celery@test", "pid": 1}
+        Trace.log(getattr(Trace, name), details)
+    Trace.log(Trace.FLOW_FAILURE, {"dispatcher_id": flow_id, "flow_name": "crawl", "what": "a node failed"})
+    (event,) = _sent(sentry_server, 1)  # the flow's failure only: none of them became an event
+    levels = {
+        c["message"]: c["level"] for c in event["breadcrumbs"]["values"] if c["category"] == "selinon_trace"
+    }
+    assert levels == _CELERY_EVENTS
+
+
+def test_a_celery_event_listed_in_events_is_a_warning_event_saying_why(sentry_server: EnvelopeServer) -> None:
+    """Listed in `events`, a rejected or expired message is a Sentry event at level warning saying why."""
+    Trace.add_sink(SentrySink(sentry_server.dsn, events=["TASK_FAILURE", "TASK_REJECTED", "TASK_EXPIRED"]))
+    rejected, expired, revoked = (uuid.uuid4().hex for _ in range(3))
+    reason = "task 'proj.nope' is not registered in this worker"
+    Trace.log(Trace.TASK_REJECTED, _task(rejected, task_name="proj.nope", reason=reason, kind="unregistered"))
+    Trace.log(Trace.TASK_EXPIRED, _task(expired, expires="2026-12-06T10:00:00+00:00", late=2.5))
+    Trace.log(Trace.TASK_REVOKED, _task(revoked, started=False, terminated=False))  # not listed
+    events = {event["tags"]["task_id"]: event for event in _sent(sentry_server, 2)}
+    assert set(events) == {rejected, expired}
+    assert events[rejected]["level"] == events[expired]["level"] == "warning"
+    assert events[rejected]["tags"]["event"] == "TASK_REJECTED"
+    assert events[rejected]["message"] == f"TASK_REJECTED proj.nope: {reason}"
+    assert (
+        events[expired]["message"]
+        == "TASK_EXPIRED proj.fetch: 2.5s past its deadline 2026-12-06T10:00:00+00:00"
+    )

@@ -48,6 +48,11 @@ class SentryWorker(Worker):
         # Redis keys carry the run's token (the queue is "e2e-<token>.sentry"); nothing else was declared.
         if self.broker.name == "redis":
             super().delete_broker_objects()
+            return
+        from kombu import Connection
+
+        with Connection(self.broker.url, connect_timeout=5) as connection:
+            connection.default_channel.queue_delete(self.queue)
 
 
 @contextmanager
