@@ -259,7 +259,8 @@ def _check_details(seen: dict[str, list[dict[str, Any]]], ids: dict[str, str]) -
     assert seen[ids["card"]][0]["details"]["node_args"]["args"] == [REDACTED]
     what = seen[ids["failing"]][-1]["details"]["what"]
     assert (
-        f"RuntimeError: login failed: password={REDACTED} at https://svc:{REDACTED}@api.example.com" in what
+        f"RuntimeError: bad password {REDACTED}; login failed: password={REDACTED} "
+        f"at https://svc:{REDACTED}@api.example.com" in what
     )
     assert what.rstrip().endswith(f"for card {REDACTED}")
 
