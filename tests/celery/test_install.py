@@ -91,6 +91,20 @@ def test_named_hooks_are_put_once_and_taken_out() -> None:
     assert [getattr(owner, name) for owner, name in hooks] == originals
 
 
+def test_every_receiver_of_the_tables_is_connected() -> None:
+    """Each receiver install connects is really connected (two sharing a dispatch_uid would connect one)."""
+    from selinon_celery_trace.celery import hooks
+
+    app = _app()
+    selinon_celery_trace.install(app)
+    try:
+        for signal, receiver in hooks.ALWAYS:
+            connected = [entry[1] for entry in signal.receivers]
+            assert receiver in connected, (signal.name, receiver.__qualname__)
+    finally:
+        selinon_celery_trace.uninstall(app)
+
+
 def test_no_sink_connects_no_worker_receiver() -> None:
     """Installed with no sink, the worker's hot path has no receiver at all; adding a sink connects them.
 

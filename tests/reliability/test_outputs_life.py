@@ -98,6 +98,7 @@ def test_json_true_writes_whole_lines_to_the_real_stdout_and_stderr(broker_worke
     # The tasks' events (the worker's own WORKER_ONLINE, on stdout too, has no task id).
     out_ids = [(r["event"], r["details"].get("task_id")) for r in out]  # type: ignore[attr-defined]
     err_ids = [(r["event"], r["details"].get("task_id")) for r in err]  # type: ignore[attr-defined]
+    assert out_ids.count(("WORKER_ONLINE", None)) == 1, "the worker's main process writes there too"
     for result in ok:
         assert out_ids.count(("TASK_START", result.id)) == 1 and out_ids.count(("TASK_END", result.id)) == 1
     for result in failing:
