@@ -163,7 +163,7 @@ def main() -> None:
     for row in result["checkpoints"]:
         print(
             f"{row['tasks']:>7}{row['tracer_bytes']:>14}{row['attempt_stack']:>10}{row['queue_memo']:>12}"
-            f"{row['consumed_memo']:>12}{row['key_verdicts']:>10}"
+            f"{row['route_memos']:>12}{row['key_verdicts']:>10}"
         )
     print(f"trace lines written: {result['trace_lines']}")
     print(json.dumps(result, sort_keys=True))
