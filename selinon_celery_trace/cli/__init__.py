@@ -6,12 +6,13 @@ Reads the JSON-lines files written by the ``json`` sink (several at once, merged
     selinon-trace summary worker-*.jsonl           # per task and flow: runs, failures, retries, p50/p95
     selinon-trace show 9a8b7c6d worker-*.jsonl     # one flow or task as a tree (an id prefix is enough)
     selinon-trace timeline -o flow.html worker-*.jsonl        # the flow that finished last, as HTML
+    selinon-trace find --state failed --since 1h worker-*.jsonl   # one line per attempt, newest first
     selinon-trace follow -e 'TASK_*' --queue default trace.jsonl   # tail -F, one coloured line per event
     selinon-trace watch -A proj                    # every host's events, live, from the broker
 
-Exit codes: 0 done, 1 the id was not found, 2 usage error. Lines that are not trace events (truncated,
-garbage, a file being written) are counted and reported on standard error, never fatal. This package
-needs no Celery: it only reads files, so it runs anywhere the files are.
+Exit codes: 0 done, 1 the id was not found (``find``: nothing matched), 2 usage error. Lines that are
+not trace events (truncated, garbage, a file being written) are counted and reported on standard error,
+never fatal. This package needs no Celery: it only reads files, so it runs anywhere the files are.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 import click
 
 from ..core import __version__
+from .commands.find import find_command
 from .commands.follow import follow_command
 from .commands.settings import Settings
 from .commands.show import show_command
@@ -63,6 +65,7 @@ def cli(ctx: click.Context, color: str, width: int | None) -> None:
 cli.add_command(summary_command)
 cli.add_command(show_command)
 cli.add_command(timeline_command)
+cli.add_command(find_command)
 cli.add_command(follow_command)
 cli.add_command(watch_command)
 

@@ -10,7 +10,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import click
 
 from ..model.lookup import Found, look_up
 from ..reading.files import STDIN, STDIN_LABEL, merged
-from ..reading.lines import Malformed
+from ..reading.lines import Malformed, Record
 from .settings import current_settings
 
 __all__ = [
@@ -72,10 +72,19 @@ def missing_files_or_id(first: str, command: str) -> None:
     )
 
 
-def find_run(wanted: str, files: Sequence[str], malformed: Malformed) -> Found:
-    """The run ``wanted`` names in ``files`` (read as many times as the lookup needs)."""
+def find_run(
+    wanted: str,
+    files: Sequence[str],
+    malformed: Malformed,
+    keep: Callable[[Iterable[Record]], Iterable[Record]] | None = None,
+) -> Found:
+    """The run ``wanted`` names in ``files`` (read as many times as the lookup needs).
+
+    ``keep`` narrows each read to the records it passes on (``timeline --since``: a time window).
+    """
+    narrow = keep or (lambda records: records)
     # Lines skipped are counted on the first read only: later passes read the same lines.
-    return look_up(wanted, merged(files, malformed), lambda: merged(files, Malformed()))
+    return look_up(wanted, narrow(merged(files, malformed)), lambda: narrow(merged(files, Malformed())))
 
 
 def not_found(found: Found, files: Sequence[str]) -> None:

@@ -9,6 +9,7 @@ from ..reading.files import merged
 from ..reading.lines import Malformed
 from ..views.summary_view import summary_view
 from .inputs import FILES, check_files, report_skipped
+from .scope_options import scope_from, scope_options
 from .settings import current_settings, width_option
 
 __all__ = ["summary_command"]
@@ -23,17 +24,29 @@ __all__ = ["summary_command"]
     type=click.IntRange(min=0),
     help="Slowest flows and failure kinds to list.",
 )
+@scope_options
 @width_option
-def summary_command(files: tuple[str, ...], top: int) -> None:
+def summary_command(
+    files: tuple[str, ...],
+    top: int,
+    since: float | None,
+    until: float | None,
+    tasks: tuple[str, ...],
+    queues: tuple[str, ...],
+) -> None:
     """Per task and flow: runs, successes, failures, retries, durations; slowest flows; failures.
 
     Reads the files once, as a stream, in memory bounded by the number of distinct names, queues and
     hosts (not by the number of events). Durations are p50/p95 within 1% and the exact max; a task run
     is one attempt (a retried task counts one run per attempt).
+
+    --since/--until/--task/--queue count only the events they pass (as follow's filters do): a
+    window that cuts an attempt counts the part inside it; --task leaves out the flows' own events.
     """
     check_files(files)
+    scope = scope_from(since, until, tasks, queues)
     malformed = Malformed()
-    result = Summary(top=top).add_all(merged(files, malformed)).finish()
+    result = Summary(top=top).add_all(scope.apply(merged(files, malformed))).finish()
     out = current_settings().out
     out.print(summary_view(result, len(files), width=out.width))
     report_skipped(malformed)
