@@ -113,17 +113,22 @@ def task_details(facts: TaskFacts, fields: Mapping[str, Any], args: Any, kwargs:
         if type(sent) is float or type(sent) is int:
             details["queue_wait"] = _queue_wait(sent, fields.get("eta"))
     if ctx:
-        if ctx.get("node_name"):
-            details["node_name"] = ctx["node_name"]
-        if "replaces_id" in ctx and ctx["replaces_id"] == details["task_id"]:
-            # A Task.replace replacement: it inherited the replaced task's id (see replacement.py).
-            details["replaces"] = ctx.get("replaces")
-            details["replacement"] = ctx.get("replacement")
-        if "canvas" in ctx:
-            # A canvas's message says so in our header (see publish.py): a task outside one, with
-            # no header, pays nothing for canvas tracing.
-            details.update(canvas.task_facts(fields, ctx))
+        _add_context(details, fields, ctx)
     return details
+
+
+def _add_context(details: dict[str, Any], fields: Any, ctx: Any) -> None:
+    """What our header adds to a task's details: the flow node's name, the task a ``Task.replace``
+    replacement replaces (it inherited the replaced task's id: see replacement.py), its canvas."""
+    if ctx.get("node_name"):
+        details["node_name"] = ctx["node_name"]
+    if "replaces_id" in ctx and ctx["replaces_id"] == details["task_id"]:
+        details["replaces"] = ctx.get("replaces")
+        details["replacement"] = ctx.get("replacement")
+    if "canvas" in ctx:
+        # A canvas's message says so in our header (see publish.py): a task outside one, with no
+        # header, pays nothing for canvas tracing.
+        details.update(canvas.task_facts(fields, ctx))
 
 
 def _queue_wait(sent: float, eta: Any) -> float:
@@ -168,14 +173,7 @@ def message_details(
         "hostname": runtime.hostname or _id(fields.get("hostname")),
         "pid": runtime.pid,
     }
-    if ctx.get("node_name"):
-        details["node_name"] = ctx["node_name"]
-    if "replaces_id" in ctx and ctx["replaces_id"] == details["task_id"]:
-        # A Task.replace replacement's message (see replacement.py): its fate is the replacement's.
-        details["replaces"] = ctx.get("replaces")
-        details["replacement"] = ctx.get("replacement")
-    if "canvas" in ctx:
-        details.update(canvas.task_facts(fields, ctx))
+    _add_context(details, fields, ctx)  # a replacement's message: its fate is the replacement's
     return details
 
 

@@ -19,14 +19,13 @@ Processes ended on purpose are not lost and are left out: recycled ones (``worke
 
 from __future__ import annotations
 
-import signal as signals_module
 from typing import Any, Final
 
 from ..core.handoff import emit_in_background
 from ..core.registry import report_internal_error, wants
 from ..trace import Trace
 from . import patching
-from .runtime import runtime
+from .runtime import runtime, signal_name
 
 __all__ = ["patch_pool", "unpatch_pool"]
 
@@ -44,20 +43,11 @@ def _report(process_pid: Any, exitcode: Any, task_id: Any) -> None:
         "pid": runtime.pid,
         "process_pid": process_pid if type(process_pid) is int else None,
         "exitcode": number,
-        "signal": _signal_name(killed_by),
+        "signal": signal_name(killed_by) or (None if killed_by is None else f"signal {killed_by}"),
         "task_name": _task_name(task_id),
         "task_id": task_id if isinstance(task_id, str) else None,
     }
     emit_in_background(_EVENT, details)
-
-
-def _signal_name(number: int | None) -> str | None:
-    if number is None:
-        return None
-    try:
-        return signals_module.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 def _task_name(task_id: Any) -> str | None:

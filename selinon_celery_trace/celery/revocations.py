@@ -19,7 +19,6 @@ revoked set, or one of the message's stamped headers matched a revoked stamp.
 
 from __future__ import annotations
 
-import signal as signals_module
 from datetime import datetime, timezone
 from typing import Any, Final
 
@@ -28,7 +27,7 @@ from ..core.record import message_scope
 from ..core.registry import report_internal_error, wants
 from ..trace import Trace
 from .details import message_details
-from .runtime import runtime
+from .runtime import runtime, signal_name
 
 __all__ = ["on_task_revoked"]
 
@@ -60,7 +59,7 @@ def on_task_revoked(
                 started=bool(terminated),
                 terminated=bool(terminated),
                 signum=number,
-                signal=_signal_name(number),
+                signal=signal_name(number),
                 reason=_reason(fields),
             )
         if runtime.message_sinks:
@@ -121,15 +120,6 @@ def _signal_number(signum: Any) -> int | None:
         except ValueError:
             return None
     return None
-
-
-def _signal_name(number: int | None) -> str | None:
-    if number is None:
-        return None
-    try:
-        return signals_module.Signals(number).name
-    except ValueError:
-        return None
 
 
 def _reason(fields: dict[str, Any]) -> str | None:

@@ -7,6 +7,7 @@ name, app, queues) live in that class's tracer wrapper instead (see :mod:`.execu
 from __future__ import annotations
 
 import os
+import signal as signals_module
 import threading
 from typing import Any, Final
 
@@ -14,7 +15,7 @@ from ..core.arguments import sanitize_arguments
 from ..core.redact import Policy, exception_text, sanitize
 from .queues import resolve_queue
 
-__all__ = ["EMPTY_ARGS", "Runtime", "only_json", "runtime"]
+__all__ = ["EMPTY_ARGS", "Runtime", "only_json", "runtime", "signal_name"]
 
 EMPTY_ARGS: Final[dict[str, Any]] = {"args": [], "kwargs": {}}
 # Characters past a cut still searched for secrets, so that one straddling the cut is masked whole.
@@ -144,3 +145,13 @@ def only_json(app: Any) -> bool:
         )
     except Exception:
         return False
+
+
+def signal_name(number: int | None) -> str | None:
+    """``SIGKILL`` for 9; None for None or a number this platform has no name for."""
+    if number is None:
+        return None
+    try:
+        return signals_module.Signals(number).name
+    except ValueError:
+        return None

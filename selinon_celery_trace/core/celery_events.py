@@ -14,28 +14,15 @@ from __future__ import annotations
 
 from typing import Final
 
-from .events import CANVAS_KEYS, REPLACEMENT_KEYS
+from .events import CANVAS_KEYS, MESSAGE_KEYS, REPLACEMENT_KEYS
 
 __all__ = ["EXTENSION_WARN_EVENTS", "ROWS"]
 
 _WORKER = "Worker (main process)"
 _BEAT = "Beat"
 
-# A message's identity, as the worker knows it before (or without) running it.
-_MESSAGE_KEYS = (
-    "task_name",
-    "task_id",
-    "queue",
-    "parent",
-    "dispatcher_id",
-    "flow_name",
-    "node_args",
-    "retried_count",
-    "hostname",
-    "pid",
-    *CANVAS_KEYS,
-    *REPLACEMENT_KEYS,
-)
+# A message's identity with the canvas it belongs to.
+_MESSAGE_KEYS = (*MESSAGE_KEYS, *CANVAS_KEYS, *REPLACEMENT_KEYS)
 
 EXTENSION_WARN_EVENTS: Final[tuple[int, ...]] = (100, 101, 102, 104, 107)
 """The events of this table logged at WARNING (stderr for the JSON stream sink), as WARN_EVENTS are."""

@@ -48,7 +48,7 @@ _SCHEDULE_KEYS = (
     *_CANVAS_PLAN_KEYS,
     *REPLACEMENT_KEYS,
 )
-TASK_KEYS = (
+MESSAGE_KEYS = (
     "task_name",
     "task_id",
     "queue",
@@ -59,10 +59,9 @@ TASK_KEYS = (
     "retried_count",
     "hostname",
     "pid",
-    "queue_wait",
-    *CANVAS_KEYS,
-    *REPLACEMENT_KEYS,
 )
+"""A task message's identity as the worker knows it before (or without) running it."""
+TASK_KEYS = (*MESSAGE_KEYS, "queue_wait", *CANVAS_KEYS, *REPLACEMENT_KEYS)
 _NODE_KEYS = ("dispatcher_id", "flow_name", "node_name", "node_id")
 _STORAGE_KEYS = ("storage_name", "task_name", "task_id", "flow_name", "dispatcher_id")
 _CACHE_KEYS = ("node_name", "node_id", "flow_name", "dispatcher_id")

@@ -27,6 +27,21 @@ STOP_TIMEOUT = 30.0
 EVENT_TIMEOUT = 45.0
 
 
+# What every event of a task message carries (checked against the events, so written out here).
+EXECUTION_KEYS = {
+    "task_name",
+    "task_id",
+    "queue",
+    "parent",
+    "dispatcher_id",
+    "flow_name",
+    "node_args",
+    "retried_count",
+    "hostname",
+    "pid",
+}
+
+
 class TraceFile:
     """The JSON-lines file the worker's processes (and the test's publisher) append to."""
 

@@ -17,7 +17,7 @@ import pytest
 from celery import states
 from kombu import Connection
 
-from tests.e2e.support import Publisher, names, parse_time
+from tests.e2e.support import EXECUTION_KEYS, Publisher, names, parse_time
 
 pytestmark = pytest.mark.e2e
 
@@ -45,18 +45,7 @@ def check_message(
     parse_time(event["time"])
 
 
-MESSAGE_KEYS = (
-    "task_name",
-    "task_id",
-    "queue",
-    "parent",
-    "dispatcher_id",
-    "flow_name",
-    "node_args",
-    "retried_count",
-    "hostname",
-    "pid",
-)
+MESSAGE_KEYS = tuple(sorted(EXECUTION_KEYS))
 
 
 def lost_processes(e2e: Publisher, process_pid: int) -> list[dict[str, Any]]:

@@ -16,26 +16,13 @@ from celery import states
 
 from selinon_celery_trace.core.redact import REDACTED
 from tests.e2e.proj import DIRECT_ROUTING_KEY, TOPIC_ROUTING_KEY
-from tests.e2e.support import Publisher, by_attempt, names, parse_time
+from tests.e2e.support import EXECUTION_KEYS, Publisher, by_attempt, names, parse_time
 
 pytestmark = pytest.mark.e2e
 
 # Failures reported from the worker's main process could be reported twice; wait this long after the
 # first one before checking that it was not.
 SETTLE = 1.5
-
-EXECUTION_KEYS = {
-    "task_name",
-    "task_id",
-    "queue",
-    "parent",
-    "dispatcher_id",
-    "flow_name",
-    "node_args",
-    "retried_count",
-    "hostname",
-    "pid",
-}
 
 
 @dataclass(frozen=True)
