@@ -47,15 +47,17 @@ def _flow_events(index: int) -> list[tuple[float, str, str, dict[str, Any]]]:
         runtime = 0.01 + (index * 7 + number * 13) % 100 / 1000
         start = clock + 0.003
         events.append((start, worker, "TASK_START", {**task, **where, "retried_count": 0}))
+        attempt = 0
         if index % 50 == number:
             what = "Traceback (most recent call last):\n  ...\nConnectionError: reset"
             retry = {**task, **where, "retried_count": 0, "what": what, "retry_countdown": 0.5}
             events.append((start + runtime, worker, "TASK_RETRY", retry))
             start += runtime + 0.5
-            events.append((start, worker, "TASK_START", {**task, **where, "retried_count": 1}))
+            attempt = 1  # the attempt after the retry: its start and its end both carry retried_count 1
+            events.append((start, worker, "TASK_START", {**task, **where, "retried_count": attempt}))
         if index % 97 == number:
             what = "Traceback (most recent call last):\n  ...\nValueError: bad input"
-            failure = {**task, **where, "retried_count": 0, "what": what, "exc_type": "ValueError"}
+            failure = {**task, **where, "retried_count": attempt, "what": what, "exc_type": "ValueError"}
             events.append((start + runtime, worker, "TASK_FAILURE", failure))
         else:
             events.append(
@@ -63,7 +65,7 @@ def _flow_events(index: int) -> list[tuple[float, str, str, dict[str, Any]]]:
                     start + runtime,
                     worker,
                     "TASK_END",
-                    {**task, **where, "retried_count": 0, "runtime": runtime},
+                    {**task, **where, "retried_count": attempt, "runtime": runtime},
                 )
             )
         clock = start + runtime + 0.001

@@ -74,8 +74,13 @@ def missing_files_or_id(first: str, command: str) -> None:
 
 def find_run(wanted: str, files: Sequence[str], malformed: Malformed) -> Found:
     """The run ``wanted`` names in ``files`` (read as many times as the lookup needs)."""
-    # Lines skipped are counted on the first read only: later passes read the same lines.
-    return look_up(wanted, merged(files, malformed), lambda: merged(files, Malformed()))
+    # Lines skipped are counted on the first read only: later passes read the same lines. Each pass
+    # parses only the lines that name an id it looks for (reading/prefilter.py).
+    return look_up(
+        wanted,
+        lambda needles: merged(files, malformed, needles),
+        lambda needles: merged(files, Malformed(), needles, framing=False),
+    )
 
 
 def not_found(found: Found, files: Sequence[str]) -> None:
