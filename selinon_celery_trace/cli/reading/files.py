@@ -62,15 +62,13 @@ def read(
     lines: Iterable[tuple[int, bytes]] = enumerate(stream, 1) if search is None else search
     try:
         for lineno, line in lines:
-            if not line.strip():
-                continue
             result = parse_line(line)
-            if isinstance(result, str):
+            if isinstance(result, Record):
+                yield result
+            elif line.strip():  # a blank line is no damage
                 # A final line with no newline is a write cut short, which is worth saying so.
                 reason = "truncated" if not line.endswith(b"\n") and result == "malformed" else result
                 malformed.note(name, lineno, reason)
-            else:
-                yield result
     except (EOFError, OSError, zlib.error) as exc:
         # A gzip file cut short (rotated while being compressed) or corrupt: keep what was read.
         reason = "truncated gzip" if isinstance(exc, EOFError) or compressed else f"unreadable ({exc})"
