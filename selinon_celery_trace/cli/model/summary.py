@@ -52,15 +52,16 @@ _FLOW_EVENTS: Final = frozenset({FLOW_START, FLOW_END, FLOW_FAILURE, DISPATCHER_
 _EXACT: Final = 2**53  # integers a float holds exactly: as_int reads them as they are
 
 
-def _attempt(details: Mapping[str, Any]) -> tuple[int | None, int | None]:
-    """``(retried_count, replacement)`` as :func:`as_int` reads them, the usual forms without calling it."""
+def _attempt(task_id: str, details: Mapping[str, Any]) -> tuple[str, int | None, int | None]:
+    """An attempt's key: ``(task_id, retried_count, replacement)``, the numbers as :func:`as_int` reads
+    them (the usual forms without calling it)."""
     count = details.get("retried_count")
     if count.__class__ is not int or not -_EXACT < count < _EXACT:
         count = as_int(details, "retried_count")
     replacement = details.get("replacement")
     if replacement is not None:
         replacement = as_int(details, "replacement")
-    return count, replacement
+    return task_id, count, replacement
 
 
 class Summary:
@@ -159,13 +160,13 @@ class Summary:
         task_id = as_str(details, "task_id")
         if task_id is not None:
             name = task_name(details) or _UNNAMED
-            self._open_attempts[(task_id, *_attempt(details))] = (ts, name)
+            self._open_attempts[_attempt(task_id, details)] = (ts, name)
 
     def _task_end(self, ts: float, event: str, details: Mapping[str, Any]) -> None:
         task_id = as_str(details, "task_id")
         opened = None
         if task_id is not None:
-            key = (task_id, *_attempt(details))
+            key = _attempt(task_id, details)
             # TASK_DISCARD_RESULT comes just before its attempt's TASK_END: one run, counted once.
             if event == TASK_DISCARD_RESULT:
                 if len(self._discarded) >= _MAX_DISCARDED:
@@ -200,7 +201,7 @@ class Summary:
         task_id = as_str(details, "task_id")
         opened = None
         if task_id is not None and (details.get("terminated") is True or details.get("started") is True):
-            key = (task_id, *_attempt(details))
+            key = _attempt(task_id, details)
             opened = self._open_attempts.pop(key, None)
         tally = _tally(self.tasks, task_name(details) or (opened[1] if opened else _UNNAMED), TaskTally)
         kind = FATE_OUTCOME[event]
