@@ -6,10 +6,14 @@ import io
 import json
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from selinon_celery_trace.cli import cli
 from selinon_celery_trace.cli.reading.files import merged, read
 from selinon_celery_trace.cli.reading.lines import Malformed
 from selinon_celery_trace.cli.reading.prefilter import MAX_NEEDLES, Needles, lines_containing
 
+from . import tracegen
 from .tracegen import write_trace_files
 
 
@@ -82,3 +86,14 @@ def test_merging_files_with_needles_asks_for_a_second_read(tmp_path: Path) -> No
     list(merged([str(files.combined)], Malformed(), single))
     list(merged([str(files.host_a), str(files.host_b)], Malformed(), merging))
     assert merging.reread and not single.reread
+
+
+def test_show_of_a_flow_with_a_subflow_reads_the_same_from_one_file_or_merged_ones(tmp_path: Path) -> None:
+    """The subflow's id, learned mid-file, finds its events whether the files are one or merged."""
+    files = write_trace_files(tmp_path)
+    runner = CliRunner()
+    two = runner.invoke(cli, ["show", tracegen.CRAWL[:8], str(files.host_a), str(files.host_b)])
+    one = runner.invoke(cli, ["show", tracegen.CRAWL[:8], str(files.combined)])
+    assert two.exit_code == one.exit_code == 0
+    assert f"subflow parse [{tracegen.PARSE[:8]}]" in two.stdout
+    assert two.stdout == one.stdout
