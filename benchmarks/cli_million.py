@@ -1,17 +1,30 @@
-"""How long ``selinon-trace`` takes on a million events, and how much memory it needs.
+"""How long ``selinon-trace`` takes on a million events, side by side with DuckDB, and its memory.
 
 Writes a synthetic trace of flows (wake-ups, three tasks each, some retried, some failing) with the
-package's own JSON encoder, then runs the real console command in a subprocess and prints its wall
-time and peak resident memory. The same is done for a tenth of the events: the two peaks should be
-about equal, which is what "bounded memory" means here. Nothing is asserted; run it and read it::
+package's own JSON encoder, once per size (kept in the temporary folder, keyed by size, with a gzip
+copy), then runs each of these a few times, each run in a fresh process:
 
-    python benchmarks/cli_million.py            # 1,000,000 events
-    python benchmarks/cli_million.py 200000     # another size
+- DuckDB's ``read_ndjson`` computing what ``summary``'s task and flow tables hold
+  (``benchmarks/duckdb_summary.py``: per name the runs, successes, failures, retries, p50/p95/max);
+- ``selinon-trace summary``, ``show`` of one flow and of one task, ``find --task`` (when this version
+  of the CLI has ``find``), and ``summary`` and ``show`` of the gzip copy;
+
+at a tenth of the events and at all of them. It prints each one's median wall time (as the process
+measured it, interpreter start-up excluded), its ratio to DuckDB's, and its peak resident memory: the
+peaks at both sizes should be about equal, which is what "bounded memory" means here. Nothing is
+asserted; run it and read it::
+
+    pip install -e '.[bench]'                   # DuckDB is a benchmark-only dependency
+    python benchmarks/cli_million.py            # 1,000,000 events, 3 runs of each
+    python benchmarks/cli_million.py 200000 5   # another size, 5 runs of each
 """
 
 from __future__ import annotations
 
+import gzip
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,15 +60,17 @@ def _flow_events(index: int) -> list[tuple[float, str, str, dict[str, Any]]]:
         runtime = 0.01 + (index * 7 + number * 13) % 100 / 1000
         start = clock + 0.003
         events.append((start, worker, "TASK_START", {**task, **where, "retried_count": 0}))
+        attempt = 0
         if index % 50 == number:
             what = "Traceback (most recent call last):\n  ...\nConnectionError: reset"
             retry = {**task, **where, "retried_count": 0, "what": what, "retry_countdown": 0.5}
             events.append((start + runtime, worker, "TASK_RETRY", retry))
             start += runtime + 0.5
-            events.append((start, worker, "TASK_START", {**task, **where, "retried_count": 1}))
+            attempt = 1  # the attempt after the retry: its start and its end both carry retried_count 1
+            events.append((start, worker, "TASK_START", {**task, **where, "retried_count": attempt}))
         if index % 97 == number:
             what = "Traceback (most recent call last):\n  ...\nValueError: bad input"
-            failure = {**task, **where, "retried_count": 0, "what": what, "exc_type": "ValueError"}
+            failure = {**task, **where, "retried_count": attempt, "what": what, "exc_type": "ValueError"}
             events.append((start + runtime, worker, "TASK_FAILURE", failure))
         else:
             events.append(
@@ -63,7 +78,7 @@ def _flow_events(index: int) -> list[tuple[float, str, str, dict[str, Any]]]:
                     start + runtime,
                     worker,
                     "TASK_END",
-                    {**task, **where, "retried_count": 0, "runtime": runtime},
+                    {**task, **where, "retried_count": attempt, "runtime": runtime},
                 )
             )
         clock = start + runtime + 0.001
@@ -99,57 +114,118 @@ def write_trace(path: Path, count: int) -> int:
     return written
 
 
-def measure(*args: str) -> tuple[float, float]:
-    """Run ``selinon-trace ARGS`` in a fresh process; return (seconds, peak RSS in MiB)."""
-    code = (
-        "import resource, sys, time\n"
-        "from selinon_celery_trace.cli import main\n"
-        "started = time.perf_counter()\n"
-        "code = 0\n"
-        "try:\n"
-        f"    main({list(args)!r})\n"
-        "except SystemExit as exit:\n"
-        "    code = exit.code\n"
-        "if code:\n"
-        "    raise SystemExit(f'selinon-trace exited with {code}')\n"
-        "elapsed = time.perf_counter() - started\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-        "print(f'{elapsed} {peak}', file=sys.stderr)\n"
-    )
+_HERE = Path(__file__).resolve().parent
+
+_PEAK = "import resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n"
+
+_CLI = """import sys, time
+from selinon_celery_trace.cli import main
+started = time.perf_counter()
+code = 0
+try:
+    main({args!r})
+except SystemExit as exit:
+    code = exit.code
+if code:
+    raise SystemExit(f"selinon-trace exited with {{code}}")
+print(time.perf_counter() - started, file=sys.stderr)
+"""
+
+_DUCKDB = """import sys, runpy
+sys.argv = ["duckdb_summary.py", {path!r}]
+runpy.run_path({script!r}, run_name="__main__")
+"""
+
+
+def run(code: str) -> tuple[float, float]:
+    """Run Python ``code`` in a fresh process; return (the seconds it printed last, peak RSS in MiB)."""
     env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    seconds, peak = done.stderr.strip().splitlines()[-1].split()
+    done = subprocess.run([sys.executable, "-c", code + _PEAK], capture_output=True, text=True, env=env)
+    if done.returncode:
+        lines = done.stderr.strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"exit code {done.returncode}")
+    *_, seconds, peak = done.stderr.strip().splitlines()
     return float(seconds), float(peak)
 
 
+def cli(*args: str) -> str:
+    """The code that runs ``selinon-trace ARGS`` and prints its time."""
+    return _CLI.format(args=list(args))
+
+
+def trace_for(size: int) -> tuple[Path, Path, int]:
+    """The trace of about ``size`` events and its gzip copy, written once (kept in the temporary folder)."""
+    folder = Path(tempfile.gettempdir()) / "selinon-trace-bench"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"trace-{size}-v2.jsonl"  # v2: the end after a retry carries retried_count 1
+    packed = folder / f"trace-{size}-v2.jsonl.gz"
+    if not packed.exists():
+        started = time.perf_counter()
+        partial = folder / f"trace-{size}.partial"
+        write_trace(partial, size)
+        partial.replace(path)
+        with path.open("rb") as source, gzip.open(partial, "wb", 6) as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+        partial.replace(packed)
+        print(f"wrote {path} and its gzip copy in {time.perf_counter() - started:.1f}s", flush=True)
+    with path.open("rb") as handle:
+        events = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    return path, packed, events
+
+
+def has_find() -> bool:
+    """Whether this version of the CLI has the ``find`` command (another change adds it)."""
+    code = "import sys\nfrom selinon_celery_trace.cli import cli\nsys.exit('find' not in cli.commands)\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    return done.returncode == 0
+
+
 def main() -> None:
-    """Write the traces, run the commands, print a small table."""
+    """Write the traces, run each job a few times, print the medians."""
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    baseline = measure("--version")[1]
-    with tempfile.TemporaryDirectory(prefix="selinon-trace-bench-") as folder:
-        rows = []
-        for size in (count // 10, count):
-            path = Path(folder) / f"trace-{size}.jsonl"
-            started = time.perf_counter()
-            events = write_trace(path, size)
-            written = time.perf_counter() - started
-            megabytes = path.stat().st_size / 2**20
-            print(f"wrote {events:,} events ({megabytes:,.0f} MiB) in {written:.1f}s", flush=True)
-            flow_id = f"{(events // 16 // 2):08x}-0000"  # a flow in the middle, by a unique id prefix
-            for label, args in (
-                ("summary", ("summary", str(path))),
-                ("show (one pass)", ("show", flow_id, str(path))),
-                ("timeline, no id (two passes)", ("timeline", "-o", str(Path(folder) / "t.html"), str(path))),
-            ):
-                seconds, peak = measure(*args)
-                rows.append((events, label, seconds, peak))
-                rate = events / seconds
-                print(f"  {label:30} {seconds:6.2f}s  {rate:>12,.0f} events/s  peak RSS {peak:6.1f} MiB")
-    print(f"(peak RSS of the interpreter with the CLI imported, doing nothing: {baseline:.1f} MiB)")
-    small = {label: peak for events, label, _, peak in rows if events < count}
-    large = {label: peak for events, label, _, peak in rows if events >= count}
-    for label in large:
-        print(f"memory growth for 10x the events, {label}: {large[label] - small[label]:+.1f} MiB")
+    repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    print(f"{os.cpu_count()} CPUs; the median of {repeat} runs of each; peak RSS of the whole process")
+    baseline = run(cli("--version"))[1]
+    find = has_find()
+    results: dict[tuple[int, str], tuple[float, float]] = {}
+    for size in (count // 10, count):
+        path, packed, events = trace_for(size)
+        mib, gz_mib = path.stat().st_size / 2**20, packed.stat().st_size / 2**20
+        print(f"\n{events:,} events ({mib:,.0f} MiB; gzip {gz_mib:,.0f} MiB)")
+        flow = f"{(events // 16 // 2):08x}-0000"  # a flow in the middle, by a unique id prefix
+        task = f"{(events // 16 // 2):08x}-0002"  # its second task
+        jobs = [
+            (
+                "DuckDB read_ndjson (task and flow tables)",
+                _DUCKDB.format(path=str(path), script=str(_HERE / "duckdb_summary.py")),
+            ),
+            ("summary", cli("summary", str(path))),
+            ("show FLOW", cli("show", flow, str(path))),
+            ("show TASK", cli("show", task, str(path))),
+        ]
+        if find:
+            jobs.append(("find --task example.store", cli("find", "--task", "example.store", str(path))))
+        jobs += [
+            ("summary of the .gz", cli("summary", str(packed))),
+            ("show FLOW of the .gz", cli("show", flow, str(packed))),
+        ]
+        duckdb = 0.0
+        for label, code in jobs:
+            runs = [run(code) for _ in range(repeat)]
+            seconds, peak = statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+            results[size, label] = (seconds, peak)
+            duckdb = duckdb or seconds
+            print(
+                f"  {label:42} {seconds:6.2f}s  {seconds / duckdb:5.2f}x DuckDB  peak RSS {peak:6.1f} MiB",
+                flush=True,
+            )
+        if not find:
+            print("  (find: not in this version of the CLI, skipped)")
+    print(f"\n(peak RSS of the interpreter with the CLI imported, doing nothing: {baseline:.1f} MiB)")
+    for size, label in list(results):
+        if size == count and not label.startswith("DuckDB"):
+            growth = results[count, label][1] - results[count // 10, label][1]
+            print(f"memory growth for 10x the events, {label}: {growth:+.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -169,7 +169,7 @@ def _run(*args: str | Path) -> str:
 
 def test_a_failed_chain_is_its_steps_in_order_then_the_step_that_never_ran(trace: Path) -> None:
     """The chain's steps come in order, and the step after the failed one is named as never scheduled."""
-    found = collect_canvas(lambda: merged([str(trace)], Malformed()), STEP_2[:8])
+    found = collect_canvas(lambda needles: merged([str(trace)], Malformed(), needles), STEP_2[:8])
     assert found.run is not None and found.run.root_id == STEP_1 and set(found.run.tasks) == {STEP_1, STEP_2}
     assert found.run.outcome == "failure" and found.run.failed is found.run.tasks[STEP_2]
     nodes = Structure(found.run.tasks).top()
@@ -182,10 +182,10 @@ def test_a_failed_chain_is_its_steps_in_order_then_the_step_that_never_ran(trace
 
 def test_a_group_id_finds_every_member_even_those_written_before_it(trace: Path) -> None:
     """Asked for by its group id, the chord has both members and its body: the files are read again."""
-    found = collect_canvas(lambda: merged([str(trace)], Malformed()), GROUP)
+    found = collect_canvas(lambda needles: merged([str(trace)], Malformed(), needles), GROUP)
     assert found.run is not None and set(found.run.tasks) == {MEMBER_0, MEMBER_1, BODY}
     assert found.run.outcome == "success"
-    assert collect_canvas(lambda: merged([str(trace)], Malformed()), PLAIN).run is None
+    assert collect_canvas(lambda needles: merged([str(trace)], Malformed(), needles), PLAIN).run is None
 
 
 def test_show_draws_the_chord_header_side_by_side_then_its_body(trace: Path) -> None:
@@ -266,7 +266,7 @@ def test_a_long_shape_is_shortened_readably(tmp_path: Path) -> None:
         _task(builder, n * 0.1, f"shop.step_{n}", ids[n], parent, facts, plan, "success")
     path = tmp_path / "long.jsonl"
     path.write_bytes(b"".join(builder.lines()))
-    found = collect_canvas(lambda: merged([str(path)], Malformed()), ids[5])
+    found = collect_canvas(lambda needles: merged([str(path)], Malformed(), needles), ids[5])
     assert found.run is not None
     assert found.run.name == "chain(step_0 → step_1 → …9 more… → step_11)"
     out = _run("summary", path)

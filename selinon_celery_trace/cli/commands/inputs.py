@@ -83,8 +83,13 @@ def find_run(
     ``keep`` narrows each read to the records it passes on (``timeline --since``: a time window).
     """
     narrow = keep or (lambda records: records)
-    # Lines skipped are counted on the first read only: later passes read the same lines.
-    return look_up(wanted, narrow(merged(files, malformed)), lambda: narrow(merged(files, Malformed())))
+    # Lines skipped are counted on the first read only: later passes read the same lines. Each pass
+    # parses only the lines that name an id it looks for (reading/prefilter.py).
+    return look_up(
+        wanted,
+        lambda needles: narrow(merged(files, malformed, needles)),
+        lambda needles: narrow(merged(files, Malformed(), needles, framing=False)),
+    )
 
 
 def not_found(found: Found, files: Sequence[str]) -> None:

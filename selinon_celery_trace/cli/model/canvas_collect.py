@@ -7,6 +7,9 @@ So :func:`collect_canvas` reads the files more than once: each pass keeps the ev
 so far and learns the ids they name, until a pass learns nothing new (two or three passes, usually).
 Memory grows with the workflow, not with the files. Tasks that a canvas task's own code published
 (no canvas facts of their own) come along through their ``parent``.
+
+Every event a pass keeps names one of the ids known (or ``wanted``): the reader is handed those ids as
+:class:`.prefilter.Needles` that grow with them, so it may skip the lines naming none of them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Final
 
 from ..reading.fields import as_str
 from ..reading.lines import Record
+from ..reading.prefilter import Needles
 from .canvas_facts import is_canvas_event, linked_ids
 from .canvas_run import CanvasRun
 from .runs import TaskRun
@@ -36,10 +40,10 @@ class FoundCanvas:
     ambiguous: set[str] = field(default_factory=set)
 
 
-def collect_canvas(read: Callable[[], Iterable[Record]], wanted: str) -> FoundCanvas:
+def collect_canvas(read: Callable[[Needles], Iterable[Record]], wanted: str) -> FoundCanvas:
     """Return the canvas workflow of ``wanted`` (a task, root or group id, or a unique start of one).
 
-    ``read`` returns the records anew for each pass.
+    ``read`` returns the records anew for each pass; it may leave out those naming none of its needles.
     """
     found = FoundCanvas()
     ident: str | None = None
@@ -47,7 +51,9 @@ def collect_canvas(read: Callable[[], Iterable[Record]], wanted: str) -> FoundCa
     for _ in range(_MAX_PASSES):
         tasks: dict[str, TaskRun] = {}
         grew = False
-        for record in read():
+        needles = Needles([wanted])
+        needles.update(ids)
+        for record in read(needles):
             details = record.details
             task_id = as_str(details, "task_id")
             if task_id is None or not record.event.startswith("TASK_"):
@@ -66,11 +72,13 @@ def collect_canvas(read: Callable[[], Iterable[Record]], wanted: str) -> FoundCa
                     continue
                 if not linked <= ids:
                     ids |= linked
+                    needles.update(linked)
                     grew = True
             elif task_id not in ids and as_str(details, "parent") not in ids:
                 continue
             elif task_id not in ids:  # published by a canvas task's own code
                 ids.add(task_id)
+                needles.add(task_id)
                 grew = True
             run = tasks.get(task_id)
             if run is None:

@@ -27,6 +27,7 @@ from ..reading.event_names import (
 )
 from ..reading.fields import as_str
 from ..reading.lines import Record
+from ..reading.prefilter import Needles
 from .runs import FlowRun, TaskRun
 
 __all__ = ["Collector", "LatestFlow", "latest_flow"]
@@ -55,10 +56,14 @@ class Collector:
     starts with it is listed in :attr:`ambiguous`. Whether the id names a flow or a task is only known
     from the events, so both are tried and :meth:`result` picks: a flow when its dispatcher or any of
     its tasks was seen, else the task.
+
+    Every event it keeps names ``wanted`` (by an id starting with it) or one of the subflows found:
+    :attr:`needles` holds those ids as they are learned, for a reader that skips the other lines.
     """
 
-    def __init__(self, wanted: str) -> None:
+    def __init__(self, wanted: str, needles: Needles | None = None) -> None:
         self.wanted = wanted
+        self.needles = Needles([wanted]) if needles is None else needles
         self.ident: str | None = None
         self.ambiguous: set[str] = set()
         self.flows: dict[str, FlowRun] = {}
@@ -111,6 +116,7 @@ class Collector:
                 parent = flow_id
             if event == SUBFLOW_SCHEDULE and parent in flows and task_id not in flows:
                 child = flows[task_id] = FlowRun(task_id, parent_flow=parent)
+                self.needles.add(task_id)  # the subflow's own events name it, not its parent
                 flows[parent].subflows[task_id] = child
                 flows[parent].touch(record.ts)
             scheduled = flows.get(task_id)

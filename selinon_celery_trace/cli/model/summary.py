@@ -47,8 +47,21 @@ _MAX_DISCARDED: Final = 4096  # attempts whose TASK_END is yet to come after the
 _NO_ERROR_TEXT: Final = "(no error text)"
 
 _PERIODIC_EVENTS: Final = frozenset({TASK_SCHEDULE, BEAT_START, BEAT_LATE})
-_WORKER_EVENTS: Final = WORKER_EVENTS | {TASK_START}
 _ENDS: Final = frozenset(ATTEMPT_OUTCOME) | frozenset(FATE_OUTCOME)
+_FLOW_EVENTS: Final = frozenset({FLOW_START, FLOW_END, FLOW_FAILURE, DISPATCHER_WAKEUP, DISPATCHER_FAILURE})
+_EXACT: Final = 2**53  # integers a float holds exactly: as_int reads them as they are
+
+
+def _attempt(task_id: str, details: Mapping[str, Any]) -> tuple[str, int | None, int | None]:
+    """An attempt's key: ``(task_id, retried_count, replacement)``, the numbers as :func:`as_int` reads
+    them (the usual forms without calling it)."""
+    count = details.get("retried_count")
+    if count.__class__ is not int or not -_EXACT < count < _EXACT:
+        count = as_int(details, "retried_count")
+    replacement = details.get("replacement")
+    if replacement is not None:
+        replacement = as_int(details, "replacement")
+    return task_id, count, replacement
 
 
 class Summary:
@@ -88,54 +101,72 @@ class Summary:
 
     def add(self, record: Record) -> None:
         """Fold one record."""
+        # This runs once per event: the common cases are read inline (no helper calls, no lists).
         ts, event, details, node = record
         self.events += 1
-        if self.first_ts is None or ts < self.first_ts:
+        first, last = self.first_ts, self.last_ts
+        if first is None or ts < first:
             self.first_ts = ts
-        if self.last_ts is None or ts > self.last_ts:
+        if last is None or ts > last:
             self.last_ts = ts
         self.by_event[event] += 1
-        queue = as_str(details, "queue")
-        places = [_tally(self.by_host, node, PlaceTally)]
-        if queue is not None:
-            places.append(_tally(self.by_queue, queue, PlaceTally))
-        for place in places:
+        host = self.by_host.get(node)
+        if host is None:
+            host = self.by_host[node] = PlaceTally()
+        host.events += 1
+        queue = details.get("queue")
+        if queue is not None and queue.__class__ is not str:
+            queue = as_str(details, "queue")
+        place = None
+        if queue:  # as as_str reads it: a non-empty text
+            place = self.by_queue.get(queue)
+            if place is None:
+                place = self.by_queue[queue] = PlaceTally()
             place.events += 1
-        if event.startswith("TASK_"):
+        if "root_id" in details and event.startswith("TASK_"):  # a canvas task's (canvas_facts)
             self._canvas_tasks.add(ts, event, details)
         if event == TASK_START:
-            for place in places:
+            host.starts += 1
+            if place is not None:
                 place.starts += 1
             self._task_start(ts, details)
-        elif event in TERMINAL:
+            self.workers.add(record)
+            return
+        if event in TERMINAL:
             if event == TASK_RETRY:
-                for place in places:
+                host.retries += 1
+                if place is not None:
                     place.retries += 1
             elif event == TASK_FAILURE:
-                for place in places:
+                host.failures += 1
+                if place is not None:
                     place.failures += 1
             self._task_end(ts, event, details)
-        elif event in (FLOW_START, FLOW_END, FLOW_FAILURE, DISPATCHER_WAKEUP, DISPATCHER_FAILURE):
+        elif event in _FLOW_EVENTS:
             self._flow_event(ts, event, details)
+            return
         elif event in FATE_OUTCOME:
             self._fate(event, details)
+        elif event == TASK_SCHEDULE:
+            if "periodic" in details:  # sent by beat (periodic.py reads nothing else of a schedule)
+                self.periodic.add(record)
+            return
         if event in _PERIODIC_EVENTS or (event in _ENDS and self.periodic.waiting):
             self.periodic.add(record)
-        if event in _WORKER_EVENTS:
+        if event in WORKER_EVENTS:
             self.workers.add(record)
 
     def _task_start(self, ts: float, details: Mapping[str, Any]) -> None:
         task_id = as_str(details, "task_id")
         if task_id is not None:
             name = task_name(details) or _UNNAMED
-            key = (task_id, as_int(details, "retried_count"), as_int(details, "replacement"))
-            self._open_attempts[key] = (ts, name)
+            self._open_attempts[_attempt(task_id, details)] = (ts, name)
 
     def _task_end(self, ts: float, event: str, details: Mapping[str, Any]) -> None:
         task_id = as_str(details, "task_id")
         opened = None
         if task_id is not None:
-            key = (task_id, as_int(details, "retried_count"), as_int(details, "replacement"))
+            key = _attempt(task_id, details)
             # TASK_DISCARD_RESULT comes just before its attempt's TASK_END: one run, counted once.
             if event == TASK_DISCARD_RESULT:
                 if len(self._discarded) >= _MAX_DISCARDED:
@@ -170,7 +201,7 @@ class Summary:
         task_id = as_str(details, "task_id")
         opened = None
         if task_id is not None and (details.get("terminated") is True or details.get("started") is True):
-            key = (task_id, as_int(details, "retried_count"), as_int(details, "replacement"))
+            key = _attempt(task_id, details)
             opened = self._open_attempts.pop(key, None)
         tally = _tally(self.tasks, task_name(details) or (opened[1] if opened else _UNNAMED), TaskTally)
         kind = FATE_OUTCOME[event]

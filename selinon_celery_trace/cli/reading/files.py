@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any, cast
 
 from .lines import Malformed, Record, parse_line
+from .prefilter import LinesContaining, Needles
 
 __all__ = ["GZIP_MAGIC", "STDIN", "STDIN_LABEL", "merged", "read"]
 
@@ -45,26 +46,33 @@ def _open(path: str) -> tuple[IO[bytes], bool]:
     return raw, False
 
 
-def read(path: str, malformed: Malformed) -> Iterator[Record]:
-    """Yield the records of one file in file order; skipped lines are counted in ``malformed``."""
+def read(
+    path: str, malformed: Malformed, needles: Needles | None = None, *, framing: bool = True
+) -> Iterator[Record]:
+    """Yield the records of one file in file order; skipped lines are counted in ``malformed``.
+
+    With ``needles``, only the lines containing one of them are parsed (see :mod:`.prefilter`); a
+    consumer must ignore the records without them, and may add needles as it reads. ``framing=False``
+    when ``malformed`` is not reported (a second pass): lines cut short are then skipped unseen.
+    """
     stream, compressed = _open(path)
     name = STDIN_LABEL if path == STDIN else path
     lineno = 0
+    search = None if needles is None else LinesContaining(stream, needles, framing=framing)
+    lines: Iterable[tuple[int, bytes]] = enumerate(stream, 1) if search is None else search
     try:
-        for lineno, line in enumerate(stream, 1):
-            if not line.strip():
-                continue
+        for lineno, line in lines:
             result = parse_line(line)
-            if isinstance(result, str):
+            if isinstance(result, Record):
+                yield result
+            elif line.strip():  # a blank line is no damage
                 # A final line with no newline is a write cut short, which is worth saying so.
                 reason = "truncated" if not line.endswith(b"\n") and result == "malformed" else result
                 malformed.note(name, lineno, reason)
-            else:
-                yield result
     except (EOFError, OSError, zlib.error) as exc:
         # A gzip file cut short (rotated while being compressed) or corrupt: keep what was read.
         reason = "truncated gzip" if isinstance(exc, EOFError) or compressed else f"unreadable ({exc})"
-        malformed.note(name, lineno + 1, reason)
+        malformed.note(name, (lineno if search is None else search.lines_read) + 1, reason)
     finally:
         if path != STDIN:
             stream.close()
@@ -74,9 +82,17 @@ def _by_time(record: Record) -> float:
     return record.ts
 
 
-def merged(paths: Iterable[str], malformed: Malformed) -> Iterator[Record]:
-    """Yield the records of all ``paths`` merged by time (each file is assumed in time order)."""
-    streams = [read(path, malformed) for path in paths]
+def merged(
+    paths: Iterable[str], malformed: Malformed, needles: Needles | None = None, *, framing: bool = True
+) -> Iterator[Record]:
+    """Yield the records of all ``paths`` merged by time (each file is assumed in time order).
+
+    ``needles`` and ``framing`` as for :func:`read`; merging files reads one record ahead in each, so
+    the needles are marked ``reread`` (see :class:`.prefilter.Needles`).
+    """
+    streams = [read(path, malformed, needles, framing=framing) for path in paths]
     if len(streams) == 1:
         return streams[0]
+    if needles is not None:
+        needles.reread = True
     return heapq.merge(*streams, key=_by_time)

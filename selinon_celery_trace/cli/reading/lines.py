@@ -98,6 +98,9 @@ def _parse_time(value: object) -> float | None:
     return moment.timestamp()
 
 
+_fromisoformat: Final = datetime.fromisoformat
+
+
 def parse_line(line: bytes | str) -> Record | str:
     """Return the record on ``line``, or the reason it is not one (a short phrase for the report)."""
     try:
@@ -107,7 +110,13 @@ def parse_line(line: bytes | str) -> Record | str:
     if not isinstance(obj, dict):
         return "non-event"
     event = obj.get("event")
-    ts = _parse_time(obj.get("time"))
+    when = obj.get("time")
+    # The common case first (this runs once per line): an aware time Python reads as it is.
+    try:
+        moment = _fromisoformat(when)  # type: ignore[arg-type]
+        ts = moment.timestamp() if moment.tzinfo is not None else _parse_time(when)
+    except (TypeError, ValueError):
+        ts = _parse_time(when)
     if not isinstance(event, str) or ts is None:
         return "non-event"
     details = obj.get("details")
