@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
@@ -82,10 +83,9 @@ class Serving:
                 if self.path.split("?")[0] not in ("/", "/metrics"):
                     self.send_error(404)
                     return
-                try:
-                    body = generate_latest(registry)
-                except Exception as exc:  # a half-written file of a process being created
-                    self.send_error(500, str(exc))
+                body = _collect(registry, generate_latest)
+                if isinstance(body, Exception):
+                    self.send_error(500, str(body))
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", CONTENT_TYPE_LATEST)
@@ -115,3 +115,25 @@ class Serving:
         if server is not None and self._pid == os.getpid():
             server.shutdown()
             server.server_close()
+
+
+_COLLECT_TRIES = 5
+_COLLECT_PAUSE = 0.02
+
+
+def _collect(registry: Any, generate_latest: Any) -> bytes | Exception:
+    """The exposition of ``registry``, or the error of its last try.
+
+    A pool process starting while a scrape reads the directory can leave its file empty for an instant
+    (prometheus_client creates it, then writes its header): such a read fails, and the next one, a few
+    milliseconds later, does not. A scrape answered 500 would read as the worker down for a scrape.
+    """
+    error: Exception = RuntimeError("not collected")
+    for attempt in range(_COLLECT_TRIES):
+        try:
+            return generate_latest(registry)  # type: ignore[no-any-return]
+        except Exception as exc:
+            error = exc
+            if attempt + 1 < _COLLECT_TRIES:
+                time.sleep(_COLLECT_PAUSE)
+    return error

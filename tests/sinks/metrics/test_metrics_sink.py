@@ -1,7 +1,10 @@
-"""The metrics sink's configuration errors, in this process (no worker)."""
+"""The metrics sink's configuration errors and its /metrics endpoint, in this process or a small one (no worker)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,3 +55,33 @@ def test_queue_length_interval_sets_the_sampler(interval: Any, expected: float |
     assert isinstance(sink, MetricsSink)
     sampler = sink.worker.sampler
     assert (sampler.interval if sampler is not None else None) == expected
+
+
+_SCRAPE_DURING_CREATION = """
+import os, sys, threading, urllib.error, urllib.request
+from selinon_celery_trace.sinks.metrics.serving import Serving
+serving = Serving(0, "127.0.0.1", sys.argv[1])
+serving.start()
+path = os.path.join(sys.argv[1], "counter_4242.db")
+open(path, "wb").close()  # a pool process's file as prometheus_client creates it, before its header
+threading.Timer(0.03, os.remove, [path]).start()  # the process's own life goes on
+try:
+    with urllib.request.urlopen(serving.url, timeout=5) as response:
+        print(response.status)
+except urllib.error.HTTPError as exc:
+    print(exc.code, exc.reason)
+"""
+
+
+def test_a_scrape_while_a_process_creates_its_file_is_answered(tmp_path: Path) -> None:
+    """A scrape that meets a pool process's metrics file still empty is answered 200 once the file is
+    whole (or gone), not 500: Prometheus would read a 500 as the worker down for that scrape."""
+    ran = subprocess.run(
+        [sys.executable, "-c", _SCRAPE_DURING_CREATION, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "200", ran.stdout
