@@ -1,4 +1,4 @@
-"""The metrics sink's configuration errors and its /metrics endpoint, in this process or a small one (no worker)."""
+"""The metrics sink's configuration errors and its /metrics endpoint (in this process or a small one)."""
 
 from __future__ import annotations
 
