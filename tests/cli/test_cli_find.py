@@ -18,6 +18,7 @@ from selinon_celery_trace.cli.model.argument_match import parse_condition
 from selinon_celery_trace.core.record import dumps
 
 NOW = time.time()
+"""The moment the ages below are counted from (set again by each test's trace)."""
 CHARGE_FAILED = "c0ffee00-0000-4000-8000-000000000001"  # 2 h ago, client 1234, fails
 CHARGE_OK = "c0ffee02-0000-4000-8000-000000000002"  # 10 min ago, client 99
 PRICE = "ba5eba11-0000-4000-8000-000000000003"  # 30 min ago, args [1234, "EUR"], retried then ok
@@ -42,6 +43,8 @@ def _task(name: str, task_id: str, queue: str, args: list[Any], kwargs: dict[str
 @pytest.fixture
 def trace(tmp_path: Path) -> Path:
     """The five tasks above, in time order, as the json sink writes them (secrets already masked)."""
+    global NOW  # ages are counted from when the test runs: `find --since 15m` reads the clock then
+    NOW = time.time()
     failed = _task(
         "shop.charge", CHARGE_FAILED, "payments", [], {"client_id": 1234, "password": "[redacted]"}
     )
