@@ -6,8 +6,9 @@ copy), then runs each of these a few times, each run in a fresh process:
 
 - DuckDB's ``read_ndjson`` computing what ``summary``'s task and flow tables hold
   (``benchmarks/duckdb_summary.py``: per name the runs, successes, failures, retries, p50/p95/max);
-- ``selinon-trace summary``, ``show`` of one flow and of one task, ``find --task`` (when this version
-  of the CLI has ``find``), and ``summary`` and ``show`` of the gzip copy;
+- ``selinon-trace summary``, ``show`` of one flow and of one task, ``find`` by a task id, by an
+    argument, by state and by a task name (when this version of the CLI has ``find``), and ``summary``
+  and ``show`` of the gzip copy;
 
 at a tenth of the events and at all of them. It prints each one's median wall time (as the process
 measured it, interpreter start-up excluded), its ratio to DuckDB's, and its peak resident memory: the
@@ -204,7 +205,13 @@ def main() -> None:
             ("show TASK", cli("show", task, str(path))),
         ]
         if find:
-            jobs.append(("find --task example.store", cli("find", "--task", "example.store", str(path))))
+            middle = events // 16 // 2  # the flow in the middle: its node_args are {"n": middle}
+            jobs += [
+                ("find --task TASK_ID", cli("find", "--task", task, str(path))),
+                (f"find --arg n={middle}", cli("find", "--arg", f"n={middle}", str(path))),
+                ("find --state failed", cli("find", "--state", "failed", str(path))),
+                ("find --task example.store", cli("find", "--task", "example.store", str(path))),
+            ]
         jobs += [
             ("summary of the .gz", cli("summary", str(packed))),
             ("show FLOW of the .gz", cli("show", flow, str(packed))),

@@ -141,6 +141,8 @@ def test_find_by_task_name_pattern_or_id_and_by_queue(trace: Path) -> None:
     assert _ids(found("--task", "shop.p*", trace)) == [PING[:8], PRICE[:8], PRICE[:8]]
     assert _ids(found("--task", PRICE, trace)) == [PRICE[:8], PRICE[:8]]
     assert _ids(found("--task", EMAIL[:8], trace)) == [EMAIL[:8]]
+    # An id is found by a byte search before parsing; a pattern parses every line: the same answer.
+    assert found("--task", PRICE, trace) == found("--task", f"{PRICE}*", trace)
     assert _ids(found("--queue", "pay*", "--state", "failed", trace)) == [CHARGE_FAILED[:8]]
     assert _ids(found("--queue", "mail", "--queue", "prices", trace)) == [EMAIL[:8], PRICE[:8], PRICE[:8]]
 

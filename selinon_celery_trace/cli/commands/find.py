@@ -12,6 +12,7 @@ from ..model.find import find_attempts, ordered
 from ..model.find_query import STATES, Query, state_outcomes
 from ..reading.files import merged
 from ..reading.lines import Malformed, Record
+from ..reading.prefilter import Needles
 from ..views.find_view import count_line, find_lines
 from .inputs import FILES, NOT_FOUND, check_files, files_label, report_skipped, rereadable
 from .scope_options import check_window, scope_options
@@ -105,10 +106,14 @@ def find_command(
     with rereadable(files, malformed) as readable:
         passes = 0
 
-        def read() -> Iterable[Record]:
+        def read(texts: list[str] | None) -> Iterable[Record]:
             nonlocal passes
             passes += 1  # lines skipped are counted on the first pass only: later ones read the same
-            return merged(readable, malformed if passes == 1 else Malformed())
+            # Only the lines holding one of the texts are parsed (a byte search: reading/prefilter.py).
+            needles = None if texts is None else Needles(texts)
+            if passes == 1:
+                return merged(readable, malformed, needles)
+            return merged(readable, Malformed(), needles, framing=False)
 
         found = find_attempts(read, query)
     if not found:

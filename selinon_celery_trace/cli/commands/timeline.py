@@ -13,6 +13,7 @@ from ..model.find import find_attempts, ordered
 from ..model.find_query import Query
 from ..reading.files import STDIN, merged
 from ..reading.lines import Malformed
+from ..reading.prefilter import Needles
 from ..reading.scope import Scope
 from ..views.formatting import short_id
 from ..views.timeline import GROUP_BY, describe, render_timeline
@@ -133,7 +134,12 @@ def _choose(readable: list[str], scope: Scope) -> tuple[str | None, str]:
         if scope.everything:
             return None, "no flow in {files}; give a task id to draw one task."
     query = Query(scope.tasks, scope.queues, since=scope.since, until=scope.until)
-    newest = ordered(find_attempts(lambda: merged(readable, Malformed()), query), limit=1)
+    newest = ordered(
+        find_attempts(
+            lambda texts: merged(readable, Malformed(), None if texts is None else Needles(texts)), query
+        ),
+        limit=1,
+    )
     if not newest:
         return None, "no flow or task in {files} matches --since/--until/--task/--queue."
     hit = newest[0]

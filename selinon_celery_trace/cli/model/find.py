@@ -129,12 +129,14 @@ def hits(runs: Iterable[tuple[TaskRun, Any]], query: Query) -> list[Hit]:
     return [hit for run, args in runs for hit in _hits_of(run, args) if _exact(hit, query)]
 
 
-def find_attempts(read: Callable[[], Iterable[Record]], query: Query) -> list[Hit]:
-    """The hits of ``query`` in the records ``read()`` yields (called once, or twice with conditions)."""
-    ids = candidates(read(), query) if query.wanted else None
+def find_attempts(read: Callable[[list[str] | None], Iterable[Record]], query: Query) -> list[Hit]:
+    """The hits of ``query`` in the records ``read(texts)`` yields (called once, or twice with
+    conditions). ``texts``: the records needed are those whose lines contain one of them (None: all);
+    ``read`` may yield others too."""
+    ids = candidates(read(query.texts()), query) if query.wanted else None
     if ids is not None and not ids:
         return []
-    return hits(collect(read(), ids).values(), query)
+    return hits(collect(read(None if ids is None else sorted(ids)), ids).values(), query)
 
 
 def ordered(found: list[Hit], *, oldest_first: bool = False, limit: int = 0) -> list[Hit]:

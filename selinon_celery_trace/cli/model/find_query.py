@@ -108,6 +108,22 @@ class Query:
         """Whether the arguments satisfy every ``--arg``."""
         return all(condition.matches(node_args) for condition in self.args)
 
+    def texts(self) -> list[str] | None:
+        """Texts every event that can satisfy the query's first check contains, one of them at least
+        (for a byte search before parsing: :mod:`..reading.prefilter`); None: no such texts known.
+
+        Only two cases are sure: ids (and their starts) of ``--task``, which every event of the task
+        carries, and, when the arguments are the only condition, the values of ``--arg`` (each event
+        that holds the arguments holds the values as compact JSON writes them).
+        """
+        if self.tasks and all(_ID_START.match(task) for task in self.tasks):
+            return list(self.tasks)
+        if self.wanted == ARGS:
+            values = [condition.value for condition in self.args]
+            if all(value and not any(char in value for char in "*?") for value in values):
+                return values
+        return None
+
     def clues(self, record: Record) -> int:
         """The bits of the conditions this one event satisfies (a task's event; see the module docstring)."""
         details = record.details
