@@ -208,7 +208,7 @@ def main() -> None:
             middle = events // 16 // 2  # the flow in the middle: its node_args are {"n": middle}
             jobs += [
                 ("find --task TASK_ID", cli("find", "--task", task, str(path))),
-                (f"find --arg n={middle}", cli("find", "--arg", f"n={middle}", str(path))),
+                ("find --arg n=MIDDLE", cli("find", "--arg", f"n={middle}", str(path))),
                 ("find --state failed", cli("find", "--state", "failed", str(path))),
                 ("find --task example.store", cli("find", "--task", "example.store", str(path))),
             ]
