@@ -114,6 +114,8 @@ def test_a_chord_body_that_is_another_chords_member_and_a_nested_chord_that_fail
     if OLD_CANVAS:  # Celery's chord error fails on the body chain (no id): the outer chord never resolves
         with pytest.raises(ResultTimeout):
             failing.get(timeout=5)
+        # Unsubscribe now, while Redis runs: else the result's __del__ retries against a stopped server.
+        failing.backend.remove_pending_result(failing)
     else:
         with pytest.raises(Exception, match="inner"):
             failing.get(timeout=30)
@@ -123,8 +125,9 @@ def test_a_chord_body_that_is_another_chords_member_and_a_nested_chord_that_fail
     assert e2e.trace.group([never_e, failing.id]) == {never_e: [], failing.id: []}
     tree = show(e2e, failing.id)  # the id apply_async returned: a body that never ran
     assert lines_with(tree, "✖ canvas chord([chain(add → chord([add, boom] → total) → add), add] → total)")
-    if OLD_CANVAS:  # boom's failure is Celery's crash in the chord error, with boom's own error before it
-        assert lines_with(tree, f"e2e.boom [{boom_id[:8]}] ValueError: task_id must not be empty")
+    if OLD_CANVAS:  # Celery's chord error fails on the body chain (no id); 5.3 reports that as boom's error
+        (failed,) = lines_with(tree, f"e2e.boom [{boom_id[:8]}] ValueError: ")
+        assert "ValueError: inner" in failed or "ValueError: task_id must not be empty" in failed
         assert "ValueError: inner" in events[boom_id][-1]["details"]["what"]
     else:
         assert lines_with(tree, f"e2e.boom [{boom_id[:8]}] ValueError: inner")
