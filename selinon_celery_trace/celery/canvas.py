@@ -38,7 +38,7 @@ def task_facts(fields: Mapping[str, Any], ctx: Mapping[str, Any]) -> dict[str, A
         "group_id": _text(fields.get("group")),
         "group_index": _index(fields.get("group_index")),
         # A chord header member names the body it feeds; the body names itself (from our header).
-        "chord_id": _signature_id(fields.get("chord")) or ctx.get("chord_id"),
+        "chord_id": _body_id(fields.get("chord")) or ctx.get("chord_id"),
         "callback_of": ctx.get("callback_of"),
         "errback_of": ctx.get("errback_of"),
     }
@@ -69,7 +69,7 @@ def schedule_facts(headers: Mapping[str, Any], body: Any, ctx: Mapping[str, Any]
         "root_id": _text(headers.get("root_id")),
         "group_id": _text(group),
         "group_index": _index(headers.get("group_index")),
-        "chord_id": _signature_id(chord) or ctx.get("chord_id"),
+        "chord_id": _body_id(chord) or ctx.get("chord_id"),
         "callback_of": ctx.get("callback_of"),
         "errback_of": ctx.get("errback_of"),
         # Celery keeps the chain's remaining steps last first (it pops the next one off the end).
@@ -89,7 +89,7 @@ def link_of(request: Any, task_id: Any, name: Any, args: Any, parent_id: Any) ->
     task id the member's ``chord`` names. ``{}`` for any other task (one the task's own code publishes).
     """
     chord = getattr(request, "chord", None)
-    body_id = _signature_id(chord)
+    body_id = _body_id(chord)
     if body_id is not None and body_id == task_id:
         return {"chord_id": body_id}
     current_id = getattr(request, "id", None)
@@ -148,7 +148,7 @@ def _entry(signature: dict[str, Any], depth: int) -> dict[str, Any]:
         group_id, index = _text(options.get("group_id")), _index(options.get("group_index"))
         if group_id is not None and index is not None:
             entry.update(group_id=group_id, group_index=index)
-            chord = _signature_id(options.get("chord"))
+            chord = _body_id(options.get("chord"))
             if chord is not None:
                 entry["chord_id"] = chord
     if depth >= _MAX_DEPTH:
@@ -171,8 +171,16 @@ def _entry(signature: dict[str, Any], depth: int) -> dict[str, Any]:
 def _body(signature: dict[str, Any], depth: int) -> dict[str, Any]:
     """A chord body's entry, with its errbacks: when a header member fails the body never runs, and
     Celery fires the body's ``link_error`` instead (inline when it takes ``request, exc, traceback``,
-    so only this plan tells it was there)."""
+    so only this plan tells it was there).
+
+    A body that is a chain lists its steps (``chain``, first first): before 5.7, Celery makes a chord
+    followed by steps in a chain into a chord whose body is a chain of its body and those steps, and
+    the chain itself has no task id; only its steps' ids tie them to the rest of the canvas.
+    """
     entry = _entry(signature, depth)
+    steps = _chain_steps(signature)
+    if steps and depth < _MAX_DEPTH:
+        entry["chain"] = _entries(steps, depth + 1)
     errbacks = _errbacks_of(signature)
     if errbacks and depth < _MAX_DEPTH:
         entry["link_error"] = _entries(errbacks, depth + 1)
@@ -183,6 +191,23 @@ def _errbacks_of(signature: Any) -> list[dict[str, Any]]:
     """The ``link_error`` signatures a signature (as a dict) carries in its options."""
     options = signature.get("options") if isinstance(signature, dict) else None
     return _signatures(options.get("link_error") if isinstance(options, dict) else None)
+
+
+def _chain_steps(signature: Any) -> list[Any]:
+    """The steps of a ``celery.chain`` signature (as a dict), first first; ``[]`` for anything else."""
+    if not isinstance(signature, dict) or signature.get("task") != "celery.chain":
+        return []
+    kwargs = signature.get("kwargs")
+    tasks = kwargs.get("tasks") if isinstance(kwargs, dict) else None
+    return list(tasks) if isinstance(tasks, (list, tuple)) else []
+
+
+def _body_id(signature: Any) -> str | None:
+    """The task id a chord body runs as: its own, or a chain's first step's (the task published first)."""
+    steps = _chain_steps(signature)
+    if steps:
+        return _signature_id(steps[0])
+    return _signature_id(signature)
 
 
 def _signature_id(signature: Any) -> str | None:

@@ -65,7 +65,7 @@ def _named(planned: Mapping[str, Any] | None, task_id: str) -> str | None:
         entry = entries.pop()
         if entry.get("task_id") == task_id:
             return entry.get("task_name")  # type: ignore[no-any-return]
-        entries += entry.get("group") or ()
+        entries += [*(entry.get("group") or ()), *(entry.get("chain") or ())]  # a chain body's steps
         if entry.get("chord_body"):
             entries.append(entry["chord_body"])
     return None

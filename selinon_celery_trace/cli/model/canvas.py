@@ -159,6 +159,7 @@ class Structure:
                     and not facts.group_id
                     and facts.linked_to is None
                     and child.task_id not in self.done
+                    and child.task_id not in self.units.body_of  # a chord's body: after its header
                 ):
                     return child
         return None
@@ -201,7 +202,7 @@ class Structure:
             if lane:
                 lanes.append(lane)
                 tags.append(position if flattened else member.index)
-        nodes: list[Node] = [GroupNode(group_id, lanes, group.body_id, tags, flattened)]
+        nodes: list[Node] = [GroupNode(group.celery_id or group_id, lanes, group.body_id, tags, flattened)]
         if group.body_id is not None:
             nodes += self._body(group, lanes)
         return nodes
@@ -245,13 +246,12 @@ class Structure:
         nodes: list[Node] = [missing]
         publisher = self.tasks.get(group.publisher or "")
         chain = facts_of(publisher).chain if publisher is not None else None
-        if chain and len(chain) > 1:  # the steps after the chord never ran either
-            if culprit is not None:
-                nodes += self._planned_steps(chain[1:], "never scheduled: the chord before it failed", True)
-            else:
-                nodes += self._planned_steps(
-                    chain[1:], "not scheduled yet (the chord has not finished)", False
-                )
+        # The steps after the chord never ran either: the chain's, or the body's own (a chain body).
+        after = (*(chain[1:] if chain else ()), *planned.then)
+        if culprit is not None:
+            nodes += self._planned_steps(after, "never scheduled: the chord before it failed", True)
+        else:
+            nodes += self._planned_steps(after, "not scheduled yet (the chord has not finished)", False)
         return nodes
 
     def _chord_errbacks(self, body_id: str, planned: tuple[Planned, ...]) -> list[Node]:

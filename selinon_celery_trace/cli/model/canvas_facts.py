@@ -10,12 +10,12 @@ the rest of its workflow (:func:`linked_ids`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..reading.fields import as_int, as_str
 
-__all__ = ["CanvasFacts", "Planned", "is_canvas_event", "linked_ids", "planned_list"]
+__all__ = ["CanvasFacts", "Planned", "chain_plan", "is_canvas_event", "linked_ids", "planned_list"]
 
 _LINK_KEYS = ("task_id", "root_id", "group_id", "chord_id", "callback_of", "errback_of", "parent")
 
@@ -52,7 +52,7 @@ def _plan_ids(value: Any, found: set[str | None], depth: int) -> None:
     elif isinstance(value, Mapping):
         for key in _ENTRY_KEYS:
             found.add(as_str(value, key))
-        for key in ("group", "chord_body", "link_error"):
+        for key in ("group", "chord_body", "link_error", "chain"):
             inner = value.get(key)
             if inner:
                 _plan_ids(inner, found, depth + 1)
@@ -66,6 +66,12 @@ class Planned:
     body its errbacks (``link_error``), which Celery fires instead of the body when a header member fails.
     A step already frozen as a member of a group or chord header (a chain's last step inside a chord)
     names that group, its index in it and the chord's body (``group_id``, ``group_index``, ``chord_id``).
+
+    Read as Celery 5.7 plans, whatever Celery wrote it: a chord body that is a chain (Celery before 5.7
+    makes ``chain(..., chord(h, d), e)`` a chord whose body is ``chain(d, e)``) is its first step with
+    the others ``then``, and in a chain's plan those follow the chord as steps of their own; a group
+    Celery gave the id of the group it is a member of (before 5.7: a group in a chain in a group) gets
+    a key of its own as ``task_id``, its id kept as ``celery_id``.
     """
 
     task_name: str | None
@@ -76,11 +82,18 @@ class Planned:
     group_id: str | None = None
     group_index: int | None = None
     chord_id: str | None = None
+    then: tuple[Planned, ...] = ()  # a chord body's later steps, when the body is a chain
+    celery_id: str | None = None  # the id Celery gave it, when ``task_id`` is a key of our own
 
     @property
     def is_group(self) -> bool:
         """Whether this step is a group or a chord (``celery.group`` / ``celery.chord``) with its tasks."""
         return bool(self.group)
+
+    @property
+    def shown_id(self) -> str | None:
+        """The id to show: the one Celery gave it."""
+        return self.celery_id or self.task_id
 
     @property
     def label(self) -> str:
@@ -89,12 +102,12 @@ class Planned:
             names = sorted({p.task_name or "?" for p in self.group})
             what = f"{'chord' if self.body else 'group'} of {len(self.group)} ({', '.join(names)})"
             return what + (f" then {self.body.label}" if self.body else "")
-        return self.task_name or "?"
+        return self.task_name or "?"  # a chain body's later steps (``then``) are drawn as steps
 
     def ids(self) -> set[str]:
         """Every task id this plan names, nested ones included."""
         found = {self.task_id} if self.task_id else set()
-        for item in self.group:
+        for item in (*self.group, *self.then):
             found |= item.ids()
         if self.body is not None:
             found |= self.body.ids()
@@ -104,24 +117,50 @@ class Planned:
 def _planned(value: Any) -> Planned | None:
     if not isinstance(value, Mapping):
         return None
-    group = value.get("group")
+    task_id, group_id, errbacks = as_str(value, "task_id"), as_str(value, "group_id"), value.get("link_error")
+    steps = _steps(value.get("chain"))
+    if steps:  # a chain (a chord's body): its first step, the others after it
+        first = steps[0]
+        return replace(first, then=steps[1:], link_error=planned_list(errbacks) or first.link_error)
+    group = planned_list(value.get("group")) or ()
+    celery_id = None
+    if group and task_id is not None and task_id == group_id:  # an inner group with its outer one's id
+        celery_id, task_id = task_id, f"{task_id}/{as_int(value, 'group_index')}"
     return Planned(
         as_str(value, "task_name"),
-        as_str(value, "task_id"),
-        planned_list(group) or (),
+        task_id,
+        group,
         _planned(value.get("chord_body")),
-        planned_list(value.get("link_error")) or (),
-        as_str(value, "group_id"),
+        planned_list(errbacks) or (),
+        group_id,
         as_int(value, "group_index"),
         as_str(value, "chord_id"),
+        celery_id=celery_id,
     )
 
 
+def _steps(value: Any) -> tuple[Planned, ...]:
+    """A chain's plan, a chord whose body is a chain followed by that chain's later steps."""
+    found: list[Planned] = []
+    for item in planned_list(value) or ():
+        if item.body is not None and item.body.then:
+            found += [replace(item, body=replace(item.body, then=())), *item.body.then]
+        else:
+            found.append(item)
+    return tuple(found)
+
+
 def planned_list(value: Any) -> tuple[Planned, ...] | None:
-    """A plan's list (``chain``, ``link``, ``link_error``) as :class:`Planned` items; None when absent."""
+    """A plan's list (``link``, ``link_error``, a group's tasks) as :class:`Planned` items; None when
+    absent (a chain's plan: :func:`chain_plan`)."""
     if not isinstance(value, list):
         return None
     return tuple(item for item in (_planned(entry) for entry in value) if item is not None)
+
+
+def chain_plan(value: Any) -> tuple[Planned, ...] | None:
+    """A chain's plan (the steps after a task, next first) as Celery 5.7 plans it; None when absent."""
+    return _steps(value) if isinstance(value, list) else None
 
 
 @dataclass(slots=True)
@@ -149,7 +188,7 @@ class CanvasFacts:
         self.callback_of = self.callback_of or as_str(details, "callback_of")
         self.errback_of = self.errback_of or as_str(details, "errback_of")
         if self.chain is None:
-            self.chain = planned_list(details.get("chain"))
+            self.chain = chain_plan(details.get("chain"))
         self.link = self.link or planned_list(details.get("link")) or ()
         self.link_error = self.link_error or planned_list(details.get("link_error")) or ()
         self.chord_body = self.chord_body or _planned(details.get("chord_body"))

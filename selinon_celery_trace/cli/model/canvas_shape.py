@@ -36,7 +36,12 @@ def _planned(plan: Planned, level: int, depth: int) -> str:
     if plan.group:
         members = [_planned(p, level, depth + 1) for p in plan.group]
         body = _planned(plan.body, level, depth + 1) if plan.body else None
-        return _canvas(members, body, level, depth)
+        canvas = _canvas(members, body, level, depth)
+        if plan.body is None or not plan.body.then:
+            return canvas
+        # A chord whose body is a chain: the chord, then the body's later steps (as the lane draws it).
+        steps = [canvas, *(_planned(step, level, depth + 1) for step in plan.body.then)]
+        return "chain(…)" if level >= 2 and depth > 0 else f"chain({' → '.join(steps)})"
     return short_name(plan.task_name)
 
 

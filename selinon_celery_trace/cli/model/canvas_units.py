@@ -59,6 +59,7 @@ class Group:
     body_plan: Planned | None = None
     planned: bool = False  # a plan listed its members (they may carry an outer group's id)
     publisher: str | None = None  # the task whose chain continues with this group
+    celery_id: str | None = None  # the id Celery gave it, when ``group_id`` is a key of our own
 
     @property
     def flattened(self) -> bool:
@@ -115,7 +116,7 @@ class Units:
         group = self._group(step.task_id)
         if group.planned:
             return
-        group.planned = True
+        group.planned, group.celery_id = True, step.celery_id
         for position, entry in enumerate(step.group):
             group.members.append(Member(position, entry.task_id, entry))
             if entry.task_id:

@@ -86,8 +86,8 @@ def _add_missing(
     elif node.role not in ("chain step", "member"):
         text.append(f"{node.role} ", style="magenta")
     text.append(node.planned.label, style="bold dim")
-    if node.planned.task_id:
-        text.append(f" [{short_id(node.planned.task_id)}]", style="dim")
+    if node.planned.shown_id:
+        text.append(f" [{short_id(node.planned.shown_id)}]", style="dim")
     text.append(f" {node.why}", style="red" if node.failed else "dim")
     branch = tree.add(text)
     if node.children:

@@ -162,7 +162,7 @@ def never_ran(nodes: list[Node], t0: float, last: float) -> list[dict[str, Any]]
                 found.append(
                     {
                         "name": node.planned.label,
-                        "taskId": node.planned.task_id,
+                        "taskId": node.planned.shown_id,
                         "role": node.role,
                         "why": node.why,
                         "failed": node.failed,
