@@ -110,9 +110,11 @@ def find_command(
             nonlocal passes
             passes += 1  # lines skipped are counted on the first pass only: later ones read the same
             # Only the lines holding one of the texts are parsed (a byte search: reading/prefilter.py).
-            needles = None if texts is None else Needles(texts)
             if passes == 1:
-                return merged(readable, malformed, needles)
+                return merged(readable, malformed, None if texts is None else Needles(texts))
+            # The second pass's texts are task ids: too many to search for one by one, the lines are
+            # picked by the value of their id keys.
+            needles = None if texts is None else Needles(texts, keyed=True)
             return merged(readable, Malformed(), needles, framing=False)
 
         found = find_attempts(read, query)

@@ -112,9 +112,10 @@ class Query:
         """Texts every event that can satisfy the query's first check contains, one of them at least
         (for a byte search before parsing: :mod:`..reading.prefilter`); None: no such texts known.
 
-        Only two cases are sure: ids (and their starts) of ``--task``, which every event of the task
-        carries, and, when the arguments are the only condition, the values of ``--arg`` (each event
-        that holds the arguments holds the values as compact JSON writes them).
+        Three cases are sure: ids (and their starts) of ``--task``, which every event of the task
+        carries; when the arguments are the only condition, the values of ``--arg`` (each event that
+        holds the arguments holds the values as compact JSON writes them); and when the state is the
+        only condition (with ``--since`` at most), the names of the events that tell those outcomes.
         """
         if self.tasks and all(_ID_START.match(task) for task in self.tasks):
             return list(self.tasks)
@@ -122,6 +123,10 @@ class Query:
             values = [condition.value for condition in self.args]
             if all(value and not any(char in value for char in "*?") for value in values):
                 return values
+        if self.wanted == STATE or (self.wanted == STATE | WINDOW and self.until is None):
+            # The events that tell the outcomes, by name. With --since alone, the event that tells an
+            # outcome is no earlier than the time a hit is dated by (its attempt's start or the event).
+            return sorted({event for outcome in self.outcomes for event in STATE_EVENTS[outcome]})
         return None
 
     def clues(self, record: Record) -> int:

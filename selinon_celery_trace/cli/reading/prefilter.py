@@ -36,6 +36,8 @@ MAX_NEEDLES: Final = 24
 _BLOCK: Final = 1 << 20
 _PLAIN: Final = re.compile(r"[A-Za-z0-9_.:\-]+")
 _EVENT_START: Final = b'{"event":'
+_ID_KEYS: Final = (b'"task_id"', b'"dispatcher_id"')
+_ID_VALUE: Final = re.compile(rb'"(?:task_id|dispatcher_id)":(?:"([^"\\]*)"|null)')
 
 
 class Needles:
@@ -47,12 +49,16 @@ class Needles:
     True
     """
 
-    __slots__ = ("everything", "items", "reread", "version")
+    __slots__ = ("_ids", "everything", "items", "keyed", "reread", "version")
 
-    def __init__(self, texts: Iterable[str] = ()) -> None:
+    def __init__(self, texts: Iterable[str] = (), *, keyed: bool = False) -> None:
         self.items: list[bytes] = []
         self.everything = False
         """True: the search is off and every line is yielded."""
+        self.keyed = keyed
+        """Task or flow ids: above :data:`MAX_NEEDLES` of them, a line is kept when the value of one of
+        its ``task_id`` / ``dispatcher_id`` keys is one of them (instead of every line yielded)."""
+        self._ids: tuple[int, frozenset[bytes]] = (-1, frozenset())
         self.version = 0
         """Counts the changes: a consumer compares it before and after a pass to see if it grew."""
         self.reread = False
@@ -72,7 +78,7 @@ class Needles:
         if needle not in self.items:
             self.items.append(needle)
             self.version += 1
-            if len(self.items) > MAX_NEEDLES:
+            if len(self.items) > MAX_NEEDLES and not self.keyed:
                 self.everything = True
 
     def update(self, texts: Iterable[str]) -> None:
@@ -88,6 +94,17 @@ class Needles:
 
     def __len__(self) -> int:
         return len(self.items)
+
+    @property
+    def by_key(self) -> bool:
+        """Whether lines are picked by their id keys' values (keyed, and too many ids to search for)."""
+        return self.keyed and len(self.items) > MAX_NEEDLES
+
+    def ids(self) -> frozenset[bytes]:
+        """The needles as a set (kept until they change)."""
+        if self._ids[0] != self.version:
+            self._ids = (self.version, frozenset(self.items))
+        return self._ids[1]
 
 
 def _framed(block: bytes, end: int, lines: int) -> bool:
@@ -127,6 +144,8 @@ class LinesContaining:
             lines = data.count(b"\n", 0, end)
             if needles.everything or (framing and not _framed(data, end, lines)):
                 yield from _every_line(data, 0, end, self.lines_read)
+            elif needles.by_key:
+                yield from _keyed_hits(data, end, needles.ids(), self.lines_read)
             else:
                 yield from _hits(data, end, needles, self.lines_read)
             self.lines_read += lines
@@ -179,3 +198,22 @@ def _hits(block: bytes, end: int, needles: Needles, lineno: int) -> Iterator[tup
         counted_to = stop
         yield counted, block[start:stop]
         position = stop
+
+
+def _keyed_hits(block: bytes, end: int, ids: frozenset[bytes], lineno: int) -> Iterator[tuple[int, bytes]]:
+    """Yield the lines of ``block[:end]`` whose ``task_id`` or ``dispatcher_id`` is one of ``ids``.
+
+    The ids present in the block are found with one regular-expression pass; their lines by a byte
+    search for those few. A block where a key is written otherwise than ``"key":"value"`` or
+    ``"key":null`` (another writer's spacing, an escaped value, the key's name in a string) has all its
+    lines yielded.
+    """
+    values = _ID_VALUE.findall(block, 0, end)  # b"" for a null
+    if len(values) != sum(block.count(key, 0, end) for key in _ID_KEYS):
+        yield from _every_line(block, 0, end, lineno)
+        return
+    present = ids.intersection(values)
+    if present:
+        found = Needles()
+        found.items = sorted(present)
+        yield from _hits(block, end, found, lineno)
