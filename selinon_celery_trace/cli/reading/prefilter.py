@@ -49,7 +49,7 @@ class Needles:
     True
     """
 
-    __slots__ = ("_ids", "everything", "items", "keyed", "reread", "version")
+    __slots__ = ("_ids", "_set", "everything", "items", "keyed", "reread", "version")
 
     def __init__(self, texts: Iterable[str] = (), *, keyed: bool = False) -> None:
         self.items: list[bytes] = []
@@ -59,6 +59,7 @@ class Needles:
         """Task or flow ids: above :data:`MAX_NEEDLES` of them, a line is kept when the value of one of
         its ``task_id`` / ``dispatcher_id`` keys is one of them (instead of every line yielded)."""
         self._ids: tuple[int, frozenset[bytes]] = (-1, frozenset())
+        self._set: set[bytes] = set()  # the items, for a membership test that stays quick with many
         self.version = 0
         """Counts the changes: a consumer compares it before and after a pass to see if it grew."""
         self.reread = False
@@ -75,7 +76,8 @@ class Needles:
             self.version += 1
             return
         needle = text.encode("ascii")
-        if needle not in self.items:
+        if needle not in self._set:
+            self._set.add(needle)
             self.items.append(needle)
             self.version += 1
             if len(self.items) > MAX_NEEDLES and not self.keyed:
@@ -88,8 +90,9 @@ class Needles:
 
     def copy(self) -> Needles:
         """A new set of the same needles (``reread`` is the reader's to set again)."""
-        copy = Needles()
+        copy = Needles(keyed=self.keyed)
         copy.items, copy.everything, copy.version = list(self.items), self.everything, self.version
+        copy._set = set(self._set)
         return copy
 
     def __len__(self) -> int:
@@ -103,7 +106,7 @@ class Needles:
     def ids(self) -> frozenset[bytes]:
         """The needles as a set (kept until they change)."""
         if self._ids[0] != self.version:
-            self._ids = (self.version, frozenset(self.items))
+            self._ids = (self.version, frozenset(self._set))
         return self._ids[1]
 
 
@@ -203,17 +206,25 @@ def _hits(block: bytes, end: int, needles: Needles, lineno: int) -> Iterator[tup
 def _keyed_hits(block: bytes, end: int, ids: frozenset[bytes], lineno: int) -> Iterator[tuple[int, bytes]]:
     """Yield the lines of ``block[:end]`` whose ``task_id`` or ``dispatcher_id`` is one of ``ids``.
 
-    The ids present in the block are found with one regular-expression pass; their lines by a byte
-    search for those few. A block where a key is written otherwise than ``"key":"value"`` or
-    ``"key":null`` (another writer's spacing, an escaped value, the key's name in a string) has all its
-    lines yielded.
+    One regular-expression pass finds every value of those keys and where it is. A block where a key
+    is written otherwise than ``"key":"value"`` or ``"key":null`` (another writer's spacing, an escaped
+    value, the key's name in a string) has all its lines yielded.
     """
-    values = _ID_VALUE.findall(block, 0, end)  # b"" for a null
-    if len(values) != sum(block.count(key, 0, end) for key in _ID_KEYS):
+    starts: list[int] = []
+    matches = 0
+    find, rfind = block.find, block.rfind
+    for match in _ID_VALUE.finditer(block, 0, end):
+        matches += 1
+        if match[1] in ids:
+            start = rfind(b"\n", 0, match.start()) + 1
+            if not starts or starts[-1] != start:
+                starts.append(start)
+    if matches != sum(block.count(key, 0, end) for key in _ID_KEYS):
         yield from _every_line(block, 0, end, lineno)
         return
-    present = ids.intersection(values)
-    if present:
-        found = Needles()
-        found.items = sorted(present)
-        yield from _hits(block, end, found, lineno)
+    counted_to = 0
+    for start in starts:
+        lineno += block.count(b"\n", counted_to, start) + 1
+        stop = find(b"\n", start, end) + 1
+        counted_to = stop
+        yield lineno, block[start:stop]
