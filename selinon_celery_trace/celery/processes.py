@@ -43,7 +43,7 @@ def _report(process_pid: Any, exitcode: Any, task_id: Any) -> None:
         "pid": runtime.pid,
         "process_pid": process_pid if type(process_pid) is int else None,
         "exitcode": number,
-        "signal": signal_name(killed_by) or (None if killed_by is None else f"signal {killed_by}"),
+        "signal": signal_name(killed_by, unnamed=True),
         "task_name": _task_name(task_id),
         "task_id": task_id if isinstance(task_id, str) else None,
     }

@@ -147,11 +147,12 @@ def only_json(app: Any) -> bool:
         return False
 
 
-def signal_name(number: int | None) -> str | None:
-    """``SIGKILL`` for 9; None for None or a number this platform has no name for."""
+def signal_name(number: int | None, *, unnamed: bool = False) -> str | None:
+    """``SIGKILL`` for 9; None for None. A number this platform has no name for: None, or with
+    ``unnamed`` ``signal N``."""
     if number is None:
         return None
     try:
         return signals_module.Signals(number).name
     except ValueError:
-        return None
+        return f"signal {number}" if unnamed else None
