@@ -14,6 +14,7 @@ from selinon_celery_trace.cli.model.collector import Collector, LatestFlow, late
 from selinon_celery_trace.cli.model.duration_sketch import DurationSketch
 from selinon_celery_trace.cli.model.runs import FlowRun, TaskRun
 from selinon_celery_trace.cli.model.summary import Summary
+from selinon_celery_trace.cli.model.tallies import FailureGroups
 from selinon_celery_trace.cli.reading.files import read
 from selinon_celery_trace.cli.reading.lines import Malformed, Record
 from selinon_celery_trace.core import catalogue
@@ -75,12 +76,12 @@ def test_summary_counts_attempts_flows_failures_and_places(tmp_path: Path) -> No
 def test_summary_groups_of_failures_are_capped() -> None:
     """Errors that embed ids cannot grow the failure table without bound."""
     summary = Summary()
-    for index in range(Summary.MAX_FAILURE_GROUPS + 50):
+    for index in range(FailureGroups.MAX + 50):
         summary.add(
             Record(float(index), "TASK_FAILURE", {"task_name": "t", "what": f"KeyError: {index}"}, "h")
         )
-    assert len(summary.failures) == Summary.MAX_FAILURE_GROUPS + 1
-    assert sum(group.count for group in summary.failures.values()) == Summary.MAX_FAILURE_GROUPS + 50
+    assert len(summary.failures) == FailureGroups.MAX + 1
+    assert sum(group.count for group in summary.failures.values()) == FailureGroups.MAX + 50
 
 
 def test_collector_rebuilds_a_flow_with_its_subflow_attempts_and_wakeups(tmp_path: Path) -> None:

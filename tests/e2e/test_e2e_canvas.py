@@ -15,6 +15,7 @@ from celery import chain, chord, group
 from click.testing import CliRunner
 
 from selinon_celery_trace.cli import cli
+from tests.cli.parts_check import assert_parts_exact
 from tests.e2e.support import Publisher, by_attempt, names
 
 pytestmark = pytest.mark.e2e
@@ -368,3 +369,6 @@ def test_chunks_and_map_are_named_with_the_task_they_run(e2e: Publisher) -> None
     )
     row = lines_with(summary, "celery.starmap(e2e.add) ")
     assert row and row[0].split()[1:3] == ["3", "3"], summary  # 3 runs, 3 ok
+    # The module's whole trace (every canvas above), cut anywhere and folded in parts as --jobs does:
+    exact, tried = assert_parts_exact(e2e.trace.path)
+    assert exact == tried >= 10  # no id begins twice in a real run: no cut fell back to one pass

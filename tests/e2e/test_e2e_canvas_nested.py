@@ -19,6 +19,7 @@ from celery.exceptions import TimeoutError as ResultTimeout
 from click.testing import CliRunner
 
 from selinon_celery_trace.cli import cli
+from tests.cli.parts_check import assert_parts_exact
 from tests.cli.test_cli_timeline_browser import chromium  # noqa: F401
 from tests.cli.timeline_dom import assert_inside_frame, draw, screenshot
 from tests.e2e.support import Publisher, by_attempt, names
@@ -302,6 +303,9 @@ def test_any_id_of_a_failed_chain_finds_it_and_shapes_group_the_summary(e2e: Pub
     failures = [line for line in summary.splitlines() if "step three" in line]
     assert len(failures) == 1 and "canvas chain(add → add → boom → add)" in failures[0]
     assert boom_id[:8] in failures[0], "the failed step's id, for show"
+    # Nested canvases and replacements so far in this module's trace, folded in parts as --jobs does:
+    exact, tried = assert_parts_exact(e2e.trace.path)
+    assert exact == tried >= 10  # no id begins twice in a real run: no cut fell back to one pass
 
 
 def test_show_verbose_prints_arguments_and_results(e2e: Publisher) -> None:

@@ -23,6 +23,7 @@ from click.testing import CliRunner, Result
 
 import selinon_celery_trace
 from selinon_celery_trace.cli import cli
+from tests.cli.parts_check import assert_parts_exact
 from tests.cli.test_cli_timeline_browser import _browser, _Page, chromium  # noqa: F401
 from tests.cli.timeline_dom import assert_inside_frame, draw
 from tests.e2e.proj import BEAT_ENTRY
@@ -166,6 +167,9 @@ def test_summary_counts_fates_flags_missed_runs_and_lists_the_worker(real_run: R
     assert "prefork \u00d72" in worker_row and "warm shutdown" in worker_row and "\u26a0 1" in worker_row
     assert f"\u26a0 {real_run.worker} lost pool process" in workers
     assert "(SIGKILL)" in workers and f"running e2e.nap [{real_run.ids['killed'][:8]}]" in workers
+    # Fates, beat's sends and gaps, the worker's spans: folded in parts (as --jobs does), the same.
+    exact, tried = assert_parts_exact(real_run.trace)
+    assert exact == tried >= 10  # no id begins twice in a real run: no cut fell back to one pass
 
 
 def test_show_tells_each_fate(real_run: Run) -> None:

@@ -11,6 +11,7 @@ from ..views.summary_view import summary_view
 from .inputs import FILES, check_files, report_skipped
 from .scope_options import scope_from, scope_options
 from .settings import current_settings, width_option
+from .summary_jobs import default_jobs, summary_in_parts
 
 __all__ = ["summary_command"]
 
@@ -24,11 +25,19 @@ __all__ = ["summary_command"]
     type=click.IntRange(min=0),
     help="Slowest flows and failure kinds to list.",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Processes that fold one large plain file side by side (0: one per CPU; 1: one pass).",
+)
 @scope_options
 @width_option
 def summary_command(
     files: tuple[str, ...],
     top: int,
+    jobs: int,
     since: float | None,
     until: float | None,
     tasks: tuple[str, ...],
@@ -42,11 +51,18 @@ def summary_command(
 
     --since/--until/--task/--queue count only the events they pass (as follow's filters do): a
     window that cuts an attempt counts the part inside it; --task leaves out the flows' own events.
+
+    One large plain file is folded in parts by several processes (--jobs), with the same result.
     """
     check_files(files)
     scope = scope_from(since, until, tasks, queues)
     malformed = Malformed()
-    result = Summary(top=top).add_all(scope.apply(merged(files, malformed))).finish()
+    result = None
+    if len(files) == 1 and jobs != 1:
+        result = summary_in_parts(files[0], scope, top, jobs or default_jobs(), malformed)
+    if result is None:
+        result = Summary(top=top).add_all(scope.apply(merged(files, malformed)))
+    result.finish()
     out = current_settings().out
     out.print(summary_view(result, len(files), width=out.width))
     report_skipped(malformed)

@@ -11,7 +11,7 @@ never with the events of other tasks.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from .canvas_facts import CanvasFacts, is_canvas_event, linked_ids
 from .canvas_shape import shape_of
 from .fates import FATES
 from .runs import Attempt, TaskRun
+from .tallies import FlowTally, tally
 
 __all__ = ["CanvasTasks", "Workflow"]
 
@@ -114,12 +115,25 @@ class CanvasTasks:
             task.end, task.outcome = ts, FATE_OUTCOME[event]
             task.first_ts = min(task.first_ts, ts)
 
+    def task_ids(self) -> Container[str]:
+        """The ids of the canvas tasks seen."""
+        return self._tasks.keys()
+
+    def merge(self, other: CanvasTasks) -> None:
+        """Add the canvas tasks of another part of the input (none of them seen here: the caller checks)."""
+        for ident, up in other._up.items():
+            mine, theirs = self._find(ident), self._find(up)
+            if mine != theirs:
+                self._up[theirs] = mine
+        self._tasks.update(other._tasks)
+
     def workflows(self) -> Iterable[Workflow]:
         """Every workflow seen, with its shape, outcome, duration and first failed task."""
         groups: dict[str, list[tuple[str, _Task]]] = {}
         for task_id, task in self._tasks.items():
             groups.setdefault(self._find(task_id), []).append((task_id, task))
-        for members in groups.values():
+        # In the order of their first task (not of the dictionary): the same whichever way they were folded.
+        for members in sorted(groups.values(), key=lambda m: min((t.first_ts, i) for i, t in m)):
             first_id, first = min(members, key=lambda item: (item[1].first_ts, item[0]))
             failures = [(t.end or math.inf, i, t) for i, t in members if t.outcome == "failure"]
             open_ = any(t.outcome in ("running", "retry", "replaced") for _, t in members)
@@ -134,3 +148,23 @@ class CanvasTasks:
                 failed = f"at {task.name or '?'}: {task.error or 'failed'}"
             shape = shape_of(Structure({i: t.run(i) for i, t in members}).top())
             yield Workflow(first.root_id or first_id, shape, outcome, start, duration, failed, failed_id)
+
+    def count_into(self, canvases: dict[str, FlowTally], failure: Callable[..., None]) -> None:
+        """Count every workflow in ``canvases`` by its shape; ``failure(kind, name, error, ts, id)`` for
+        each that failed (listed once, with its workflow)."""
+        for workflow in self.workflows():
+            tally_ = tally(canvases, workflow.name, FlowTally)
+            tally_.runs += 1
+            if workflow.outcome == "success":
+                tally_.successes += 1
+            elif workflow.outcome == "failure":
+                tally_.failures += 1
+                ended = workflow.start + (workflow.duration or 0.0)
+                error = workflow.failed or "(no error text)"
+                failure("canvas", workflow.name, error, ended, workflow.failed_id or workflow.root_id)
+            elif workflow.outcome == "running":
+                tally_.unfinished += 1
+            else:  # a member was revoked, expired or rejected: it ended there, no failure
+                tally_.dropped += 1
+            if workflow.duration is not None:
+                tally_.durations.add(workflow.duration)

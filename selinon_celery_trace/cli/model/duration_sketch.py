@@ -41,6 +41,16 @@ class DurationSketch:
         index = math.ceil(math.log(seconds) / self._LOG_GAMMA)
         self._buckets[index] = self._buckets.get(index, 0) + 1
 
+    def merge(self, other: DurationSketch) -> None:
+        """Add every duration ``other`` counted (a sketch of another part of the same input)."""
+        self.count += other.count
+        self._zero += other._zero
+        self.total += other.total
+        self.max = max(self.max, other.max)
+        buckets = self._buckets
+        for index, count in other._buckets.items():
+            buckets[index] = buckets.get(index, 0) + count
+
     def quantile(self, q: float) -> float | None:
         """Return the ``q`` quantile (0 < q <= 1, nearest rank), or ``None`` when nothing was added."""
         if not self.count:

@@ -143,6 +143,10 @@ class Periodic:
         """Whether tasks beat sent still wait for their end (their ends are then worth folding)."""
         return bool(self._pending)
 
+    def waiting_ids(self) -> list[str]:
+        """The ids of the tasks beat sent that wait for their end."""
+        return list(self._pending)
+
     def add(self, record: Record) -> None:
         """Fold one record (those of no beat entry cost a dictionary lookup)."""
         ts, event, details, node = record

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from typing import Any, Final
 
 from ..reading.event_names import (
@@ -36,7 +36,7 @@ from ..reading.lines import Record
 from .canvas_facts import is_canvas_event
 from .canvas_summary import CanvasTasks
 from .periodic import Periodic
-from .tallies import FailureGroup, FlowTally, PlaceTally, TaskTally
+from .tallies import FailureGroup, FailureGroups, FlowTally, PlaceTally, TaskTally, merge_tallies
 from .tallies import tally as _tally
 from .workers import Workers
 
@@ -67,9 +67,6 @@ def _attempt(task_id: str, details: Mapping[str, Any]) -> tuple[str, int | None,
 class Summary:
     """Everything ``summary`` prints, folded from a stream of records one at a time."""
 
-    MAX_FAILURE_GROUPS: Final = 1000
-    """Distinct (kind, name, error) groups kept; errors that embed ids would otherwise grow forever."""
-
     def __init__(self, top: int = 10) -> None:
         self.top = top
         self.events = 0
@@ -82,7 +79,7 @@ class Summary:
         self.flows: dict[str, FlowTally] = {}
         self.canvases: dict[str, FlowTally] = {}  # canvas workflows by their shape
         self._canvas_tasks = CanvasTasks()
-        self.failures: dict[tuple[str, str, str], FailureGroup] = {}
+        self.failures = FailureGroups()
         # (duration, flow id, flow name, outcome, start): a min-heap of the `top` slowest flows.
         self._slowest: list[tuple[float, str, str, str, float]] = []
         # Attempts and flows that started and have not ended yet: bounded by what runs concurrently.
@@ -91,6 +88,9 @@ class Summary:
         self._discarded: dict[tuple[str, int | None, int | None], None] = {}  # awaiting their TASK_END
         self.periodic = Periodic()  # beat entries: sends, outcomes, gaps (model/periodic.py)
         self.workers = Workers()  # workers: online spans, processes lost (model/workers.py)
+        # A part of the input folded apart (summary_parts.py) logs its failures here, to be grouped in order.
+        self.failure_log: list[tuple[str, str, str, float, str | None]] | None = None
+        self.not_joinable = False  # a part that cannot be put together exactly (summary_parts.py)
 
     def add_all(self, records: Iterable[Record]) -> Summary:
         """Fold every record of ``records``; return ``self`` for chaining."""
@@ -157,13 +157,17 @@ class Summary:
             self.workers.add(record)
 
     def _task_start(self, ts: float, details: Mapping[str, Any]) -> None:
-        task_id = as_str(details, "task_id")
+        task_id = details.get("task_id")
+        if task_id.__class__ is not str or not task_id:
+            task_id = as_str(details, "task_id")
         if task_id is not None:
             name = task_name(details) or _UNNAMED
             self._open_attempts[_attempt(task_id, details)] = (ts, name)
 
     def _task_end(self, ts: float, event: str, details: Mapping[str, Any]) -> None:
-        task_id = as_str(details, "task_id")
+        task_id = details.get("task_id")
+        if task_id.__class__ is not str or not task_id:
+            task_id = as_str(details, "task_id")
         opened = None
         if task_id is not None:
             key = _attempt(task_id, details)
@@ -171,6 +175,7 @@ class Summary:
             if event == TASK_DISCARD_RESULT:
                 if len(self._discarded) >= _MAX_DISCARDED:
                     self._discarded.clear()
+                    self.not_joinable = True
                 self._discarded[key] = None
             elif self._discarded.pop(key, False) is None:
                 return
@@ -189,7 +194,7 @@ class Summary:
             tally.failures += 1
             if not is_canvas_event(details):  # a canvas task's failure is listed with its workflow
                 error = error_line(details.get("what"), details.get("exc_type")) or _NO_ERROR_TEXT
-                self._failure("task", name, error, ts, task_id)
+                self.record_failure("task", name, error, ts, task_id)
         duration = as_float(details, "runtime")
         if duration is None and opened is not None:
             duration = ts - opened[0]
@@ -222,7 +227,7 @@ class Summary:
         elif event == DISPATCHER_FAILURE:
             tally.dispatcher_errors += 1
             error = error_line(details.get("what")) or _NO_ERROR_TEXT
-            self._failure("dispatcher", name, error, ts, flow_id)
+            self.record_failure("dispatcher", name, error, ts, flow_id)
         else:
             opened = self._open_flows.pop(flow_id, None) if flow_id is not None else None
             outcome = "success" if event == FLOW_END else "failure"
@@ -231,29 +236,54 @@ class Summary:
             else:
                 tally.failures += 1
                 error = error_line(details.get("what")) or _NO_ERROR_TEXT
-                self._failure("flow", name, error, ts, flow_id)
+                self.record_failure("flow", name, error, ts, flow_id)
             if opened is not None:
                 duration = ts - opened[0]
                 tally.durations.add(duration)
-                entry = (duration, flow_id or "?", name, outcome, opened[0])
-                if len(self._slowest) < self.top:
-                    heapq.heappush(self._slowest, entry)
-                elif self.top:
-                    heapq.heappushpop(self._slowest, entry)
+                self._keep_slowest((duration, flow_id or "?", name, outcome, opened[0]))
 
-    def _failure(self, kind: str, name: str, error: str, ts: float, ident: str | None) -> None:
-        key = (kind, name, error)
-        group = self.failures.get(key)
-        if group is None:
-            if len(self.failures) >= self.MAX_FAILURE_GROUPS:
-                key = (kind, name, "(other errors: too many distinct ones to list)")
-                group = self.failures.get(key)
-            if group is None:
-                group = self.failures[key] = FailureGroup(0, ts, ts, ident)
-        group.count += 1
-        group.first_ts = min(group.first_ts, ts)
-        if ts >= group.last_ts:
-            group.last_ts, group.last_id = ts, ident
+    def record_failure(self, kind: str, name: str, error: str, ts: float, ident: str | None) -> None:
+        """Count a failure in its group (or, in a part folded apart, log it to be grouped in order)."""
+        if self.failure_log is not None:
+            self.failure_log.append((kind, name, error, ts, ident))
+        else:
+            self.failures.add(kind, name, error, ts, ident)
+
+    def _keep_slowest(self, entry: tuple[float, str, str, str, float]) -> None:
+        if len(self._slowest) < self.top:
+            heapq.heappush(self._slowest, entry)
+        elif self.top:
+            heapq.heappushpop(self._slowest, entry)
+
+    def open_ids(self) -> tuple[set[str], Container[str], set[str]]:
+        """The ids with state kept between events: tasks started or awaiting an end, canvas tasks (whose
+        facts are kept to the end), flows started."""
+        tasks = {key[0] for key in self._open_attempts} | {key[0] for key in self._discarded}
+        tasks.update(self.periodic.waiting_ids())
+        return tasks, self._canvas_tasks.task_ids(), set(self._open_flows)
+
+    def absorb(self, other: Summary) -> None:
+        """Add a later part of the input folded apart: its counts, and the state it left open.
+
+        The caller (summary_parts.py) has checked that no task or flow has state in both.
+        """
+        self.events += other.events
+        if other.first_ts is not None and other.last_ts is not None:
+            self.first_ts = min(other.first_ts, other.first_ts if self.first_ts is None else self.first_ts)
+            self.last_ts = max(other.last_ts, other.last_ts if self.last_ts is None else self.last_ts)
+        self.by_event.update(other.by_event)
+        merge_tallies(self.by_host, other.by_host, PlaceTally)
+        merge_tallies(self.by_queue, other.by_queue, PlaceTally)
+        merge_tallies(self.tasks, other.tasks, TaskTally)
+        merge_tallies(self.flows, other.flows, FlowTally)
+        for entry in other._slowest:
+            self._keep_slowest(entry)
+        self._open_attempts.update(other._open_attempts)
+        self._open_flows.update(other._open_flows)
+        self._discarded.update(other._discarded)
+        self.not_joinable |= other.not_joinable
+        self._canvas_tasks.merge(other._canvas_tasks)
+        self.workers.merge(other.workers)
 
     def finish(self) -> Summary:
         """Count what started and never ended (still running, or its end is in another file)."""
@@ -263,27 +293,7 @@ class Summary:
             _tally(self.flows, name, FlowTally).unfinished += 1
         self._open_attempts.clear()
         self._open_flows.clear()
-        for workflow in self._canvas_tasks.workflows():
-            tally = _tally(self.canvases, workflow.name, FlowTally)
-            tally.runs += 1
-            if workflow.outcome == "success":
-                tally.successes += 1
-            elif workflow.outcome == "failure":
-                tally.failures += 1
-                ended = workflow.start + (workflow.duration or 0.0)
-                self._failure(
-                    "canvas",
-                    workflow.name,
-                    workflow.failed or _NO_ERROR_TEXT,
-                    ended,
-                    workflow.failed_id or workflow.root_id,
-                )
-            elif workflow.outcome == "running":
-                tally.unfinished += 1
-            else:  # a member was revoked, expired or rejected: it ended there, no failure
-                tally.dropped += 1
-            if workflow.duration is not None:
-                tally.durations.add(workflow.duration)
+        self._canvas_tasks.count_into(self.canvases, self.record_failure)
         self._canvas_tasks = CanvasTasks()
         self.periodic.finish(self.last_ts)
         return self

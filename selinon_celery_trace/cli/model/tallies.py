@@ -7,12 +7,12 @@ memory grows with the number of names, never with the number of events.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TypeVar
+from dataclasses import dataclass, field, fields
+from typing import Final, TypeVar
 
 from .duration_sketch import DurationSketch
 
-__all__ = ["FailureGroup", "FlowTally", "PlaceTally", "TaskTally", "tally"]
+__all__ = ["FailureGroup", "FailureGroups", "FlowTally", "PlaceTally", "TaskTally", "merge_tallies", "tally"]
 
 _Tally = TypeVar("_Tally")
 
@@ -65,6 +65,28 @@ class FailureGroup:
     last_id: str | None
 
 
+class FailureGroups(dict[tuple[str, str, str], FailureGroup]):
+    """Failures grouped by (kind, name, error line), in the order each group was first met."""
+
+    MAX: Final = 1000
+    """Distinct groups kept; errors that embed ids would otherwise grow forever."""
+
+    def add(self, kind: str, name: str, error: str, ts: float, ident: str | None) -> None:
+        """Count one failure of ``kind`` (task, flow, dispatcher, canvas) at ``ts``; ``ident`` to show it."""
+        key = (kind, name, error)
+        group = self.get(key)
+        if group is None:
+            if len(self) >= self.MAX:
+                key = (kind, name, "(other errors: too many distinct ones to list)")
+                group = self.get(key)
+            if group is None:
+                group = self[key] = FailureGroup(0, ts, ts, ident)
+        group.count += 1
+        group.first_ts = min(group.first_ts, ts)
+        if ts >= group.last_ts:
+            group.last_ts, group.last_id = ts, ident
+
+
 @dataclass(slots=True)
 class PlaceTally:
     """Events seen on one queue or host, and how many task attempts started, retried and failed there."""
@@ -73,3 +95,15 @@ class PlaceTally:
     starts: int = 0
     retries: int = 0
     failures: int = 0
+
+
+def merge_tallies(table: dict[str, _Tally], other: dict[str, _Tally], new: Callable[[], _Tally]) -> None:
+    """Add the counts and durations of ``other``'s tallies (another part of the input) to ``table``'s."""
+    for key, theirs in other.items():
+        ours = tally(table, key, new)
+        for column in fields(ours):  # type: ignore[arg-type]
+            value = getattr(theirs, column.name)
+            if isinstance(value, DurationSketch):
+                getattr(ours, column.name).merge(value)
+            else:
+                setattr(ours, column.name, getattr(ours, column.name) + value)

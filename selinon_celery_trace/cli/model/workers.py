@@ -137,3 +137,12 @@ class Workers:
                 )
             )
             del worker.lost[:-5]
+
+    def merge(self, other: Workers) -> None:
+        """Add the task starts another part of the input counted (its workers' own events are folded
+        here in order, never there: see summary_parts.py)."""
+        for name, theirs in other.workers.items():
+            for ts in (theirs.first_seen, theirs.last_seen):
+                if ts is not None:
+                    self._worker(name, ts)
+            self.workers[name].task_runs += theirs.task_runs

@@ -17,6 +17,7 @@ __all__ = ["as_float", "as_int", "as_str", "error_line", "signal_name", "task_na
 # Celery's built-in tasks that run another task over a list in one message (``task.map``,
 # ``task.starmap``; ``task.chunks`` is a group of starmaps): named with the task they run.
 _MAPPING = frozenset({"celery.map", "celery.starmap"})
+_isfinite = math.isfinite
 
 
 def as_str(details: Mapping[str, Any], key: str) -> str | None:
@@ -35,6 +36,9 @@ def task_name(details: Mapping[str, Any]) -> str | None:
     >>> task_name({"task_name": "celery.starmap", "node_args": {"kwargs": {"task": {"task": "proj.add"}}}})
     'celery.starmap(proj.add)'
     """
+    name = details.get("task_name")
+    if name.__class__ is str and name and name not in _MAPPING:  # the usual form, read first
+        return name  # type: ignore[no-any-return]
     name = as_str(details, "task_name")
     if name not in _MAPPING:
         return name
@@ -48,6 +52,8 @@ def task_name(details: Mapping[str, Any]) -> str | None:
 def as_float(details: Mapping[str, Any], key: str) -> float | None:
     """Return ``details[key]`` as a finite number (numeric strings accepted), else ``None``."""
     value = details.get(key)
+    if value.__class__ is float:  # the usual form, read first
+        return value if _isfinite(value) else None  # type: ignore[no-any-return]
     if isinstance(value, bool):
         return None
     if isinstance(value, str):

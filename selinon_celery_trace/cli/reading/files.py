@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any, cast
 
 from .lines import Malformed, Record, parse_line
+from .parts import Window
 from .prefilter import LinesContaining, Needles
 
 __all__ = ["GZIP_MAGIC", "STDIN", "STDIN_LABEL", "merged", "read"]
@@ -36,8 +37,13 @@ GZIP_MAGIC = b"\x1f\x8b"
 """The first two bytes of a gzip file: files are recognised by them, whatever their name."""
 
 
-def _open(path: str) -> tuple[IO[bytes], bool]:
-    """Open ``path`` (or standard input) for binary reading; say whether it is gzip-compressed."""
+def _open(path: str, span: tuple[int, int] | None = None) -> tuple[IO[bytes], bool]:
+    """Open ``path`` (or standard input) for binary reading; say whether it is gzip-compressed.
+
+    With ``span``, only those bytes of the (plain) file are read (see :mod:`.parts`).
+    """
+    if span is not None:
+        return cast("IO[bytes]", io.BufferedReader(Window(path, *span), 1 << 20)), False
     raw: Any = sys.stdin.buffer if path == STDIN else open(path, "rb")  # noqa: SIM115 - caller closes
     if not isinstance(raw, io.BufferedReader):  # peek() is needed to sniff the gzip magic
         raw = io.BufferedReader(raw)
@@ -47,15 +53,21 @@ def _open(path: str) -> tuple[IO[bytes], bool]:
 
 
 def read(
-    path: str, malformed: Malformed, needles: Needles | None = None, *, framing: bool = True
+    path: str,
+    malformed: Malformed,
+    needles: Needles | None = None,
+    *,
+    framing: bool = True,
+    span: tuple[int, int] | None = None,
 ) -> Iterator[Record]:
     """Yield the records of one file in file order; skipped lines are counted in ``malformed``.
 
     With ``needles``, only the lines containing one of them are parsed (see :mod:`.prefilter`); a
     consumer must ignore the records without them, and may add needles as it reads. ``framing=False``
     when ``malformed`` is not reported (a second pass): lines cut short are then skipped unseen.
+    ``span``: only those bytes of a plain file (a part, see :mod:`.parts`); line numbers count from it.
     """
-    stream, compressed = _open(path)
+    stream, compressed = _open(path, span)
     name = STDIN_LABEL if path == STDIN else path
     lineno = 0
     search = None if needles is None else LinesContaining(stream, needles, framing=framing)

@@ -99,6 +99,7 @@ def _parse_time(value: object) -> float | None:
 
 
 _fromisoformat: Final = datetime.fromisoformat
+_new_record: Final = tuple.__new__  # Record(...) without the Python-level __new__ namedtuple adds
 
 
 def parse_line(line: bytes | str) -> Record | str:
@@ -121,9 +122,7 @@ def parse_line(line: bytes | str) -> Record | str:
         return "non-event"
     details = obj.get("details")
     node = obj.get("node")
-    return Record(
-        ts,
-        event,
-        details if isinstance(details, dict) else _EMPTY,
-        node if isinstance(node, str) else "?",
+    return _new_record(  # type: ignore[no-any-return]
+        Record,
+        (ts, event, details if isinstance(details, dict) else _EMPTY, node if isinstance(node, str) else "?"),
     )

@@ -1,0 +1,157 @@
+"""``summary --jobs``: a large file folded in parts by several processes prints what one pass prints.
+
+Each trace (the example project's real run, the hand-built scenarios of flows, canvases, fates, beat and
+workers) is cut at many line boundaries and folded in parts; the command itself runs with parts small
+enough to make several pool processes of a small file. Real workers' traces get the same check in the
+e2e suites (tests/e2e/test_e2e_canvas.py, test_e2e_cli_fates.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from selinon_celery_trace.cli import cli
+from selinon_celery_trace.cli.commands import summary_jobs
+from selinon_celery_trace.cli.model.summary import Summary
+from selinon_celery_trace.cli.model.tallies import FailureGroups
+from selinon_celery_trace.cli.reading import parts
+from selinon_celery_trace.cli.reading.files import read
+from selinon_celery_trace.cli.reading.lines import Malformed
+from selinon_celery_trace.cli.reading.parts import line_ranges
+from selinon_celery_trace.cli.reading.scope import Scope
+from tests.cli.conftest import REPO_ROOT, RealTrace
+
+from . import fategen
+from .parts_check import assert_parts_exact, in_parts, line_starts
+from .test_cli_canvas import _write as write_canvases
+from .tracegen import TraceBuilder, write_trace_files
+
+ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
+
+
+def run(*args: str | Path) -> Result:
+    """The command line, in-process, as a user runs it."""
+    result = CliRunner().invoke(cli, [str(arg) for arg in args], env=ENV, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_parts_of_the_example_run_print_what_one_pass_prints(real_trace: RealTrace) -> None:
+    """Flows, subflows, a retry, a failure: every cut of the real run is put together exactly."""
+    exact, tried = assert_parts_exact(real_trace.path, samples=80)
+    assert exact == tried >= 80  # none fell back to one pass: no id begins twice in a real run
+
+
+@pytest.mark.parametrize("scenario", ["flows", "canvases", "fates", "beat"])
+def test_parts_of_each_scenario_print_what_one_pass_prints(tmp_path: Path, scenario: str) -> None:
+    """Canvases (tied across parts), fates, beat's gaps and a worker's spans come out as one pass's."""
+    if scenario == "flows":
+        path = write_trace_files(tmp_path).combined  # with a garbage line and a truncated last one
+    elif scenario == "canvases":
+        path = write_canvases(tmp_path)
+    else:
+        path = tmp_path / f"{scenario}.jsonl"
+        path.write_bytes(b"".join(getattr(fategen, scenario)().lines()))
+    lines = len(line_starts(path)) - 1
+    exact, tried = assert_parts_exact(path, samples=lines)
+    assert exact == tried >= lines - 1
+
+
+def test_a_task_that_begins_twice_falls_back_to_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task id used again (its first start before the cut, a new first publish after it): the parts
+    cannot be put together exactly, and the command prints the one pass's summary."""
+    builder = TraceBuilder()
+    task = {"task_name": "proj.report", "task_id": "daily-report", "queue": "celery"}
+    builder.add(0.0, "h", "TASK_START", **task, retried_count=0, hostname="celery@h")  # its publish untraced
+    for n in range(40):  # other tasks, to put the cut between the two lives of daily-report
+        other = {"task_name": "proj.add", "task_id": f"t-{n}", "queue": "celery"}
+        builder.add(1.0 + n, "h", "TASK_SCHEDULE", **other, retried_count=0)
+        builder.add(1.1 + n, "h", "TASK_START", **other, retried_count=0, hostname="celery@h")
+        builder.add(1.2 + n, "h", "TASK_END", **other, retried_count=0, runtime=0.1, hostname="celery@h")
+    builder.add(50.0, "h", "TASK_SCHEDULE", **task, retried_count=0)
+    builder.add(51.0, "h", "TASK_END", **task, retried_count=0, hostname="celery@h")
+    path = tmp_path / "trace.jsonl"
+    path.write_bytes(b"".join(builder.lines()))
+    middle = line_starts(path)[60]
+    assert in_parts(path, [middle]) is None
+    monkeypatch.setattr(parts, "PART_BYTES", middle)
+    assert run("summary", "--jobs", "2", path).output == run("summary", "--jobs", "1", path).output
+    assert "no end" not in run("summary", "--jobs", "2", path).output  # daily-report's start has its end
+
+
+def _benchmark_trace(path: Path, events: int) -> None:
+    """The benchmark's synthetic trace (flows of three tasks, retries, failures): distinct ids."""
+    spec = importlib.util.spec_from_file_location("cli_million", REPO_ROOT / "benchmarks" / "cli_million.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_trace(path, events)
+
+
+def test_summary_jobs_forks_a_pool_and_counts_skipped_lines_by_their_line_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many small parts (as a large file has), folded by two processes: output and the report of
+    skipped lines (line numbers in the whole file, not in a part) are one pass's."""
+    clean = tmp_path / "clean.jsonl"
+    _benchmark_trace(clean, 6000)
+    lines = clean.read_bytes().splitlines(keepends=True)
+    path = tmp_path / "trace.jsonl"
+    path.write_bytes(b"".join([*lines[:4000], b"celery@host-a ready.\n", *lines[4000:], b'{"event": "TASK_']))
+    size = path.stat().st_size // 8
+    monkeypatch.setattr(parts, "PART_BYTES", size)
+    assert len(line_ranges(str(path), size)) >= 8
+    malformed = Malformed()
+    assert summary_jobs.summary_in_parts(str(path), Scope(), 10, 2, malformed) is not None  # exact
+    assert malformed.report() == [
+        f"{path}: skipped 1 malformed line (first at line 4001)",
+        f"{path}: skipped 1 truncated line (first at line {len(lines) + 2})",
+    ]
+    one_pass = CliRunner().invoke(cli, ["summary", "-j1", str(path)], env=ENV)
+    jobs = CliRunner().invoke(cli, ["summary", "-j2", str(path)], env=ENV)
+    assert jobs.output == one_pass.output
+    assert jobs.stderr == one_pass.stderr
+    assert "example.store" in jobs.output and "ValueError: bad input" in jobs.output
+
+
+def test_line_ranges_cover_the_file_and_end_at_newlines(tmp_path: Path) -> None:
+    """Parts together are the file, in order; each but the last ends with a newline; a part holds at
+    least one line even when a line is longer than the part size."""
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"a\n" + b"b" * 100 + b"\n" + b"c\nd\ne" * 20)
+    data = path.read_bytes()
+    for size in (1, 2, 3, 7, 50, 1000):
+        ranges = line_ranges(str(path), size)
+        assert b"".join(data[start:end] for start, end in ranges) == data
+        assert all(data[end - 1 : end] == b"\n" for _, end in ranges[:-1])
+        assert all(start < end for start, end in ranges)
+
+
+def test_failure_groups_past_the_cap_come_out_as_one_pass_groups_them(tmp_path: Path) -> None:
+    """Failures are grouped in the order they came, whichever part they were in: the first thousand
+    distinct errors keep their rows, the rest go to "other errors", and an error met again after the
+    cut is counted in its own row, as one pass counts it."""
+    builder = TraceBuilder()
+    for index in range(FailureGroups.MAX + 60):
+        error = f"KeyError: {index % (FailureGroups.MAX + 30)}"  # the first 30 errors come again
+        task = {"task_name": "proj.lookup", "task_id": f"t-{index}", "queue": "celery"}
+        builder.add(index, "h", "TASK_SCHEDULE", **task, retried_count=0)
+        builder.add(index + 0.1, "h", "TASK_START", **task, retried_count=0, hostname="celery@h")
+        builder.add(
+            index + 0.2, "h", "TASK_FAILURE", **task, retried_count=0, what=error, exc_type="KeyError"
+        )
+    path = tmp_path / "trace.jsonl"
+    path.write_bytes(b"".join(builder.lines()))
+    one_pass = Summary().add_all(read(str(path), Malformed())).finish()
+    assert len(one_pass.failures) == FailureGroups.MAX + 1
+    starts = line_starts(path)
+    for cut in (starts[900 * 3], starts[1010 * 3], [starts[500 * 3], starts[1020 * 3]]):
+        result = in_parts(path, cut if isinstance(cut, list) else [cut])
+        assert result is not None
+        assert result.failures == one_pass.failures
