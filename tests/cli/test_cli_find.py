@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from selinon_celery_trace.cli import cli
 from selinon_celery_trace.cli.commands.scope_options import parse_time_bound
 from selinon_celery_trace.cli.model.argument_match import parse_condition
+from selinon_celery_trace.cli.model.find_query import Query
 from selinon_celery_trace.core.record import dumps
 
 NOW = time.time()
@@ -143,6 +144,16 @@ def test_find_by_task_name_pattern_or_id_and_by_queue(trace: Path) -> None:
     assert _ids(found("--task", EMAIL[:8], trace)) == [EMAIL[:8]]
     # An id is found by a byte search before parsing; a pattern parses every line: the same answer.
     assert found("--task", PRICE, trace) == found("--task", f"{PRICE}*", trace)
+    # So is a literal name alone: the same attempts as its pattern, a revoke that names no task included.
+    assert Query(tasks=("shop.charge",)).texts() == ["shop.charge"]
+    assert Query(tasks=("shop.ch*",)).texts() is None
+    assert Query(tasks=("shop.charge",), queues=("payments",)).texts() is None
+    with trace.open("ab") as out:  # the charge that succeeded, revoked after its end (no name given)
+        out.write(_line(30.0, "TASK_REVOKED", task_id=CHARGE_OK, reason="revoked", terminated=False))
+    assert found("--task", "shop.charge", trace) == found("--task", "shop.charg[e]", trace)
+    assert found("--task", "shop.charge", "--state", "revoked", trace) == [
+        ("revoked", "shop.charge", CHARGE_OK[:8])
+    ]
     assert _ids(found("--queue", "pay*", "--state", "failed", trace)) == [CHARGE_FAILED[:8]]
     assert _ids(found("--queue", "mail", "--queue", "prices", trace)) == [EMAIL[:8], PRICE[:8], PRICE[:8]]
 

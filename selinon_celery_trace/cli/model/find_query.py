@@ -57,6 +57,8 @@ STATE_EVENTS: Final[Mapping[str, frozenset[str]]] = {
 """The events that can tell each outcome (a running attempt: its start; a message never run: its publish)."""
 
 _ID_START: Final = re.compile(r"^[0-9a-fA-F][0-9a-fA-F-]{5,}$")
+_LITERAL: Final = re.compile(r"[\w.:@/+-]+", re.ASCII)
+"""A ``--task`` value that is no pattern and that JSON writes as it is (no escapes, no ``(...)`` form)."""
 
 TASK, QUEUE, STATE, WINDOW, ARGS = 1, 2, 4, 8, 16
 """The conditions, as bits of :meth:`Query.clues`."""
@@ -112,12 +114,16 @@ class Query:
         """Texts every event that can satisfy the query's first check contains, one of them at least
         (for a byte search before parsing: :mod:`..reading.prefilter`); None: no such texts known.
 
-        Three cases are sure: ids (and their starts) of ``--task``, which every event of the task
-        carries; when the arguments are the only condition, the values of ``--arg`` (each event that
-        holds the arguments holds the values as compact JSON writes them); and when the state is the
-        only condition (with ``--since`` at most), the names of the events that tell those outcomes.
+        Four cases are sure: ids (and their starts) of ``--task``, which every event of the task
+        carries; when ``--task`` is the only condition and names tasks literally (no pattern), those
+        names (an event matches only by holding one, as its task name or id); when the arguments are
+        the only condition, the values of ``--arg`` (each event that holds the arguments holds the
+        values as compact JSON writes them); and when the state is the only condition (with
+        ``--since`` at most), the names of the events that tell those outcomes.
         """
         if self.tasks and all(_ID_START.match(task) for task in self.tasks):
+            return list(self.tasks)
+        if self.wanted == TASK and all(_LITERAL.fullmatch(task) for task in self.tasks):
             return list(self.tasks)
         if self.wanted == ARGS:
             values = [condition.value for condition in self.args]
