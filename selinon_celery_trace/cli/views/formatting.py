@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-__all__ = ["UNKNOWN", "clock", "format_duration", "short_id"]
+from rich import box
+from rich.table import Table
+
+__all__ = ["UNKNOWN", "clock", "format_duration", "section_table", "short_id"]
 
 UNKNOWN = "\u2013"
 """An en dash: what a view shows for a value the trace does not have."""
@@ -55,3 +58,18 @@ def clock(ts: float, *, date: bool = False) -> str:
     moment = datetime.fromtimestamp(ts, timezone.utc)
     text = moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
     return f"{moment:%Y-%m-%d} {text}" if date else text
+
+
+def section_table(title: str, caption: str | None = None) -> Table:
+    """A section of ``summary`` (tasks, flows, failures, periodic tasks, workers...): a bold title at
+    the left, a rule under the header, no frame."""
+    return Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        caption=caption,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )

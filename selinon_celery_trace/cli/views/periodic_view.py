@@ -9,13 +9,12 @@ from __future__ import annotations
 import io
 import re
 
-from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from ..model.periodic import GAP_FACTOR, Entry, Periodic
-from .formatting import UNKNOWN, clock, format_duration
+from .formatting import UNKNOWN, clock, format_duration, section_table
 
 __all__ = ["periodic_view", "schedule_text"]
 
@@ -74,14 +73,7 @@ _DROPPABLE = ("task", "last run (UTC)", "late", "longest gap", "schedule")
 
 
 def _table(periodic: Periodic, one_day: bool, dropped: set[str]) -> Table:
-    table = Table(
-        title="Periodic tasks (celery beat entries)",
-        title_justify="left",
-        title_style="bold",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-    )
+    table = section_table("Periodic tasks (celery beat entries)")
     cells = {
         "entry": lambda e: Text(e.name, style="bold"),
         "task": lambda e: e.task or UNKNOWN,

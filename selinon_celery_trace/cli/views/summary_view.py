@@ -6,14 +6,13 @@ import io
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from ..model.duration_sketch import DurationSketch
 from ..model.summary import PlaceTally, Summary
-from .formatting import clock, format_duration, short_id
+from .formatting import clock, format_duration, section_table, short_id
 from .outcome_style import OUTCOME_WORD, outcome_mark
 from .periodic_view import periodic_view
 from .workers_view import workers_view
@@ -23,20 +22,6 @@ __all__ = ["summary_view"]
 
 def _count(value: int, style: str = "") -> Text:
     return Text(f"{value:,}" if value else "·", style=style if value else "dim")
-
-
-def _table(title: str, caption: str | None = None) -> Table:
-    return Table(
-        title=title,
-        title_justify="left",
-        title_style="bold",
-        caption=caption,
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-        expand=False,
-    )
 
 
 def _span(first: float | None, last: float | None) -> str:
@@ -68,7 +53,7 @@ def _fit(
     dropped: set[str] = set()
     candidates = [header for header in droppable if any(c.header == header for c in columns)]
     while True:
-        table = _table(title, caption)
+        table = section_table(title, caption)
         for column in columns:
             if column.header in dropped:
                 continue
@@ -223,7 +208,7 @@ def summary_view(summary: Summary, sources: int, width: int = 80) -> RenderableT
         if width - others(columns) - 4 < 40:
             columns = [column for column in columns if column.header != "last (UTC)"]
         room = max(24, width - others(columns) - 4)
-        failures = _table("Failures", caption)
+        failures = section_table("Failures", caption)
         for column in columns[:2]:
             failures.add_column(
                 column.header,

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from rich import box
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from ..model.workers import Span, Workers, WorkerTally
-from .formatting import UNKNOWN, clock, format_duration, short_id
+from .formatting import UNKNOWN, clock, format_duration, section_table, short_id
 
 __all__ = ["workers_view"]
 
@@ -73,14 +71,7 @@ def workers_view(workers: Workers, one_day: bool, width: int = 80) -> Renderable
     """The workers section, or ``None`` when no event names a worker."""
     if not workers.workers:
         return None
-    table = Table(
-        title="Workers",
-        title_justify="left",
-        title_style="bold",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-    )
+    table = section_table("Workers")
     table.add_column("worker", no_wrap=True, overflow="ellipsis", max_width=max(16, width // 4))
     table.add_column("pool", no_wrap=True)
     table.add_column("online (UTC)", overflow="fold")
