@@ -14,6 +14,7 @@ from ..reading.files import merged
 from ..reading.lines import Malformed, Record
 from ..reading.prefilter import Needles
 from ..views.find_view import count_line, find_lines
+from .forked import default_jobs, picked_records
 from .inputs import FILES, NOT_FOUND, check_files, files_label, report_skipped, rereadable
 from .scope_options import check_window, scope_options
 from .settings import current_settings, width_option
@@ -73,6 +74,13 @@ def _conditions(_: click.Context, __: click.Parameter, values: tuple[str, ...]) 
     help="Print at most N lines (0: all); the count at the end says how many matched.",
 )
 @click.option("--oldest-first", is_flag=True, help="Oldest first (default: newest first).")
+@click.option(
+    "--jobs",
+    "-j",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Processes that search one large plain file side by side (0: one per CPU; 1: one pass).",
+)
 @width_option
 def find_command(
     files: tuple[str, ...],
@@ -84,6 +92,7 @@ def find_command(
     conditions: tuple[ArgCondition, ...],
     limit: int,
     oldest_first: bool,
+    jobs: int,
 ) -> None:
     """Find task attempts by task, queue, state, time and argument: one line each, newest first.
 
@@ -103,19 +112,25 @@ def find_command(
     check_window(since, until)
     query = Query(tasks, queues, state_outcomes(states), since, until, conditions)
     malformed = Malformed()
+    jobs = jobs or default_jobs()
     with rereadable(files, malformed) as readable:
         passes = 0
 
         def read(texts: list[str] | None) -> Iterable[Record]:
             nonlocal passes
             passes += 1  # lines skipped are counted on the first pass only: later ones read the same
-            # Only the lines holding one of the texts are parsed (a byte search: reading/prefilter.py).
-            if passes == 1:
-                return merged(readable, malformed, None if texts is None else Needles(texts))
+            # Only the lines holding one of the texts are parsed (a byte search: reading/prefilter.py);
+            # one large plain file is searched in parts by several processes (commands/forked.py).
             # The second pass's texts are task ids: too many to search for one by one, the lines are
             # picked by the value of their id keys.
-            needles = None if texts is None else Needles(texts, keyed=True)
-            return merged(readable, Malformed(), needles, framing=False)
+            first = passes == 1
+            found = malformed if first else Malformed()  # lines skipped: reported by the first pass
+            if texts is not None and len(readable) == 1:
+                picked = picked_records(readable[0], texts, found, jobs, keyed=not first, framing=first)
+                if picked is not None:
+                    return picked
+            needles = None if texts is None else Needles(texts, keyed=not first)
+            return merged(readable, found, needles, framing=first)
 
         found = find_attempts(read, query)
     if not found:

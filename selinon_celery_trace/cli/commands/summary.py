@@ -8,10 +8,11 @@ from ..model.summary import Summary
 from ..reading.files import merged
 from ..reading.lines import Malformed
 from ..views.summary_view import summary_view
+from .forked import default_jobs
 from .inputs import FILES, check_files, report_skipped
 from .scope_options import scope_from, scope_options
 from .settings import current_settings, width_option
-from .summary_jobs import default_jobs, summary_in_parts
+from .summary_jobs import summary_in_parts
 
 __all__ = ["summary_command"]
 

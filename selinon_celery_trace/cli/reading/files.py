@@ -26,7 +26,7 @@ from .lines import Malformed, Record, parse_line
 from .parts import Window
 from .prefilter import LinesContaining, Needles
 
-__all__ = ["GZIP_MAGIC", "STDIN", "STDIN_LABEL", "merged", "read"]
+__all__ = ["GZIP_MAGIC", "STDIN", "STDIN_LABEL", "merged", "parsed", "picked_lines", "read"]
 
 STDIN = "-"
 """The file name that means standard input."""
@@ -69,25 +69,47 @@ def read(
     """
     stream, compressed = _open(path, span)
     name = STDIN_LABEL if path == STDIN else path
-    lineno = 0
     search = None if needles is None else LinesContaining(stream, needles, framing=framing)
     lines: Iterable[tuple[int, bytes]] = enumerate(stream, 1) if search is None else search
+    progress = [0]
     try:
-        for lineno, line in lines:
-            result = parse_line(line)
-            if isinstance(result, Record):
-                yield result
-            elif line.strip():  # a blank line is no damage
-                # A final line with no newline is a write cut short, which is worth saying so.
-                reason = "truncated" if not line.endswith(b"\n") and result == "malformed" else result
-                malformed.note(name, lineno, reason)
+        yield from parsed(lines, name, malformed, progress)
     except (EOFError, OSError, zlib.error) as exc:
         # A gzip file cut short (rotated while being compressed) or corrupt: keep what was read.
         reason = "truncated gzip" if isinstance(exc, EOFError) or compressed else f"unreadable ({exc})"
-        malformed.note(name, (lineno if search is None else search.lines_read) + 1, reason)
+        malformed.note(name, (progress[0] if search is None else search.lines_read) + 1, reason)
     finally:
         if path != STDIN:
             stream.close()
+
+
+def parsed(
+    lines: Iterable[tuple[int, bytes]], name: str, malformed: Malformed, progress: list[int] | None = None
+) -> Iterator[Record]:
+    """The records on numbered ``lines`` of the file ``name``; the other lines (blank ones apart) are
+    counted in ``malformed``. ``progress[0]``, when given, is the number of the last line taken."""
+    progress = progress or [0]
+    for lineno, line in lines:
+        progress[0] = lineno
+        result = parse_line(line)
+        if isinstance(result, Record):
+            yield result
+        elif line.strip():  # a blank line is no damage
+            # A final line with no newline is a write cut short, which is worth saying so.
+            reason = "truncated" if not line.endswith(b"\n") and result == "malformed" else result
+            malformed.note(name, lineno, reason)
+
+
+def picked_lines(
+    path: str, needles: Needles, *, framing: bool = True, span: tuple[int, int] | None = None
+) -> list[tuple[int, bytes]]:
+    """The numbered lines of ``path`` (or of its ``span``) that :func:`read` would parse with ``needles``.
+
+    For a search in another process, whose lines this one parses (:func:`parsed`); a read error raises.
+    """
+    stream, _ = _open(path, span)
+    with stream:
+        return list(LinesContaining(stream, needles, framing=framing))
 
 
 def _by_time(record: Record) -> float:

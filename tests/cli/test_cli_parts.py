@@ -1,21 +1,23 @@
-"""``summary --jobs``: a large file folded in parts by several processes prints what one pass prints.
+"""``--jobs``: a large file read in parts by several processes prints what one pass prints.
 
 Each trace (the example project's real run, the hand-built scenarios of flows, canvases, fates, beat and
 workers) is cut at many line boundaries and folded in parts; the command itself runs with parts small
 enough to make several pool processes of a small file. Real workers' traces get the same check in the
-e2e suites (tests/e2e/test_e2e_canvas.py, test_e2e_cli_fates.py).
+e2e suites (tests/e2e/test_e2e_canvas.py, test_e2e_cli_fates.py). ``find`` searches parts side by side
+too; a child that dies costs nothing but time.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from selinon_celery_trace.cli import cli
-from selinon_celery_trace.cli.commands import summary_jobs
+from selinon_celery_trace.cli.commands import forked, summary_jobs
 from selinon_celery_trace.cli.model.summary import Summary
 from selinon_celery_trace.cli.model.tallies import FailureGroups
 from selinon_celery_trace.cli.reading import parts
@@ -155,3 +157,65 @@ def test_failure_groups_past_the_cap_come_out_as_one_pass_groups_them(tmp_path: 
         result = in_parts(path, cut if isinstance(cut, list) else [cut])
         assert result is not None
         assert result.failures == one_pass.failures
+
+
+@pytest.fixture
+def damaged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The benchmark's trace (6,000 events) with a foreign line in the middle and a truncated last line,
+    in parts of an eighth of it."""
+    clean = tmp_path / "clean.jsonl"
+    _benchmark_trace(clean, 6000)
+    lines = clean.read_bytes().splitlines(keepends=True)
+    path = tmp_path / "trace.jsonl"
+    path.write_bytes(b"".join([*lines[:4000], b"celery@host-a ready.\n", *lines[4000:], b'{"event": "TASK_']))
+    monkeypatch.setattr(parts, "PART_BYTES", path.stat().st_size // 8)
+    return path
+
+
+FIND_QUERIES = [
+    ["--state", "failed"],
+    ["--task", "example.parse"],
+    ["--task", "00000040-0002"],
+    ["--arg", "n=77"],
+    ["--state", "retried", "--task", "example.st*"],
+]
+
+
+@pytest.mark.parametrize("query", FIND_QUERIES, ids=lambda q: " ".join(q))
+def test_find_in_parts_lists_what_one_pass_lists(damaged: Path, query: list[str]) -> None:
+    """Each part searched by a child: the same attempts, the same count, the same skipped lines."""
+    one_pass = CliRunner().invoke(cli, ["find", "-j1", "-n", "0", *query, str(damaged)], env=ENV)
+    jobs = CliRunner().invoke(cli, ["find", "-j2", "-n", "0", *query, str(damaged)], env=ENV)
+    assert one_pass.exit_code == jobs.exit_code == 0
+    assert jobs.output == one_pass.output
+    assert jobs.stderr == one_pass.stderr
+    assert "skipped 1 malformed line (first at line 4001)" in jobs.stderr
+
+
+def _dies_in_children(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[object]:
+    """Make ``module.name`` end the process it runs in (a child killed under it), except this one;
+    return the list of the calls made in this process."""
+    parent, real, calls = os.getpid(), getattr(module, name), []
+
+    def dying(*args: object, **kwargs: object) -> object:
+        if os.getpid() != parent:
+            os._exit(9)
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, dying)
+    return calls
+
+
+def test_a_child_that_dies_costs_time_not_results(damaged: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """find goes on from the part whose child died, in this process; summary folds in one pass."""
+    expected = {
+        command: CliRunner().invoke(cli, [command, "-j1", *args, str(damaged)], env=ENV)
+        for command, args in (("find", ["-n", "0", "--state", "failed"]), ("summary", []))
+    }
+    searched_here = _dies_in_children(monkeypatch, forked, "picked_lines")
+    _dies_in_children(monkeypatch, summary_jobs, "_fold")
+    for command, args in (("find", ["-n", "0", "--state", "failed"]), ("summary", [])):
+        result = CliRunner().invoke(cli, [command, "-j2", *args, str(damaged)], env=ENV)
+        assert (result.output, result.stderr) == (expected[command].output, expected[command].stderr)
+    assert len(searched_here) == 2  # find's two passes each went on here from the first part

@@ -1,0 +1,181 @@
+"""Work on the parts of one large plain trace file, side by side, in processes forked from this one.
+
+The file is cut at line boundaries into parts of :data:`.parts.PART_BYTES` (``reading/parts.py``).
+:func:`in_parts` forks ``jobs`` children; child ``k`` runs ``work(span)`` on parts ``k``, ``k + jobs``,
+... and pickles each result, in order, to its pipe; this process receives the results in file order
+(a child works at most one part ahead of what was received). Used by ``summary`` (a fold per part, put
+together) and ``find`` (the lines a byte search picks in each part, parsed there).
+
+The children are plain forks, not ``multiprocessing``'s: its after-fork hooks belong to whatever the
+parent imported (in a test process, kombu's pool cleanup blocked a child on a Redis socket); a child
+leaves with ``os._exit``, never running the parent's exit handlers. Nothing here is used for standard
+input, gzip files or several files (merged by time), nor where there is no ``fork``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+from collections.abc import Callable, Generator, Iterator, Sequence
+from functools import partial
+from typing import BinaryIO, TypeVar
+
+from ..reading import parts
+from ..reading.files import GZIP_MAGIC, STDIN, parsed, picked_lines
+from ..reading.lines import Malformed, Record
+from ..reading.prefilter import Needles
+
+__all__ = ["PartFailed", "Span", "add_skipped", "default_jobs", "in_parts", "picked_records", "plain_parts"]
+
+T = TypeVar("T")
+Span = tuple[int, int]
+
+
+class PartFailed(Exception):
+    """A child ended without its result (killed, out of memory): the part it was on is ``span``."""
+
+    def __init__(self, span: Span) -> None:
+        super().__init__(f"the process reading bytes {span[0]}-{span[1]} ended without its result")
+        self.span = span
+
+
+def default_jobs() -> int:
+    """One process per CPU this process may run on."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+def plain_parts(path: str, jobs: int) -> list[Span] | None:
+    """The parts of ``path`` when ``jobs`` processes can share them: a plain file (no standard input,
+    no gzip) of two parts or more, ``fork`` at hand; else None."""
+    if jobs < 2 or not hasattr(os, "fork") or path == STDIN or not os.path.isfile(path):
+        return None
+    with open(path, "rb") as handle:
+        if handle.read(2) == GZIP_MAGIC:
+            return None
+    spans = parts.line_ranges(path, parts.PART_BYTES)
+    return spans if len(spans) > 1 else None
+
+
+def _child(work: Callable[[Span], object], spans: list[Span]) -> tuple[int, BinaryIO]:
+    """Fork a child that runs ``work`` on each of ``spans`` and pickles each result, in order, to a pipe."""
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child (its results are checked in the parent)
+        code = 1
+        try:
+            os.close(reading)
+            with os.fdopen(writing, "wb") as out:
+                for span in spans:
+                    pickle.dump(work(span), out, pickle.HIGHEST_PROTOCOL)
+                    out.flush()
+            code = 0
+        finally:
+            os._exit(code)  # never the parent's exit handlers, whatever happened
+    os.close(writing)
+    return pid, os.fdopen(reading, "rb")
+
+
+def in_parts(
+    spans: list[Span], work: Callable[[Span], T], jobs: int
+) -> Generator[tuple[Span, T], None, None]:
+    """``(span, work(span))`` for each of ``spans``, in order, computed by ``jobs`` forked children.
+
+    Raises :class:`PartFailed` for a part whose child ended without its result. Closing the iterator
+    early (or an exception in the caller) stops and reaps the children.
+    """
+    jobs = max(1, min(jobs, len(spans)))
+    children = [_child(work, spans[k::jobs]) for k in range(jobs)]
+    try:
+        for index, span in enumerate(spans):
+            try:
+                result: T = pickle.load(children[index % jobs][1])
+            except (EOFError, pickle.UnpicklingError, OSError) as exc:
+                raise PartFailed(span) from exc
+            yield span, result
+    finally:
+        for pid, stream in children:
+            stream.close()
+            try:
+                os.kill(pid, signal.SIGKILL)  # done already, unless the caller stopped early
+            except ProcessLookupError:  # pragma: no cover - reaped elsewhere
+                pass
+            os.waitpid(pid, 0)
+
+
+def _lines_before(path: str, offset: int) -> int:
+    """How many lines the file has before byte ``offset`` (only asked when a part skipped lines)."""
+    count, left = 0, offset
+    with open(path, "rb") as handle:
+        while left > 0:
+            block = handle.read(min(left, 1 << 20))
+            if not block:
+                break
+            count += block.count(b"\n")
+            left -= len(block)
+    return count
+
+
+def add_skipped(malformed: Malformed, part: Malformed, path: str, start: int) -> None:
+    """Count a part's skipped lines in ``malformed``, numbered in the whole file (the part began at
+    byte ``start``)."""
+    if not part.total:
+        return
+    before = _lines_before(path, start)
+    for (source, reason), number in part.counts.items():
+        key = (malformed.aliases.get(source, source), reason)  # standard input's copy, named as such
+        malformed.counts[key] += number
+        malformed.first_line.setdefault(key, before + part.first_line[source, reason])
+
+
+def _picked(
+    path: str, texts: Sequence[str], keyed: bool, framing: bool, span: Span
+) -> list[tuple[int, bytes]]:
+    """The numbered lines of one part that hold one of ``texts`` (in a child: parsed in the parent)."""
+    return picked_lines(path, Needles(texts, keyed=keyed), framing=framing, span=span)
+
+
+def picked_records(
+    path: str,
+    texts: Sequence[str],
+    malformed: Malformed,
+    jobs: int,
+    *,
+    keyed: bool = False,
+    framing: bool = True,
+) -> Iterator[Record] | None:
+    """The records :func:`.files.read` yields with ``Needles(texts, keyed=keyed)``, in order, each part
+    searched by a child (the lines it picks are parsed here: sending records back would cost more than
+    parsing them); None when the file cannot be shared (see :func:`plain_parts`) or the texts cannot be
+    searched for (every line would be). Skipped lines are counted in ``malformed``."""
+    if Needles(texts, keyed=keyed).everything:
+        return None
+    spans = plain_parts(path, jobs)
+    if spans is None:
+        return None
+    return _picked_in_parts(path, spans, partial(_picked, path, texts, keyed, framing), malformed, jobs)
+
+
+def _picked_in_parts(
+    path: str,
+    spans: list[Span],
+    pick: Callable[[Span], list[tuple[int, bytes]]],
+    malformed: Malformed,
+    jobs: int,
+) -> Iterator[Record]:
+    results = in_parts(spans, pick, jobs)
+    try:
+        for (start, _), lines in results:
+            skipped = Malformed()
+            yield from parsed(lines, path, skipped)
+            add_skipped(malformed, skipped, path, start)
+    except PartFailed as failed:  # go on here from that part: the ones before were yielded in order
+        skipped = Malformed()
+        try:
+            yield from parsed(pick((failed.span[0], os.path.getsize(path))), path, skipped)
+        except OSError as exc:  # as read() says it
+            skipped.note(path, 1, f"unreadable ({exc})")
+        add_skipped(malformed, skipped, path, failed.span[0])
+    finally:
+        results.close()
