@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -219,3 +221,28 @@ def test_a_child_that_dies_costs_time_not_results(damaged: Path, monkeypatch: py
         result = CliRunner().invoke(cli, [command, "-j2", *args, str(damaged)], env=ENV)
         assert (result.output, result.stderr) == (expected[command].output, expected[command].stderr)
     assert len(searched_here) == 2  # find's two passes each went on here from the first part
+
+
+def test_a_file_rotated_while_it_is_read_in_parts_is_read_as_it_was(
+    damaged: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The children read the file the command opened, not whatever has its name by then."""
+    commands = (("find", ["-n", "0", "--state", "failed"]), ("summary", []))
+    expected = {c: CliRunner().invoke(cli, [c, "-j1", *a, str(damaged)], env=ENV).output for c, a in commands}
+    real = forked.shared
+
+    @contextmanager
+    def rotated_once_open(path: str) -> Iterator[tuple[int, list[tuple[int, int]]]]:
+        with real(path) as opened:
+            os.rename(path, f"{path}.1")  # rotated: a new, empty file under the name
+            Path(path).write_bytes(b"")
+            try:
+                yield opened
+            finally:
+                os.replace(f"{path}.1", path)
+
+    monkeypatch.setattr(forked, "shared", rotated_once_open)
+    monkeypatch.setattr(summary_jobs, "shared", rotated_once_open)
+    for command, args in commands:
+        result = CliRunner().invoke(cli, [command, "-j2", *args, str(damaged)], env=ENV)
+        assert result.output == expected[command]

@@ -18,6 +18,7 @@ import os
 import pickle
 import signal
 from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import BinaryIO, TypeVar
 
@@ -26,7 +27,16 @@ from ..reading.files import GZIP_MAGIC, STDIN, parsed, picked_lines
 from ..reading.lines import Malformed, Record
 from ..reading.prefilter import Needles
 
-__all__ = ["PartFailed", "Span", "add_skipped", "default_jobs", "in_parts", "picked_records", "plain_parts"]
+__all__ = [
+    "PartFailed",
+    "Span",
+    "add_skipped",
+    "can_share",
+    "default_jobs",
+    "in_parts",
+    "picked_records",
+    "shared",
+]
 
 T = TypeVar("T")
 Span = tuple[int, int]
@@ -46,16 +56,24 @@ def default_jobs() -> int:
     return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
-def plain_parts(path: str, jobs: int) -> list[Span] | None:
-    """The parts of ``path`` when ``jobs`` processes can share them: a plain file (no standard input,
-    no gzip) of two parts or more, ``fork`` at hand; else None."""
+def can_share(path: str, jobs: int) -> bool:
+    """Whether ``jobs`` processes can share ``path``: a plain file (no standard input, no gzip) larger
+    than one part, ``fork`` at hand."""
     if jobs < 2 or not hasattr(os, "fork") or path == STDIN or not os.path.isfile(path):
-        return None
+        return False
     with open(path, "rb") as handle:
-        if handle.read(2) == GZIP_MAGIC:
-            return None
-    spans = parts.line_ranges(path, parts.PART_BYTES)
-    return spans if len(spans) > 1 else None
+        return handle.read(2) != GZIP_MAGIC and os.fstat(handle.fileno()).st_size > parts.PART_BYTES
+
+
+@contextmanager
+def shared(path: str) -> Iterator[tuple[int, list[Span]]]:
+    """``path`` opened once, for children to read by descriptor (see ``reading/parts.py``), with its
+    parts; closed at the end."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        yield fd, parts.line_ranges(fd, parts.PART_BYTES)
+    finally:
+        os.close(fd)
 
 
 def _child(work: Callable[[Span], object], spans: list[Span]) -> tuple[int, BinaryIO]:
@@ -104,36 +122,30 @@ def in_parts(
             os.waitpid(pid, 0)
 
 
-def _lines_before(path: str, offset: int) -> int:
+def _lines_before(fd: int, offset: int) -> int:
     """How many lines the file has before byte ``offset`` (only asked when a part skipped lines)."""
-    count, left = 0, offset
-    with open(path, "rb") as handle:
-        while left > 0:
-            block = handle.read(min(left, 1 << 20))
-            if not block:
-                break
-            count += block.count(b"\n")
-            left -= len(block)
+    count, at = 0, 0
+    while at < offset:
+        block = os.pread(fd, min(offset - at, 1 << 20), at)
+        if not block:
+            break
+        count += block.count(b"\n")
+        at += len(block)
     return count
 
 
-def add_skipped(malformed: Malformed, part: Malformed, path: str, start: int) -> None:
-    """Count a part's skipped lines in ``malformed``, numbered in the whole file (the part began at
-    byte ``start``)."""
-    if not part.total:
-        return
-    before = _lines_before(path, start)
-    for (source, reason), number in part.counts.items():
-        key = (malformed.aliases.get(source, source), reason)  # standard input's copy, named as such
-        malformed.counts[key] += number
-        malformed.first_line.setdefault(key, before + part.first_line[source, reason])
+def add_skipped(malformed: Malformed, part: Malformed, fd: int, start: int) -> None:
+    """Count a part's skipped lines in ``malformed``, numbered in the whole file (open as ``fd``; the
+    part began at byte ``start``)."""
+    if part.total:
+        malformed.absorb(part, _lines_before(fd, start))
 
 
 def _picked(
-    path: str, texts: Sequence[str], keyed: bool, framing: bool, span: Span
+    path: str, fd: int, texts: Sequence[str], keyed: bool, framing: bool, span: Span
 ) -> list[tuple[int, bytes]]:
     """The numbered lines of one part that hold one of ``texts`` (in a child: parsed in the parent)."""
-    return picked_lines(path, Needles(texts, keyed=keyed), framing=framing, span=span)
+    return picked_lines(path, Needles(texts, keyed=keyed), framing=framing, span=span, fd=fd)
 
 
 def picked_records(
@@ -147,35 +159,30 @@ def picked_records(
 ) -> Iterator[Record] | None:
     """The records :func:`.files.read` yields with ``Needles(texts, keyed=keyed)``, in order, each part
     searched by a child (the lines it picks are parsed here: sending records back would cost more than
-    parsing them); None when the file cannot be shared (see :func:`plain_parts`) or the texts cannot be
+    parsing them); None when the file cannot be shared (see :func:`can_share`) or the texts cannot be
     searched for (every line would be). Skipped lines are counted in ``malformed``."""
-    if Needles(texts, keyed=keyed).everything:
+    if Needles(texts, keyed=keyed).everything or not can_share(path, jobs):
         return None
-    spans = plain_parts(path, jobs)
-    if spans is None:
-        return None
-    return _picked_in_parts(path, spans, partial(_picked, path, texts, keyed, framing), malformed, jobs)
+    return _picked_in_parts(path, texts, malformed, jobs, keyed, framing)
 
 
 def _picked_in_parts(
-    path: str,
-    spans: list[Span],
-    pick: Callable[[Span], list[tuple[int, bytes]]],
-    malformed: Malformed,
-    jobs: int,
+    path: str, texts: Sequence[str], malformed: Malformed, jobs: int, keyed: bool, framing: bool
 ) -> Iterator[Record]:
-    results = in_parts(spans, pick, jobs)
-    try:
-        for (start, _), lines in results:
-            skipped = Malformed()
-            yield from parsed(lines, path, skipped)
-            add_skipped(malformed, skipped, path, start)
-    except PartFailed as failed:  # go on here from that part: the ones before were yielded in order
-        skipped = Malformed()
+    with shared(path) as (fd, spans):
+        pick = partial(_picked, path, fd, texts, keyed, framing)
+        results = in_parts(spans, pick, jobs)
         try:
-            yield from parsed(pick((failed.span[0], os.path.getsize(path))), path, skipped)
-        except OSError as exc:  # as read() says it
-            skipped.note(path, 1, f"unreadable ({exc})")
-        add_skipped(malformed, skipped, path, failed.span[0])
-    finally:
-        results.close()
+            for (start, _), lines in results:
+                skipped = Malformed()
+                yield from parsed(lines, path, skipped)
+                add_skipped(malformed, skipped, fd, start)
+        except PartFailed as failed:  # go on here from that part: the ones before were yielded in order
+            skipped = Malformed()
+            try:
+                yield from parsed(pick((failed.span[0], spans[-1][1])), path, skipped)
+            except OSError as exc:  # as read() says it
+                skipped.note(path, 1, f"unreadable ({exc})")
+            add_skipped(malformed, skipped, fd, failed.span[0])
+        finally:
+            results.close()

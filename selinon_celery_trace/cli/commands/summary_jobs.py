@@ -16,15 +16,15 @@ from ..model.summary_parts import Part, PartResult, put_together
 from ..reading.files import read
 from ..reading.lines import Malformed
 from ..reading.scope import Scope
-from .forked import PartFailed, Span, add_skipped, in_parts, plain_parts
+from .forked import PartFailed, Span, add_skipped, can_share, in_parts, shared
 
 __all__ = ["summary_in_parts"]
 
 
-def _fold(path: str, top: int, scope: Scope, span: Span) -> PartResult:
-    """Fold one part of ``path`` (in a child)."""
+def _fold(path: str, fd: int, top: int, scope: Scope, span: Span) -> PartResult:
+    """Fold one part of ``path`` (in a child; the file read through ``fd``)."""
     malformed = Malformed()
-    return Part(top).add_all(scope.apply(read(path, malformed, span=span))).result(malformed)
+    return Part(top).add_all(scope.apply(read(path, malformed, span=span, fd=fd))).result(malformed)
 
 
 def summary_in_parts(path: str, scope: Scope, top: int, jobs: int, malformed: Malformed) -> Summary | None:
@@ -33,19 +33,19 @@ def summary_in_parts(path: str, scope: Scope, top: int, jobs: int, malformed: Ma
     Skipped lines are counted in ``malformed`` (with their line numbers in the whole file) only when
     a summary is returned.
     """
-    spans = plain_parts(path, jobs)
-    if spans is None:
+    if not can_share(path, jobs):
         return None
     total, skipped = Summary(top), Malformed()
-    results = in_parts(spans, partial(_fold, path, top, scope), jobs)
-    try:
-        for (start, _), result in results:
-            if not put_together(total, result):
-                return None
-            add_skipped(skipped, result.malformed, path, start)
-    except PartFailed:
-        return None
-    finally:
-        results.close()
-    add_skipped(malformed, skipped, path, 0)
+    with shared(path) as (fd, spans):
+        results = in_parts(spans, partial(_fold, path, fd, top, scope), jobs)
+        try:
+            for (start, _), result in results:
+                if not put_together(total, result):
+                    return None
+                add_skipped(skipped, result.malformed, fd, start)
+        except PartFailed:
+            return None
+        finally:
+            results.close()
+    malformed.absorb(skipped)
     return total

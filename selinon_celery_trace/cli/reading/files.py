@@ -37,13 +37,15 @@ GZIP_MAGIC = b"\x1f\x8b"
 """The first two bytes of a gzip file: files are recognised by them, whatever their name."""
 
 
-def _open(path: str, span: tuple[int, int] | None = None) -> tuple[IO[bytes], bool]:
+def _open(path: str, span: tuple[int, int] | None = None, fd: int | None = None) -> tuple[IO[bytes], bool]:
     """Open ``path`` (or standard input) for binary reading; say whether it is gzip-compressed.
 
-    With ``span``, only those bytes of the (plain) file are read (see :mod:`.parts`).
+    With ``span``, only those bytes of the (plain) file are read (see :mod:`.parts`), through ``fd``
+    when given (the file as a parent process opened it) instead of opening ``path``.
     """
     if span is not None:
-        return cast("IO[bytes]", io.BufferedReader(Window(path, *span), 1 << 20)), False
+        window = Window(path if fd is None else fd, *span)
+        return cast("IO[bytes]", io.BufferedReader(window, 1 << 20)), False
     raw: Any = sys.stdin.buffer if path == STDIN else open(path, "rb")  # noqa: SIM115 - caller closes
     if not isinstance(raw, io.BufferedReader):  # peek() is needed to sniff the gzip magic
         raw = io.BufferedReader(raw)
@@ -59,15 +61,17 @@ def read(
     *,
     framing: bool = True,
     span: tuple[int, int] | None = None,
+    fd: int | None = None,
 ) -> Iterator[Record]:
     """Yield the records of one file in file order; skipped lines are counted in ``malformed``.
 
     With ``needles``, only the lines containing one of them are parsed (see :mod:`.prefilter`); a
     consumer must ignore the records without them, and may add needles as it reads. ``framing=False``
     when ``malformed`` is not reported (a second pass): lines cut short are then skipped unseen.
-    ``span``: only those bytes of a plain file (a part, see :mod:`.parts`); line numbers count from it.
+    ``span``: only those bytes of a plain file (a part, see :mod:`.parts`, read through ``fd`` when
+    given); line numbers count from it.
     """
-    stream, compressed = _open(path, span)
+    stream, compressed = _open(path, span, fd)
     name = STDIN_LABEL if path == STDIN else path
     search = None if needles is None else LinesContaining(stream, needles, framing=framing)
     lines: Iterable[tuple[int, bytes]] = enumerate(stream, 1) if search is None else search
@@ -101,13 +105,18 @@ def parsed(
 
 
 def picked_lines(
-    path: str, needles: Needles, *, framing: bool = True, span: tuple[int, int] | None = None
+    path: str,
+    needles: Needles,
+    *,
+    framing: bool = True,
+    span: tuple[int, int] | None = None,
+    fd: int | None = None,
 ) -> list[tuple[int, bytes]]:
     """The numbered lines of ``path`` (or of its ``span``) that :func:`read` would parse with ``needles``.
 
     For a search in another process, whose lines this one parses (:func:`parsed`); a read error raises.
     """
-    stream, _ = _open(path, span)
+    stream, _ = _open(path, span, fd)
     with stream:
         return list(LinesContaining(stream, needles, framing=framing))
 

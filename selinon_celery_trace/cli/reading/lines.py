@@ -58,6 +58,14 @@ class Malformed:
         self.counts[key] += 1
         self.first_line.setdefault(key, line)
 
+    def absorb(self, other: Malformed, lines_before: int = 0) -> None:
+        """Count ``other``'s skipped lines too: those of a part of a file that began after
+        ``lines_before`` lines (its line numbers count from the part's start)."""
+        for (source, reason), count in other.counts.items():
+            key = (self.aliases.get(source, source), reason)  # standard input's copy, named as such
+            self.counts[key] += count
+            self.first_line.setdefault(key, lines_before + other.first_line[source, reason])
+
     @property
     def total(self) -> int:
         """How many lines were skipped in all."""
