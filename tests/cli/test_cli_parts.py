@@ -29,7 +29,7 @@ from selinon_celery_trace.cli.reading.parts import line_ranges
 from selinon_celery_trace.cli.reading.scope import Scope
 from tests.cli.conftest import REPO_ROOT, RealTrace
 
-from . import fategen
+from . import fategen, tracegen
 from .parts_check import assert_parts_exact, in_parts, line_starts
 from .test_cli_canvas import _write as write_canvases
 from .tracegen import TraceBuilder, write_trace_files
@@ -246,3 +246,38 @@ def test_a_file_rotated_while_it_is_read_in_parts_is_read_as_it_was(
     for command, args in commands:
         result = CliRunner().invoke(cli, [command, "-j2", *args, str(damaged)], env=ENV)
         assert result.output == expected[command]
+
+
+def test_show_and_timeline_search_a_large_file_in_parts_as_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flow whose subflow is learned while its parts are searched (another pass reads it), a task, a
+    task outside any flow, one started and never ended: ``show`` and ``timeline`` as one pass draws them."""
+    filler_path = tmp_path / "filler.jsonl"
+    _benchmark_trace(filler_path, 6000)
+    filler = filler_path.read_bytes().splitlines(keepends=True)
+    story = tracegen.scenario().lines()
+    half = len(story) // 2
+    path = tmp_path / "trace.jsonl"
+    path.write_bytes(
+        b"".join([*filler[:2000], *story[:half], *filler[2000:4000], *story[half:], *filler[4000:]])
+    )
+    ids = [tracegen.CRAWL, tracegen.PARSE, tracegen.STORE, tracegen.EMAIL, tracegen.PING, tracegen.RENDER]
+
+    def drawn() -> list[str]:
+        out = []
+        for ident in ids:
+            out.append(run("show", "-t", "-v", ident, path).output)
+            page = tmp_path / f"{ident}.html"
+            run("timeline", "-o", page, ident, path)
+            out.append(page.read_text(encoding="utf-8"))
+        return out
+
+    monkeypatch.setattr(parts, "PART_BYTES", path.stat().st_size * 2)  # one part: one pass here
+    one_pass = drawn()
+    monkeypatch.setattr(parts, "PART_BYTES", path.stat().st_size // 8)
+    calls = []
+    real = forked.in_parts
+    monkeypatch.setattr(forked, "in_parts", lambda *args: calls.append(args) or real(*args))
+    assert drawn() == one_pass
+    assert len(calls) >= 2 * len(ids)  # every show and timeline searched in parts

@@ -125,11 +125,11 @@ def find_command(
             # picked by the value of their id keys.
             first = passes == 1
             found = malformed if first else Malformed()  # lines skipped: reported by the first pass
-            if texts is not None and len(readable) == 1:
-                picked = picked_records(readable[0], texts, found, jobs, keyed=not first, framing=first)
+            needles = None if texts is None else Needles(texts, keyed=not first)
+            if needles is not None and len(readable) == 1:
+                picked = picked_records(readable[0], needles, found, jobs, framing=first)
                 if picked is not None:
                     return picked
-            needles = None if texts is None else Needles(texts, keyed=not first)
             return merged(readable, found, needles, framing=first)
 
         found = find_attempts(read, query)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import BinaryIO, TypeVar
@@ -141,36 +141,33 @@ def add_skipped(malformed: Malformed, part: Malformed, fd: int, start: int) -> N
         malformed.absorb(part, _lines_before(fd, start))
 
 
-def _picked(
-    path: str, fd: int, texts: Sequence[str], keyed: bool, framing: bool, span: Span
-) -> list[tuple[int, bytes]]:
-    """The numbered lines of one part that hold one of ``texts`` (in a child: parsed in the parent)."""
-    return picked_lines(path, Needles(texts, keyed=keyed), framing=framing, span=span, fd=fd)
+def _picked(path: str, fd: int, needles: Needles, framing: bool, span: Span) -> list[tuple[int, bytes]]:
+    """The numbered lines of one part that hold a needle (in a child: parsed in the parent)."""
+    return picked_lines(path, needles, framing=framing, span=span, fd=fd)
 
 
 def picked_records(
-    path: str,
-    texts: Sequence[str],
-    malformed: Malformed,
-    jobs: int,
-    *,
-    keyed: bool = False,
-    framing: bool = True,
+    path: str, needles: Needles, malformed: Malformed, jobs: int, *, framing: bool = True
 ) -> Iterator[Record] | None:
-    """The records :func:`.files.read` yields with ``Needles(texts, keyed=keyed)``, in order, each part
-    searched by a child (the lines it picks are parsed here: sending records back would cost more than
-    parsing them); None when the file cannot be shared (see :func:`can_share`) or the texts cannot be
-    searched for (every line would be). Skipped lines are counted in ``malformed``."""
-    if Needles(texts, keyed=keyed).everything or not can_share(path, jobs):
+    """The records :func:`.files.read` yields with ``needles``, in order, each part searched by a child
+    (the lines it picks are parsed here: sending records back would cost more than parsing them); None
+    when the file cannot be shared (see :func:`can_share`) or the needles search nothing (every line
+    would be). Skipped lines are counted in ``malformed``.
+
+    The children search with the needles as they are now: needles added while the records are read
+    reach later passes only, so ``needles.reread`` is set (as a reader merging files sets it).
+    """
+    if needles.everything or not can_share(path, jobs):
         return None
-    return _picked_in_parts(path, texts, malformed, jobs, keyed, framing)
+    needles.reread = True
+    return _picked_in_parts(path, needles.copy(), malformed, jobs, framing)
 
 
 def _picked_in_parts(
-    path: str, texts: Sequence[str], malformed: Malformed, jobs: int, keyed: bool, framing: bool
+    path: str, needles: Needles, malformed: Malformed, jobs: int, framing: bool
 ) -> Iterator[Record]:
     with shared(path) as (fd, spans):
-        pick = partial(_picked, path, fd, texts, keyed, framing)
+        pick = partial(_picked, path, fd, needles, framing)
         results = in_parts(spans, pick, jobs)
         try:
             for (start, _), lines in results:

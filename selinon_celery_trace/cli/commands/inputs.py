@@ -19,6 +19,8 @@ import click
 from ..model.lookup import Found, look_up
 from ..reading.files import STDIN, STDIN_LABEL, merged
 from ..reading.lines import Malformed, Record
+from ..reading.prefilter import Needles
+from .forked import default_jobs, picked_records
 from .settings import current_settings
 
 __all__ = [
@@ -83,13 +85,23 @@ def find_run(
     ``keep`` narrows each read to the records it passes on (``timeline --since``: a time window).
     """
     narrow = keep or (lambda records: records)
-    # Lines skipped are counted on the first read only: later passes read the same lines. Each pass
-    # parses only the lines that name an id it looks for (reading/prefilter.py).
-    return look_up(
-        wanted,
-        lambda needles: narrow(merged(files, malformed, needles)),
-        lambda needles: narrow(merged(files, Malformed(), needles, framing=False)),
-    )
+    jobs = default_jobs()
+
+    def reader(skipped: Malformed, framing: bool) -> Callable[[Needles], Iterable[Record]]:
+        # Each pass parses only the lines that name an id it looks for (reading/prefilter.py); one
+        # large plain file is searched in parts by several processes (forked.py).
+        def read(needles: Needles) -> Iterable[Record]:
+            picked = (
+                picked_records(files[0], needles, skipped, jobs, framing=framing) if len(files) == 1 else None
+            )
+            if picked is not None:
+                return narrow(picked)
+            return narrow(merged(files, skipped, needles, framing=framing))
+
+        return read
+
+    # Lines skipped are counted on the first read only: later passes read the same lines.
+    return look_up(wanted, reader(malformed, True), reader(Malformed(), False))
 
 
 def not_found(found: Found, files: Sequence[str]) -> None:
