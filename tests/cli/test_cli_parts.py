@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -281,3 +284,45 @@ def test_show_and_timeline_search_a_large_file_in_parts_as_in_one_pass(
     monkeypatch.setattr(forked, "in_parts", lambda *args: calls.append(args) or real(*args))
     assert drawn() == one_pass
     assert len(calls) >= 2 * len(ids)  # every show and timeline searched in parts
+
+
+_KILLED_PARENT = """
+import sys, time
+from selinon_celery_trace.cli import main
+from selinon_celery_trace.cli.commands import summary_jobs
+from selinon_celery_trace.cli.reading import parts
+parts.PART_BYTES = {part}
+summary_jobs.put_together = lambda total, part: time.sleep(60)  # the command stuck on its first part
+main(["summary", "-j2", {path!r}])  # {marker}
+"""
+
+
+def test_children_end_when_the_command_is_killed(tmp_path: Path) -> None:
+    """SIGTERM to the command alone (not its process group): its children end too, nothing is left."""
+    path = tmp_path / "trace.jsonl"
+    _benchmark_trace(path, 20000)
+    marker = f"parts-{os.getpid()}-{time.monotonic_ns()}"
+    code = _KILLED_PARENT.format(part=path.stat().st_size // 16, path=str(path), marker=marker)
+    command = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT)
+
+    def running() -> list[int]:
+        """The processes whose command line holds the marker (read from /proc: no pgrep needed)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:  # ended meanwhile
+                continue
+        return found
+
+    deadline = time.monotonic() + 30
+    while len(running()) < 3 and time.monotonic() < deadline:  # the command and its two children
+        time.sleep(0.05)
+    assert len(running()) == 3
+    command.terminate()
+    command.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running() == []

@@ -76,14 +76,19 @@ def shared(path: str) -> Iterator[tuple[int, list[Span]]]:
         os.close(fd)
 
 
-def _child(work: Callable[[Span], object], spans: list[Span]) -> tuple[int, BinaryIO]:
-    """Fork a child that runs ``work`` on each of ``spans`` and pickles each result, in order, to a pipe."""
+def _child(work: Callable[[Span], object], spans: list[Span], others: list[int]) -> tuple[int, BinaryIO]:
+    """Fork a child that runs ``work`` on each of ``spans`` and pickles each result, in order, to a pipe.
+
+    ``others``: the pipes of the children forked before, which this one must not hold open (a child
+    whose reader is gone then gets a broken pipe and ends, whatever ended this process).
+    """
     reading, writing = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child (its results are checked in the parent)
         code = 1
         try:
-            os.close(reading)
+            for fd in (reading, *others):
+                os.close(fd)
             with os.fdopen(writing, "wb") as out:
                 for span in spans:
                     pickle.dump(work(span), out, pickle.HIGHEST_PROTOCOL)
@@ -104,7 +109,9 @@ def in_parts(
     early (or an exception in the caller) stops and reaps the children.
     """
     jobs = max(1, min(jobs, len(spans)))
-    children = [_child(work, spans[k::jobs]) for k in range(jobs)]
+    children: list[tuple[int, BinaryIO]] = []
+    for k in range(jobs):
+        children.append(_child(work, spans[k::jobs], [stream.fileno() for _, stream in children]))
     try:
         for index, span in enumerate(spans):
             try:
