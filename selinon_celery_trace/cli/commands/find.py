@@ -14,10 +14,10 @@ from ..reading.files import merged
 from ..reading.lines import Malformed, Record
 from ..reading.prefilter import Needles
 from ..views.find_view import count_line, find_lines
-from .forked import default_jobs, picked_records
+from .forked import picked_records
 from .inputs import FILES, NOT_FOUND, check_files, files_label, report_skipped, rereadable
 from .scope_options import check_window, scope_options
-from .settings import current_settings, width_option
+from .settings import current_settings, jobs_option, width_option
 
 __all__ = ["find_command"]
 
@@ -74,13 +74,7 @@ def _conditions(_: click.Context, __: click.Parameter, values: tuple[str, ...]) 
     help="Print at most N lines (0: all); the count at the end says how many matched.",
 )
 @click.option("--oldest-first", is_flag=True, help="Oldest first (default: newest first).")
-@click.option(
-    "--jobs",
-    "-j",
-    default=0,
-    type=click.IntRange(min=0),
-    help="Processes that search one large plain file side by side (0: one per CPU; 1: one pass).",
-)
+@jobs_option("search")
 @width_option
 def find_command(
     files: tuple[str, ...],
@@ -112,7 +106,6 @@ def find_command(
     check_window(since, until)
     query = Query(tasks, queues, state_outcomes(states), since, until, conditions)
     malformed = Malformed()
-    jobs = jobs or default_jobs()
     with rereadable(files, malformed) as readable:
         passes = 0
 

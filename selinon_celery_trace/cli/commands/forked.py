@@ -4,7 +4,8 @@ The file is cut at line boundaries into parts of :data:`.parts.PART_BYTES` (``re
 :func:`in_parts` forks ``jobs`` children; child ``k`` runs ``work(span)`` on parts ``k``, ``k + jobs``,
 ... and pickles each result, in order, to its pipe; this process receives the results in file order
 (a child works at most one part ahead of what was received). Used by ``summary`` (a fold per part, put
-together) and ``find`` (the lines a byte search picks in each part, parsed there).
+together) and by ``find``, ``show`` and ``timeline`` (the lines a byte search picks in each part,
+parsed by the command).
 
 The children are plain forks, not ``multiprocessing``'s: its after-fork hooks belong to whatever the
 parent imported (in a test process, kombu's pool cleanup blocked a child on a Redis socket); a child

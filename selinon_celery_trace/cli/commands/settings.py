@@ -14,7 +14,9 @@ from typing import Any, Final, TypeVar
 import click
 from rich.console import Console
 
-__all__ = ["PIPE_WIDTH", "Settings", "current_settings", "width_option"]
+from .forked import default_jobs
+
+__all__ = ["PIPE_WIDTH", "Settings", "current_settings", "jobs_option", "width_option"]
 
 PIPE_WIDTH: Final = 10_000
 """The width of output to a pipe or a file (no ``--width``, no ``COLUMNS``): no line is cut."""
@@ -65,3 +67,20 @@ def current_settings() -> Settings:
     """The settings of the running command line; the defaults when a command runs outside the group."""
     settings = click.get_current_context().find_object(Settings)
     return settings if settings is not None else Settings("auto")
+
+
+def _resolve_jobs(_: click.Context, __: click.Parameter, value: int) -> int:
+    return value or default_jobs()
+
+
+def jobs_option(what: str) -> Callable[[F], F]:
+    """``--jobs N`` / ``-j N``: processes that ``what`` one large plain file side by side (0, the
+    default: one per CPU; 1: one process). The command gets the number resolved."""
+    return click.option(
+        "--jobs",
+        "-j",
+        default=0,
+        type=click.IntRange(min=0),
+        callback=_resolve_jobs,
+        help=f"Processes that {what} one large plain file side by side (0: one per CPU; 1: one pass).",
+    )

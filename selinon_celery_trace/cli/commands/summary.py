@@ -8,10 +8,9 @@ from ..model.summary import Summary
 from ..reading.files import merged
 from ..reading.lines import Malformed
 from ..views.summary_view import summary_view
-from .forked import default_jobs
 from .inputs import FILES, check_files, report_skipped
 from .scope_options import scope_from, scope_options
-from .settings import current_settings, width_option
+from .settings import current_settings, jobs_option, width_option
 from .summary_jobs import summary_in_parts
 
 __all__ = ["summary_command"]
@@ -26,13 +25,7 @@ __all__ = ["summary_command"]
     type=click.IntRange(min=0),
     help="Slowest flows and failure kinds to list.",
 )
-@click.option(
-    "--jobs",
-    "-j",
-    default=0,
-    type=click.IntRange(min=0),
-    help="Processes that fold one large plain file side by side (0: one per CPU; 1: one pass).",
-)
+@jobs_option("fold")
 @scope_options
 @width_option
 def summary_command(
@@ -60,7 +53,7 @@ def summary_command(
     malformed = Malformed()
     result = None
     if len(files) == 1 and jobs != 1:
-        result = summary_in_parts(files[0], scope, top, jobs or default_jobs(), malformed)
+        result = summary_in_parts(files[0], scope, top, jobs, malformed)
     if result is None:
         result = Summary(top=top).add_all(scope.apply(merged(files, malformed)))
     result.finish()
