@@ -26,6 +26,7 @@ from ..reading.event_names import (
 )
 from ..reading.fields import as_str, task_name
 from ..reading.lines import Record
+from ..reading.prefilter import searchable
 from .argument_match import ArgCondition
 
 __all__ = ["STATES", "STATE_EVENTS", "Query", "name_matches", "state_outcomes"]
@@ -57,8 +58,6 @@ STATE_EVENTS: Final[Mapping[str, frozenset[str]]] = {
 """The events that can tell each outcome (a running attempt: its start; a message never run: its publish)."""
 
 _ID_START: Final = re.compile(r"^[0-9a-fA-F][0-9a-fA-F-]{5,}$")
-_LITERAL: Final = re.compile(r"[\w.:@/+-]+", re.ASCII)
-"""A ``--task`` value that is no pattern and that JSON writes as it is (no escapes, no ``(...)`` form)."""
 
 TASK, QUEUE, STATE, WINDOW, ARGS = 1, 2, 4, 8, 16
 """The conditions, as bits of :meth:`Query.clues`."""
@@ -123,7 +122,7 @@ class Query:
         """
         if self.tasks and all(_ID_START.match(task) for task in self.tasks):
             return list(self.tasks)
-        if self.wanted == TASK and all(_LITERAL.fullmatch(task) for task in self.tasks):
+        if self.wanted == TASK and all(searchable(task) for task in self.tasks):  # no pattern, no escapes
             return list(self.tasks)
         if self.wanted == ARGS:
             values = [condition.value for condition in self.args]

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import IO, Final
 
-__all__ = ["MAX_NEEDLES", "LinesContaining", "Needles", "lines_containing"]
+__all__ = ["MAX_NEEDLES", "LinesContaining", "Needles", "lines_containing", "searchable"]
 
 MAX_NEEDLES: Final = 24
 """Above this many needles, one search each per block costs more than parsing: every line is yielded."""
@@ -38,6 +38,11 @@ _PLAIN: Final = re.compile(r"[A-Za-z0-9_.:\-]+")
 _EVENT_START: Final = b'{"event":'
 _ID_KEYS: Final = (b'"task_id"', b'"dispatcher_id"')
 _ID_VALUE: Final = re.compile(rb'"(?:task_id|dispatcher_id)":(?:"([^"\\]*)"|null)')
+
+
+def searchable(text: str) -> bool:
+    """Whether ``text`` is searched for verbatim (no JSON writer escapes any of its characters)."""
+    return _PLAIN.fullmatch(text) is not None
 
 
 class Needles:
@@ -71,7 +76,7 @@ class Needles:
         """Search for ``text`` too (a text that a JSON writer could escape turns the search off)."""
         if self.everything:
             return
-        if not _PLAIN.fullmatch(text):
+        if not searchable(text):
             self.everything = True
             self.version += 1
             return
