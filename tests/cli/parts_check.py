@@ -2,7 +2,8 @@
 
 :func:`assert_parts_exact` cuts a trace file at many line boundaries, folds the parts apart (in this
 process: what each pool process does) and puts them together, and compares the printed summary with
-the one pass's, character for character. Used on the CLI's traces and on real workers' traces (e2e).
+the one pass's, character for character, folding each part's records as well as its lines decoded lean
+(model/summary_lean.py: what the command does). Used on the CLI's traces and on real workers' traces (e2e).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 from rich.console import Console
 
 from selinon_celery_trace.cli.model.summary import Summary
+from selinon_celery_trace.cli.model.summary_lean import add_lean, fold_lines
 from selinon_celery_trace.cli.model.summary_parts import Part, put_together
-from selinon_celery_trace.cli.reading.files import read
+from selinon_celery_trace.cli.reading.files import batches, read
 from selinon_celery_trace.cli.reading.lines import Malformed
 from selinon_celery_trace.cli.views.summary_view import summary_view
 
@@ -40,14 +42,34 @@ def line_starts(path: Path) -> list[int]:
     return starts
 
 
-def in_parts(path: Path, cuts: list[int]) -> Summary | None:
-    """The summary of ``path`` cut at byte offsets ``cuts`` (line starts), or None when not exact."""
+def lean_pass(path: Path, malformed: Malformed | None = None) -> Summary:
+    """The summary of ``path`` (not finished) folded as the command folds one file: lines decoded lean
+    where that is enough (model/summary_lean.py)."""
+    summary, malformed = Summary(), Malformed() if malformed is None else malformed
+    fold_lines(
+        batches(str(path), malformed),
+        str(path),
+        malformed,
+        summary.add,
+        lambda ts, line: add_lean(summary, ts, line),
+    )
+    return summary
+
+
+def in_parts(path: Path, cuts: list[int], *, lean: bool = False) -> Summary | None:
+    """The summary of ``path`` cut at byte offsets ``cuts`` (line starts), or None when not exact;
+    ``lean``: each part's lines decoded lean where that is enough (as ``--jobs`` folds them)."""
     bounds = [0, *cuts, path.stat().st_size]
     total = Summary()
     for span in itertools.pairwise(bounds):
-        malformed = Malformed()
-        part = Part(total.top).add_all(read(str(path), malformed, span=span)).result(malformed)
-        if not put_together(total, part):
+        malformed, part = Malformed(), Part(total.top)
+        if lean:
+            fold_lines(
+                batches(str(path), malformed, span=span), str(path), malformed, part.add, part.add_lean
+            )
+        else:
+            part.add_all(read(str(path), malformed, span=span))
+        if not put_together(total, part.result(malformed)):
             return None
     return total.finish()
 
@@ -57,6 +79,7 @@ def assert_parts_exact(path: Path, samples: int = 40) -> tuple[int, int]:
     a few: each result must print as one pass does. Return how many cuts were put together (the
     others fell back to one pass), and how many were tried."""
     expected = printed(Summary().add_all(read(str(path), Malformed())).finish())
+    assert printed(lean_pass(path).finish()) == expected, f"{path.name} decoded lean"
     starts = line_starts(path)[1:-1]
     step = max(1, len(starts) // samples)
     cuts = [[start] for start in starts[::step]]
@@ -65,7 +88,10 @@ def assert_parts_exact(path: Path, samples: int = 40) -> tuple[int, int]:
     exact = 0
     for cut in cuts:
         result = in_parts(path, cut)
-        if result is not None:
+        lean = in_parts(path, cut, lean=True)
+        assert (result is None) == (lean is None), f"{path.name} cut at bytes {cut}: lean parts differ"
+        if result is not None and lean is not None:
             exact += 1
             assert printed(result) == expected, f"{path.name} cut at bytes {cut}"
+            assert printed(lean) == expected, f"{path.name} cut at bytes {cut}, decoded lean"
     return exact, len(cuts)

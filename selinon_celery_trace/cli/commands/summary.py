@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import click
 
 from ..model.summary import Summary
-from ..reading.files import merged
+from ..model.summary_lean import add_lean, fold_lines
+from ..reading.files import STDIN, STDIN_LABEL, batches, merged
 from ..reading.lines import Malformed
 from ..views.summary_view import summary_view
 from .inputs import FILES, check_files, report_skipped
@@ -55,7 +58,13 @@ def summary_command(
     if len(files) == 1 and jobs != 1:
         result = summary_in_parts(files[0], scope, top, jobs, malformed)
     if result is None:
-        result = Summary(top=top).add_all(scope.apply(merged(files, malformed)))
+        result = Summary(top=top)
+        if len(files) == 1 and scope.everything:  # each line decoded lean where that is enough
+            name = STDIN_LABEL if files[0] == STDIN else files[0]
+            add_lean_line = partial(add_lean, result)
+            fold_lines(batches(files[0], malformed), name, malformed, result.add, add_lean_line)
+        else:
+            result.add_all(scope.apply(merged(files, malformed)))
     result.finish()
     out = current_settings().out
     out.print(summary_view(result, len(files), width=out.width))

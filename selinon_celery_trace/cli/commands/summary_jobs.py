@@ -12,8 +12,9 @@ from __future__ import annotations
 from functools import partial
 
 from ..model.summary import Summary
+from ..model.summary_lean import fold_lines
 from ..model.summary_parts import Part, PartResult, put_together
-from ..reading.files import read
+from ..reading.files import batches, read
 from ..reading.lines import Malformed
 from ..reading.scope import Scope
 from .forked import PartFailed, Span, add_skipped, can_share, in_parts, shared
@@ -23,8 +24,12 @@ __all__ = ["summary_in_parts"]
 
 def _fold(path: str, fd: int, top: int, scope: Scope, span: Span) -> PartResult:
     """Fold one part of ``path`` (in a child; the file read through ``fd``)."""
-    malformed = Malformed()
-    return Part(top).add_all(scope.apply(read(path, malformed, span=span, fd=fd))).result(malformed)
+    malformed, part = Malformed(), Part(top)
+    if scope.everything:
+        fold_lines(batches(path, malformed, span=span, fd=fd), path, malformed, part.add, part.add_lean)
+    else:
+        part.add_all(scope.apply(read(path, malformed, span=span, fd=fd)))
+    return part.result(malformed)
 
 
 def summary_in_parts(path: str, scope: Scope, top: int, jobs: int, malformed: Malformed) -> Summary | None:

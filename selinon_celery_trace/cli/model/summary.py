@@ -9,7 +9,6 @@ number of events.
 from __future__ import annotations
 
 import heapq
-from collections import Counter
 from collections.abc import Container, Iterable, Mapping
 from typing import Any, Final
 
@@ -24,8 +23,6 @@ from ..reading.event_names import (
     FLOW_FAILURE,
     FLOW_START,
     TASK_DISCARD_RESULT,
-    TASK_FAILURE,
-    TASK_RETRY,
     TASK_SCHEDULE,
     TASK_START,
     TERMINAL,
@@ -36,27 +33,27 @@ from ..reading.lines import Record
 from .canvas_facts import is_canvas_event
 from .canvas_summary import CanvasTasks
 from .periodic import Periodic
-from .tallies import FailureGroup, FailureGroups, FlowTally, PlaceTally, TaskTally, merge_tallies
+from .tallies import EventCounts, FailureGroup, FailureGroups, FlowTally, PlaceTally, TaskTally, merge_tallies
 from .tallies import tally as _tally
 from .workers import Workers
 
-__all__ = ["FailureGroup", "FlowTally", "PlaceTally", "Summary", "TaskTally"]
+__all__ = ["EXACT", "UNNAMED", "FailureGroup", "FlowTally", "PlaceTally", "Summary", "TaskTally"]
 
-_UNNAMED: Final = "(unnamed)"
+UNNAMED: Final = "(unnamed)"
 _MAX_DISCARDED: Final = 4096  # attempts whose TASK_END is yet to come after their TASK_DISCARD_RESULT
 _NO_ERROR_TEXT: Final = "(no error text)"
 
 _PERIODIC_EVENTS: Final = frozenset({TASK_SCHEDULE, BEAT_START, BEAT_LATE})
 _ENDS: Final = frozenset(ATTEMPT_OUTCOME) | frozenset(FATE_OUTCOME)
 _FLOW_EVENTS: Final = frozenset({FLOW_START, FLOW_END, FLOW_FAILURE, DISPATCHER_WAKEUP, DISPATCHER_FAILURE})
-_EXACT: Final = 2**53  # integers a float holds exactly: as_int reads them as they are
+EXACT: Final = 2**53  # integers a float holds exactly: as_int reads them as they are
 
 
 def _attempt(task_id: str, details: Mapping[str, Any]) -> tuple[str, int | None, int | None]:
     """An attempt's key: ``(task_id, retried_count, replacement)``, the numbers as :func:`as_int` reads
     them (the usual forms without calling it)."""
     count = details.get("retried_count")
-    if count.__class__ is not int or not -_EXACT < count < _EXACT:
+    if count.__class__ is not int or not -EXACT < count < EXACT:
         count = as_int(details, "retried_count")
     replacement = details.get("replacement")
     if replacement is not None:
@@ -64,17 +61,12 @@ def _attempt(task_id: str, details: Mapping[str, Any]) -> tuple[str, int | None,
     return task_id, count, replacement
 
 
-class Summary:
+class Summary(EventCounts):
     """Everything ``summary`` prints, folded from a stream of records one at a time."""
 
     def __init__(self, top: int = 10) -> None:
+        super().__init__()
         self.top = top
-        self.events = 0
-        self.first_ts: float | None = None
-        self.last_ts: float | None = None
-        self.by_event: Counter[str] = Counter()
-        self.by_queue: dict[str, PlaceTally] = {}
-        self.by_host: dict[str, PlaceTally] = {}
         self.tasks: dict[str, TaskTally] = {}
         self.flows: dict[str, FlowTally] = {}
         self.canvases: dict[str, FlowTally] = {}  # canvas workflows by their shape
@@ -83,7 +75,7 @@ class Summary:
         # (duration, flow id, flow name, outcome, start): a min-heap of the `top` slowest flows.
         self._slowest: list[tuple[float, str, str, str, float]] = []
         # Attempts and flows that started and have not ended yet: bounded by what runs concurrently.
-        self._open_attempts: dict[tuple[str, int | None, int | None], tuple[float, str]] = {}
+        self.open_attempts: dict[tuple[str, int | None, int | None], tuple[float, str]] = {}
         self._open_flows: dict[str, tuple[float, str]] = {}
         self._discarded: dict[tuple[str, int | None, int | None], None] = {}  # awaiting their TASK_END
         self.periodic = Periodic()  # beat entries: sends, outcomes, gaps (model/periodic.py)
@@ -103,47 +95,36 @@ class Summary:
         """Fold one record."""
         # This runs once per event: the common cases are read inline (no helper calls, no lists).
         ts, event, details, node = record
-        self.events += 1
-        first, last = self.first_ts, self.last_ts
-        if first is None or ts < first:
-            self.first_ts = ts
-        if last is None or ts > last:
-            self.last_ts = ts
-        self.by_event[event] += 1
-        host = self.by_host.get(node)
-        if host is None:
-            host = self.by_host[node] = PlaceTally()
-        host.events += 1
         queue = details.get("queue")
         if queue is not None and queue.__class__ is not str:
             queue = as_str(details, "queue")
-        place = None
-        if queue:  # as as_str reads it: a non-empty text
-            place = self.by_queue.get(queue)
-            if place is None:
-                place = self.by_queue[queue] = PlaceTally()
-            place.events += 1
+        self.count(ts, event, node, queue)
         if "root_id" in details and event.startswith("TASK_"):  # a canvas task's (canvas_facts)
             self._canvas_tasks.add(ts, event, details)
         if event == TASK_START:
-            host.starts += 1
-            if place is not None:
-                place.starts += 1
-            self._task_start(ts, details)
+            task_id = details.get("task_id")
+            if task_id.__class__ is not str or not task_id:
+                task_id = as_str(details, "task_id")
+            if task_id is not None:
+                self.open_attempts[_attempt(task_id, details)] = (ts, task_name(details) or UNNAMED)
             self.workers.add(record)
             return
         if event in TERMINAL:
-            if event == TASK_RETRY:
-                host.retries += 1
-                if place is not None:
-                    place.retries += 1
-            elif event == TASK_FAILURE:
-                host.failures += 1
-                if place is not None:
-                    place.failures += 1
-            self._task_end(ts, event, details)
+            task_id = details.get("task_id")
+            if task_id.__class__ is not str or not task_id:
+                task_id = as_str(details, "task_id")
+            self.end_attempt(
+                ts,
+                event,
+                None if task_id is None else _attempt(task_id, details),
+                task_name(details),
+                details.get("replaced_by") is not None,
+                details,
+                as_float(details, "runtime"),
+            )
         elif event in _FLOW_EVENTS:
-            self._flow_event(ts, event, details)
+            name = as_str(details, "flow_name") or UNNAMED
+            self.flow_event(ts, event, as_str(details, "dispatcher_id"), name, details.get("what"))
             return
         elif event in FATE_OUTCOME:
             self._fate(event, details)
@@ -156,21 +137,20 @@ class Summary:
         if event in WORKER_EVENTS:
             self.workers.add(record)
 
-    def _task_start(self, ts: float, details: Mapping[str, Any]) -> None:
-        task_id = details.get("task_id")
-        if task_id.__class__ is not str or not task_id:
-            task_id = as_str(details, "task_id")
-        if task_id is not None:
-            name = task_name(details) or _UNNAMED
-            self._open_attempts[_attempt(task_id, details)] = (ts, name)
-
-    def _task_end(self, ts: float, event: str, details: Mapping[str, Any]) -> None:
-        task_id = details.get("task_id")
-        if task_id.__class__ is not str or not task_id:
-            task_id = as_str(details, "task_id")
+    def end_attempt(
+        self,
+        ts: float,
+        event: str,
+        key: tuple[str, int | None, int | None] | None,
+        name: str | None,
+        replaced: bool,
+        error: Any,
+        runtime: float | None,
+    ) -> None:
+        """Fold an attempt's end: ``key`` as :func:`_attempt` gives it (None: no task id); ``error``
+        the details (a mapping or lean) whose ``what`` and ``exc_type`` say what failed."""
         opened = None
-        if task_id is not None:
-            key = _attempt(task_id, details)
+        if key is not None:
             # TASK_DISCARD_RESULT comes just before its attempt's TASK_END: one run, counted once.
             if event == TASK_DISCARD_RESULT:
                 if len(self._discarded) >= _MAX_DISCARDED:
@@ -179,12 +159,12 @@ class Summary:
                 self._discarded[key] = None
             elif self._discarded.pop(key, False) is None:
                 return
-            opened = self._open_attempts.pop(key, None)
-        name = task_name(details) or (opened[1] if opened else _UNNAMED)
+            opened = self.open_attempts.pop(key, None)
+        name = name or (opened[1] if opened else UNNAMED)
         tally = _tally(self.tasks, name, TaskTally)
         tally.runs += 1
         outcome = ATTEMPT_OUTCOME[event]
-        if details.get("replaced_by") is not None:
+        if replaced:
             tally.replaced += 1
         elif outcome == "success":
             tally.successes += 1
@@ -192,14 +172,17 @@ class Summary:
             tally.retries += 1
         else:
             tally.failures += 1
-            if not is_canvas_event(details):  # a canvas task's failure is listed with its workflow
-                error = error_line(details.get("what"), details.get("exc_type")) or _NO_ERROR_TEXT
-                self.record_failure("task", name, error, ts, task_id)
-        duration = as_float(details, "runtime")
-        if duration is None and opened is not None:
-            duration = ts - opened[0]
-        if duration is not None:
-            tally.durations.add(duration)
+            if isinstance(error, Mapping):
+                what, exc_type, canvas = error.get("what"), error.get("exc_type"), is_canvas_event(error)
+            else:  # lean details: never a canvas task's (add_lean)
+                what, exc_type, canvas = error.what, error.exc_type, False
+            if not canvas:  # a canvas task's failure is listed with its workflow
+                text = error_line(what, exc_type) or _NO_ERROR_TEXT
+                self.record_failure("task", name, text, ts, None if key is None else key[0])
+        if runtime is None and opened is not None:
+            runtime = ts - opened[0]
+        if runtime is not None:
+            tally.durations.add(runtime)
 
     def _fate(self, event: str, details: Mapping[str, Any]) -> None:
         # Revoked, expired, rejected: counted per task name; a terminated attempt is also a run that ended.
@@ -207,16 +190,14 @@ class Summary:
         opened = None
         if task_id is not None and (details.get("terminated") is True or details.get("started") is True):
             key = _attempt(task_id, details)
-            opened = self._open_attempts.pop(key, None)
-        tally = _tally(self.tasks, task_name(details) or (opened[1] if opened else _UNNAMED), TaskTally)
+            opened = self.open_attempts.pop(key, None)
+        tally = _tally(self.tasks, task_name(details) or (opened[1] if opened else UNNAMED), TaskTally)
         kind = FATE_OUTCOME[event]
         setattr(tally, kind, getattr(tally, kind) + 1)
         if opened is not None:
             tally.runs += 1
 
-    def _flow_event(self, ts: float, event: str, details: Mapping[str, Any]) -> None:
-        flow_id = as_str(details, "dispatcher_id")
-        name = as_str(details, "flow_name") or _UNNAMED
+    def flow_event(self, ts: float, event: str, flow_id: str | None, name: str, what: object) -> None:
         tally = _tally(self.flows, name, FlowTally)
         if event == DISPATCHER_WAKEUP:
             tally.wakeups += 1
@@ -226,7 +207,7 @@ class Summary:
                 self._open_flows[flow_id] = (ts, name)
         elif event == DISPATCHER_FAILURE:
             tally.dispatcher_errors += 1
-            error = error_line(details.get("what")) or _NO_ERROR_TEXT
+            error = error_line(what) or _NO_ERROR_TEXT
             self.record_failure("dispatcher", name, error, ts, flow_id)
         else:
             opened = self._open_flows.pop(flow_id, None) if flow_id is not None else None
@@ -235,7 +216,7 @@ class Summary:
                 tally.successes += 1
             else:
                 tally.failures += 1
-                error = error_line(details.get("what")) or _NO_ERROR_TEXT
+                error = error_line(what) or _NO_ERROR_TEXT
                 self.record_failure("flow", name, error, ts, flow_id)
             if opened is not None:
                 duration = ts - opened[0]
@@ -258,7 +239,7 @@ class Summary:
     def open_ids(self) -> tuple[set[str], Container[str], set[str]]:
         """The ids with state kept between events: tasks started or awaiting an end, canvas tasks (whose
         facts are kept to the end), flows started."""
-        tasks = {key[0] for key in self._open_attempts} | {key[0] for key in self._discarded}
+        tasks = {key[0] for key in self.open_attempts} | {key[0] for key in self._discarded}
         tasks.update(self.periodic.waiting_ids())
         return tasks, self._canvas_tasks.task_ids(), set(self._open_flows)
 
@@ -267,18 +248,12 @@ class Summary:
 
         The caller (summary_parts.py) has checked that no task or flow has state in both.
         """
-        self.events += other.events
-        if other.first_ts is not None and other.last_ts is not None:
-            self.first_ts = min(other.first_ts, other.first_ts if self.first_ts is None else self.first_ts)
-            self.last_ts = max(other.last_ts, other.last_ts if self.last_ts is None else self.last_ts)
-        self.by_event.update(other.by_event)
-        merge_tallies(self.by_host, other.by_host, PlaceTally)
-        merge_tallies(self.by_queue, other.by_queue, PlaceTally)
+        self.merge_counts(other)
         merge_tallies(self.tasks, other.tasks, TaskTally)
         merge_tallies(self.flows, other.flows, FlowTally)
         for entry in other._slowest:
             self._keep_slowest(entry)
-        self._open_attempts.update(other._open_attempts)
+        self.open_attempts.update(other.open_attempts)
         self._open_flows.update(other._open_flows)
         self._discarded.update(other._discarded)
         self.not_joinable |= other.not_joinable
@@ -287,11 +262,11 @@ class Summary:
 
     def finish(self) -> Summary:
         """Count what started and never ended (still running, or its end is in another file)."""
-        for _, name in self._open_attempts.values():
+        for _, name in self.open_attempts.values():
             _tally(self.tasks, name, TaskTally).unfinished += 1
         for _, name in self._open_flows.values():
             _tally(self.flows, name, FlowTally).unfinished += 1
-        self._open_attempts.clear()
+        self.open_attempts.clear()
         self._open_flows.clear()
         self._canvas_tasks.count_into(self.canvases, self.record_failure)
         self._canvas_tasks = CanvasTasks()

@@ -37,8 +37,10 @@ from ..reading.event_names import (
     WORKER_EVENTS,
 )
 from ..reading.fields import as_str
+from ..reading.lean import UNSET, LeanLine
 from ..reading.lines import Malformed, Record
 from .summary import Summary
+from .summary_lean import add_lean
 
 __all__ = ["Part", "PartResult", "put_together"]
 
@@ -81,33 +83,64 @@ class Part:
 
     def add_all(self, records: Iterable[Record]) -> Part:
         """Fold or hand back every record of ``records``, in order."""
-        # This runs once per event: the task id is read inline in its usual form (as_str otherwise).
-        add, log, tasks, flows = self.summary.add, self.log.append, self._tasks, self._flows
+        add = self.add
         for record in records:
-            event, details = record[1], record[2]
-            if event[:5] == "TASK_":
-                task_id = details.get("task_id")
-                if task_id.__class__ is not str or not task_id:
-                    task_id = as_str(details, "task_id")
-                here = True if task_id is None else tasks.get(task_id)  # no id: counts only
-                if here is None:
-                    here = tasks[task_id] = event == TASK_SCHEDULE and _first_publish(details)  # type: ignore[index]
-                elif event == TASK_SCHEDULE and here and task_id is not None and "periodic" in details:
-                    # Beat's send of a task folded here (an id used again): beat's sends are folded
-                    # in order, elsewhere, and this task's story would be split: no parts then.
-                    self.summary.not_joinable = True
-            elif event in _FLOW_STATE:
-                flow_id = as_str(details, "dispatcher_id")
-                here = True if flow_id is None else flows.get(flow_id)
-                if here is None:
-                    here = flows[flow_id] = event == FLOW_START  # type: ignore[index]
-            else:
-                here = event not in _HANDED_BACK
-            if here:
-                add(record)
-            else:
-                log(record)
+            add(record)
         return self
+
+    def add(self, record: Record) -> None:
+        """Fold ``record`` here, or hand it back."""
+        # This runs once per event: the task id is read inline in its usual form (as_str otherwise).
+        event, details = record[1], record[2]
+        if event[:5] == "TASK_":
+            task_id = details.get("task_id")
+            if task_id.__class__ is not str or not task_id:
+                task_id = as_str(details, "task_id")
+            here = True if task_id is None else self._tasks.get(task_id)  # no id: counts only
+            if here is None:
+                here = self._tasks[task_id] = event == TASK_SCHEDULE and _first_publish(details)  # type: ignore[index]
+            elif event == TASK_SCHEDULE and here and task_id is not None and "periodic" in details:
+                # Beat's send of a task folded here (an id used again): beat's sends are folded
+                # in order, elsewhere, and this task's story would be split: no parts then.
+                self.summary.not_joinable = True
+        elif event in _FLOW_STATE:
+            flow_id = as_str(details, "dispatcher_id")
+            here = True if flow_id is None else self._flows.get(flow_id)
+            if here is None:
+                here = self._flows[flow_id] = event == FLOW_START  # type: ignore[index]
+        else:
+            here = event not in _HANDED_BACK
+        if here:
+            self.summary.add(record)
+        else:
+            self.log.append(record)
+
+    def add_lean(self, ts: float, line: LeanLine) -> bool:
+        """Fold a line decoded lean here as :meth:`add` would its record; False, folding nothing, when
+        its record is needed: to hand it back, or because the summary needs it (``add`` it then)."""
+        event, details = line.event, line.details
+        if event[:5] == "TASK_":
+            task_id = details.task_id
+            if task_id.__class__ is not str or not task_id:
+                return False
+            here = self._tasks.get(task_id)
+            if here is None:
+                here = self._tasks[task_id] = event == TASK_SCHEDULE and (
+                    not details.retried_count
+                    and details.replacement is None
+                    and details.replaces is None
+                    and details.periodic is UNSET
+                )
+        elif event in _FLOW_STATE:
+            flow_id = details.dispatcher_id
+            if flow_id.__class__ is not str or not flow_id:
+                return False
+            here = self._flows.get(flow_id)
+            if here is None:
+                here = self._flows[flow_id] = event == FLOW_START
+        else:
+            here = event not in _HANDED_BACK
+        return here and add_lean(self.summary, ts, line)
 
     def result(self, malformed: Malformed) -> PartResult:
         """What to send back to the process putting the parts together."""

@@ -6,13 +6,23 @@ memory grows with the number of names, never with the number of events.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Final, TypeVar
 
+from ..reading.event_names import TASK_FAILURE, TASK_RETRY, TASK_START
 from .duration_sketch import DurationSketch
 
-__all__ = ["FailureGroup", "FailureGroups", "FlowTally", "PlaceTally", "TaskTally", "merge_tallies", "tally"]
+__all__ = [
+    "FailureGroup",
+    "FailureGroups",
+    "FlowTally",
+    "PlaceTally",
+    "TaskTally",
+    "merge_tallies",
+    "tally",
+]
 
 _Tally = TypeVar("_Tally")
 
@@ -95,6 +105,76 @@ class PlaceTally:
     starts: int = 0
     retries: int = 0
     failures: int = 0
+
+
+class EventCounts:
+    """Events counted by name, host and queue, and the first and last event's time."""
+
+    def __init__(self) -> None:
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self.counts: dict[tuple[str, str, str | None], int] = {}  # events by (name, host, queue)
+
+    def count(self, ts: float, event: str, node: str, queue: str | None) -> None:
+        """Count an event: its time, and its name on its host and queue."""
+        last = self.last_ts
+        if last is None:
+            self.first_ts = self.last_ts = ts
+        elif ts > last:
+            self.last_ts = ts
+        elif ts < self.first_ts:  # type: ignore[operator]
+            self.first_ts = ts
+        key = (event, node, queue)
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + 1
+
+    def merge_counts(self, other: EventCounts) -> None:
+        """Add the events ``other`` counted (another part of the same input)."""
+        counts = self.counts
+        for key, number in other.counts.items():
+            counts[key] = counts.get(key, 0) + number
+        if other.first_ts is not None and other.last_ts is not None:
+            self.first_ts = min(other.first_ts, other.first_ts if self.first_ts is None else self.first_ts)
+            self.last_ts = max(other.last_ts, other.last_ts if self.last_ts is None else self.last_ts)
+
+    @property
+    def events(self) -> int:
+        """How many events were counted."""
+        return sum(self.counts.values())
+
+    @property
+    def by_event(self) -> Counter[str]:
+        """Events by name."""
+        table: Counter[str] = Counter()
+        for (event, _, _), number in self.counts.items():
+            table[event] += number
+        return table
+
+    @property
+    def by_host(self) -> dict[str, PlaceTally]:
+        """Events by host (node), with the attempts that started, retried and failed there."""
+        return self._places(1)
+
+    @property
+    def by_queue(self) -> dict[str, PlaceTally]:
+        """Events by queue (those naming one), with the attempts that started, retried and failed there."""
+        return self._places(2)
+
+    def _places(self, position: int) -> dict[str, PlaceTally]:
+        table: dict[str, PlaceTally] = {}
+        for key, number in self.counts.items():
+            place = key[position]
+            if place or position == 1:  # every host; a queue as as_str reads it: a non-empty text
+                counted = tally(table, str(place), PlaceTally)
+                counted.events += number
+                event = key[0]
+                if event == TASK_START:
+                    counted.starts += number
+                elif event == TASK_RETRY:
+                    counted.retries += number
+                elif event == TASK_FAILURE:
+                    counted.failures += number
+        return table
 
 
 def merge_tallies(table: dict[str, _Tally], other: dict[str, _Tally], new: Callable[[], _Tally]) -> None:

@@ -93,6 +93,10 @@ class Workers:
             worker.last_seen = ts
         return worker
 
+    def task_run(self, name: str, ts: float) -> None:
+        """Count a task start on the worker ``name`` at ``ts``."""
+        self._worker(name, ts).task_runs += 1
+
     def add(self, record: Record) -> None:
         """Fold a worker's lifecycle event or a task start naming its worker (the caller picks those)."""
         ts, event, details, _ = record
@@ -100,7 +104,7 @@ class Workers:
         if name is None:
             return
         if event == TASK_START:
-            self._worker(name, ts).task_runs += 1
+            self.task_run(name, ts)
         elif event == WORKER_ONLINE:
             worker = self._worker(name, ts)
             worker.starts += 1

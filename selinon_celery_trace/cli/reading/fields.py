@@ -12,11 +12,11 @@ import signal
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["as_float", "as_int", "as_str", "error_line", "signal_name", "task_name"]
+__all__ = ["MAPPING_TASKS", "as_float", "as_int", "as_str", "error_line", "signal_name", "task_name"]
 
 # Celery's built-in tasks that run another task over a list in one message (``task.map``,
 # ``task.starmap``; ``task.chunks`` is a group of starmaps): named with the task they run.
-_MAPPING = frozenset({"celery.map", "celery.starmap"})
+MAPPING_TASKS = frozenset({"celery.map", "celery.starmap"})
 _isfinite = math.isfinite
 
 
@@ -37,10 +37,10 @@ def task_name(details: Mapping[str, Any]) -> str | None:
     'celery.starmap(proj.add)'
     """
     name = details.get("task_name")
-    if name.__class__ is str and name and name not in _MAPPING:  # the usual form, read first
+    if name.__class__ is str and name and name not in MAPPING_TASKS:  # the usual form, read first
         return name  # type: ignore[no-any-return]
     name = as_str(details, "task_name")
-    if name not in _MAPPING:
+    if name not in MAPPING_TASKS:
         return name
     arguments = details.get("node_args")
     kwargs = arguments.get("kwargs") if isinstance(arguments, Mapping) else None

@@ -17,7 +17,7 @@ from typing import Any, Final, NamedTuple
 
 from ...core.fast import orjson
 
-__all__ = ["Malformed", "Record", "parse_line"]
+__all__ = ["Malformed", "Record", "parse_line", "timestamp"]
 
 _EMPTY: Mapping[str, Any] = {}
 
@@ -57,6 +57,14 @@ class Malformed:
         key = (self.aliases.get(source, source), reason)
         self.counts[key] += 1
         self.first_line.setdefault(key, line)
+
+    def note_line(self, source: str, line: int, text: bytes, reason: str) -> None:
+        """Count the line ``text`` that :func:`parse_line` gave ``reason`` for; a blank line is no damage."""
+        if text.strip():
+            # A final line with no newline is a write cut short, which is worth saying so.
+            self.note(
+                source, line, "truncated" if not text.endswith(b"\n") and reason == "malformed" else reason
+            )
 
     def absorb(self, other: Malformed, lines_before: int = 0) -> None:
         """Count ``other``'s skipped lines too: those of a part of a file that began after
@@ -110,6 +118,16 @@ _fromisoformat: Final = datetime.fromisoformat
 _new_record: Final = tuple.__new__  # Record(...) without the Python-level __new__ namedtuple adds
 
 
+def timestamp(when: object) -> float | None:
+    """An event's ``time`` value as POSIX seconds; ``None`` when it is no ISO 8601 time."""
+    # The common case first (this runs once per line): an aware time Python reads as it is.
+    try:
+        moment = _fromisoformat(when)  # type: ignore[arg-type]
+        return moment.timestamp() if moment.tzinfo is not None else _parse_time(when)
+    except (TypeError, ValueError):
+        return _parse_time(when)
+
+
 def parse_line(line: bytes | str) -> Record | str:
     """Return the record on ``line``, or the reason it is not one (a short phrase for the report)."""
     try:
@@ -119,13 +137,7 @@ def parse_line(line: bytes | str) -> Record | str:
     if not isinstance(obj, dict):
         return "non-event"
     event = obj.get("event")
-    when = obj.get("time")
-    # The common case first (this runs once per line): an aware time Python reads as it is.
-    try:
-        moment = _fromisoformat(when)  # type: ignore[arg-type]
-        ts = moment.timestamp() if moment.tzinfo is not None else _parse_time(when)
-    except (TypeError, ValueError):
-        ts = _parse_time(when)
+    ts = timestamp(obj.get("time"))
     if not isinstance(event, str) or ts is None:
         return "non-event"
     details = obj.get("details")

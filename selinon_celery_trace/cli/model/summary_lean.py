@@ -1,0 +1,147 @@
+"""``summary``'s fold of raw trace lines: decoded lean (reading/lean.py) where that is enough.
+
+:func:`fold_lines` folds the numbered lines of one file into a :class:`.summary.Summary` (or a part of
+one, :class:`.summary_parts.Part`): each line decoded lean is folded by :func:`add_lean`, which does what
+:meth:`.summary.Summary.add` does with its record for the events that need no more than the lean fields
+in their usual form (a task's start and end, a flow's events, the events only counted). Anything else
+(a canvas task, beat's sends and the ends they await, workers' events, a fate, a value of an unusual
+type, a line that does not decode lean) is parsed whole and folded by ``add``: the result is the same
+as the one of ``add`` on every record, only sooner (tests/cli/test_cli_lean.py holds both to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Final
+
+from ..reading import lean
+from ..reading.event_names import (
+    BEAT_LATE,
+    BEAT_START,
+    DISPATCHER_FAILURE,
+    DISPATCHER_WAKEUP,
+    FATE_OUTCOME,
+    FLOW_END,
+    FLOW_FAILURE,
+    FLOW_START,
+    TASK_DISCARD_RESULT,
+    TASK_END,
+    TASK_FAILURE,
+    TASK_RETRY,
+    TASK_START,
+    WORKER_EVENTS,
+)
+from ..reading.fields import MAPPING_TASKS
+from ..reading.lean import UNSET, LeanLine
+from ..reading.lines import Malformed, Record, parse_line, timestamp
+from .summary import EXACT, UNNAMED, Summary
+
+__all__ = ["add_lean", "fold_lines"]
+
+
+def fold_lines(
+    batches: Iterable[tuple[int, list[bytes]]],
+    name: str,
+    malformed: Malformed,
+    add: Callable[[Record], object],
+    add_lean_line: Callable[[float, LeanLine], bool],
+) -> None:
+    """Fold the lines of the file ``name`` in order, in ``batches`` as :func:`.files.batches` gives them:
+    with ``add_lean_line`` (:func:`add_lean` of a summary, or a part's) each line decoded lean that it
+    takes, with ``add`` the record of any other; the lines that are no trace events (blank ones apart)
+    are counted in ``malformed``, as :func:`.files.read` counts them."""
+    decode, lean_error = lean.DECODE, lean.LeanError
+    for before, lines in batches:
+        for index, line in enumerate(lines, before + 1):
+            if decode is not None and line.isascii():
+                try:
+                    item = decode(line)
+                except lean_error:
+                    pass
+                else:
+                    ts = timestamp(item.time)
+                    if ts is not None and add_lean_line(ts, item):
+                        continue
+            result = parse_line(line)
+            if isinstance(result, Record):
+                add(result)
+            else:
+                malformed.note_line(name, index, line, result)
+
+
+# What add_lean does with an event: count it only (the default), fold a start, an end or a flow's event
+# from the lean fields, or nothing (None: its record is read whole).
+_COUNTS_ONLY: Final = "counts"
+_START, _END, _FLOW = "start", "end", "flow"
+_LEAN_KINDS: Final[dict[str, str | None]] = {
+    TASK_START: _START,
+    **dict.fromkeys((TASK_END, TASK_FAILURE, TASK_RETRY), _END),
+    **dict.fromkeys((FLOW_START, FLOW_END, FLOW_FAILURE, DISPATCHER_WAKEUP), _FLOW),
+    **dict.fromkeys({TASK_DISCARD_RESULT, DISPATCHER_FAILURE, BEAT_START, BEAT_LATE}, None),
+    **dict.fromkeys(FATE_OUTCOME, None),
+    **dict.fromkeys(WORKER_EVENTS, None),
+}
+
+
+def add_lean(summary: Summary, ts: float, line: LeanLine) -> bool:
+    """Fold a line decoded lean (reading/lean.py) at time ``ts`` into ``summary``, as
+    :meth:`.summary.Summary.add` folds its record; False, folding nothing, when that needs more than the
+    lean fields in their usual form: fold its record then."""
+    # This runs once per line: what Summary.count and add do is written out inline.
+    event, details = line.event, line.details
+    kind = _LEAN_KINDS.get(event, _COUNTS_ONLY)
+    queue = details.queue
+    if (
+        kind is None
+        or details.root_id is not UNSET  # a canvas task's facts
+        or details.periodic is not UNSET  # beat's send
+        or (queue is not None and queue.__class__ is not str)
+    ):
+        return False
+    if kind is _FLOW:
+        flow_id, name = details.dispatcher_id, details.flow_name
+        if flow_id.__class__ is not str or not flow_id or (name is not None and name.__class__ is not str):
+            return False
+    elif kind is not _COUNTS_ONLY:
+        task_id, name, count = details.task_id, details.task_name, details.retried_count
+        if (
+            task_id.__class__ is not str
+            or not task_id
+            or name.__class__ is not str
+            or not name
+            or name in MAPPING_TASKS
+            or details.replacement is not None
+            or (count is not None and (count.__class__ is not int or not -EXACT < count < EXACT))
+        ):
+            return False
+        if kind is _START:
+            worker = details.hostname
+            if worker is not None and worker.__class__ is not str:
+                return False
+        else:
+            runtime = details.runtime
+            if (runtime is not None and runtime.__class__ is not float) or summary.periodic.waiting:
+                return False  # (beat's sends awaiting their ends read the ends whole)
+    node = line.node
+    key = (event, node if node.__class__ is str else "?", queue)
+    counts = summary.counts
+    counts[key] = counts.get(key, 0) + 1
+    last = summary.last_ts
+    if last is None:
+        summary.first_ts = summary.last_ts = ts
+    elif ts > last:
+        summary.last_ts = ts
+    elif ts < summary.first_ts:  # type: ignore[operator]
+        summary.first_ts = ts
+    if kind is _COUNTS_ONLY:
+        return True
+    if kind is _FLOW:
+        summary.flow_event(ts, event, flow_id, name or UNNAMED, details.what)
+    elif kind is _START:
+        summary.open_attempts[task_id, count, None] = (ts, name)
+        if worker:
+            summary.workers.task_run(worker, ts)
+    else:
+        replaced = details.replaced_by is not None
+        summary.end_attempt(ts, event, (task_id, count, None), name, replaced, details, runtime)
+    return True
