@@ -37,7 +37,7 @@ from .tallies import EventCounts, FailureGroup, FailureGroups, FlowTally, PlaceT
 from .tallies import tally as _tally
 from .workers import Workers
 
-__all__ = ["EXACT", "UNNAMED", "FailureGroup", "FlowTally", "PlaceTally", "Summary", "TaskTally"]
+__all__ = ["UNNAMED", "FailureGroup", "FlowTally", "PlaceTally", "Summary", "TaskTally"]
 
 UNNAMED: Final = "(unnamed)"
 _MAX_DISCARDED: Final = 4096  # attempts whose TASK_END is yet to come after their TASK_DISCARD_RESULT
@@ -46,14 +46,14 @@ _NO_ERROR_TEXT: Final = "(no error text)"
 _PERIODIC_EVENTS: Final = frozenset({TASK_SCHEDULE, BEAT_START, BEAT_LATE})
 _ENDS: Final = frozenset(ATTEMPT_OUTCOME) | frozenset(FATE_OUTCOME)
 _FLOW_EVENTS: Final = frozenset({FLOW_START, FLOW_END, FLOW_FAILURE, DISPATCHER_WAKEUP, DISPATCHER_FAILURE})
-EXACT: Final = 2**53  # integers a float holds exactly: as_int reads them as they are
+_EXACT: Final = 2**53  # integers a float holds exactly: as_int reads them as they are
 
 
 def _attempt(task_id: str, details: Mapping[str, Any]) -> tuple[str, int | None, int | None]:
     """An attempt's key: ``(task_id, retried_count, replacement)``, the numbers as :func:`as_int` reads
     them (the usual forms without calling it)."""
     count = details.get("retried_count")
-    if count.__class__ is not int or not -EXACT < count < EXACT:
+    if count.__class__ is not int or not -_EXACT < count < _EXACT:
         count = as_int(details, "retried_count")
     replacement = details.get("replacement")
     if replacement is not None:

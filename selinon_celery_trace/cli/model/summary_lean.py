@@ -32,9 +32,9 @@ from ..reading.event_names import (
     WORKER_EVENTS,
 )
 from ..reading.fields import MAPPING_TASKS
-from ..reading.lean import UNSET, LeanLine
+from ..reading.lean import LeanLine
 from ..reading.lines import Malformed, Record, parse_line, timestamp
-from .summary import EXACT, UNNAMED, Summary
+from .summary import UNNAMED, Summary
 
 __all__ = ["add_lean", "fold_lines"]
 
@@ -86,44 +86,23 @@ _LEAN_KINDS: Final[dict[str, str | None]] = {
 def add_lean(summary: Summary, ts: float, line: LeanLine) -> bool:
     """Fold a line decoded lean (reading/lean.py) at time ``ts`` into ``summary``, as
     :meth:`.summary.Summary.add` folds its record; False, folding nothing, when that needs more than the
-    lean fields in their usual form: fold its record then."""
+    lean fields: fold its record then. (The decoding took only values of the writer's own types.)"""
     # This runs once per line: what Summary.count and add do is written out inline.
     event, details = line.event, line.details
     kind = _LEAN_KINDS.get(event, _COUNTS_ONLY)
-    queue = details.queue
-    if (
-        kind is None
-        or details.root_id is not UNSET  # a canvas task's facts
-        or details.periodic is not UNSET  # beat's send
-        or (queue is not None and queue.__class__ is not str)
-    ):
+    if kind is None:
         return False
     if kind is _FLOW:
-        flow_id, name = details.dispatcher_id, details.flow_name
-        if flow_id.__class__ is not str or not flow_id or (name is not None and name.__class__ is not str):
+        flow_id = details.dispatcher_id
+        if not flow_id:  # (no id: as_str's None, read whole)
             return False
     elif kind is not _COUNTS_ONLY:
-        task_id, name, count = details.task_id, details.task_name, details.retried_count
-        if (
-            task_id.__class__ is not str
-            or not task_id
-            or name.__class__ is not str
-            or not name
-            or name in MAPPING_TASKS
-            or details.replacement is not None
-            or (count is not None and (count.__class__ is not int or not -EXACT < count < EXACT))
-        ):
+        task_id, name = details.task_id, details.task_name
+        if not task_id or not name or name in MAPPING_TASKS:
             return False
-        if kind is _START:
-            worker = details.hostname
-            if worker is not None and worker.__class__ is not str:
-                return False
-        else:
-            runtime = details.runtime
-            if (runtime is not None and runtime.__class__ is not float) or summary.periodic.waiting:
-                return False  # (beat's sends awaiting their ends read the ends whole)
-    node = line.node
-    key = (event, node if node.__class__ is str else "?", queue)
+        if kind is _END and summary.periodic.waiting:
+            return False  # beat's sends awaiting their ends read the ends whole
+    key = (event, line.node, details.queue)
     counts = summary.counts
     counts[key] = counts.get(key, 0) + 1
     last = summary.last_ts
@@ -136,12 +115,14 @@ def add_lean(summary: Summary, ts: float, line: LeanLine) -> bool:
     if kind is _COUNTS_ONLY:
         return True
     if kind is _FLOW:
-        summary.flow_event(ts, event, flow_id, name or UNNAMED, details.what)
+        summary.flow_event(ts, event, flow_id, details.flow_name or UNNAMED, details.what)
     elif kind is _START:
-        summary.open_attempts[task_id, count, None] = (ts, name)
+        summary.open_attempts[task_id, details.retried_count, None] = (ts, name)  # type: ignore[index, assignment]
+        worker = details.hostname
         if worker:
             summary.workers.task_run(worker, ts)
     else:
+        key = (task_id, details.retried_count, None)  # type: ignore[assignment]
         replaced = details.replaced_by is not None
-        summary.end_attempt(ts, event, (task_id, count, None), name, replaced, details, runtime)
+        summary.end_attempt(ts, event, key, name, replaced, details, details.runtime)  # type: ignore[arg-type]
     return True

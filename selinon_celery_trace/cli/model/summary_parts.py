@@ -37,7 +37,7 @@ from ..reading.event_names import (
     WORKER_EVENTS,
 )
 from ..reading.fields import as_str
-from ..reading.lean import UNSET, LeanLine
+from ..reading.lean import LeanLine
 from ..reading.lines import Malformed, Record
 from .summary import Summary
 from .summary_lean import add_lean
@@ -121,19 +121,14 @@ class Part:
         event, details = line.event, line.details
         if event[:5] == "TASK_":
             task_id = details.task_id
-            if task_id.__class__ is not str or not task_id:
+            if not task_id:
                 return False
             here = self._tasks.get(task_id)
-            if here is None:
-                here = self._tasks[task_id] = event == TASK_SCHEDULE and (
-                    not details.retried_count
-                    and details.replacement is None
-                    and details.replaces is None
-                    and details.periodic is UNSET
-                )
+            if here is None:  # (a lean line is no replacement and no beat send: reading/lean.py)
+                here = self._tasks[task_id] = event == TASK_SCHEDULE and not details.retried_count
         elif event in _FLOW_STATE:
             flow_id = details.dispatcher_id
-            if flow_id.__class__ is not str or not flow_id:
+            if not flow_id:
                 return False
             here = self._flows.get(flow_id)
             if here is None:

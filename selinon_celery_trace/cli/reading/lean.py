@@ -14,7 +14,7 @@ msgspec does not check as strictly as a full parse) the reader folds from the fu
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 __all__ = ["DECODE", "UNSET", "LeanDetails", "LeanError", "LeanLine"]
 
@@ -23,36 +23,41 @@ try:
 except ImportError:  # pragma: no cover - exercised where msgspec is not installed
     msgspec = None  # type: ignore[assignment]
 
+_EXACT: Final = 2**53  # integers a float holds exactly (as fields.as_int reads a count)
+
 if msgspec is not None:
     UNSET: Any = msgspec.UNSET
-    """The value of a field the line does not have (where its presence is what counts)."""
 
     class LeanDetails(msgspec.Struct, gc=False):
-        """The event details ``summary`` reads: ``None`` when missing, JSON values as decoded."""
+        """The event details ``summary`` reads, each in the form its writer gives it (``None``: missing
+        or null). A value in another form (a number for a name, a text for a count) fails the line's
+        decoding, and so does any ``replacement``, ``replaces``, ``root_id`` or ``periodic`` (a
+        replacement's, a canvas task's, beat's send): such a line is read whole."""
 
-        queue: Any = None
-        task_id: Any = None
-        task_name: Any = None
-        retried_count: Any = None
-        replacement: Any = None
-        replaces: Any = None
-        replaced_by: Any = None
-        what: Any = None
-        exc_type: Any = None
-        runtime: Any = None
-        hostname: Any = None
-        dispatcher_id: Any = None
-        flow_name: Any = None
-        root_id: Any = UNSET  # a canvas task's event: read whole
-        periodic: Any = UNSET  # beat's send: read whole
+        queue: str | None = None
+        task_id: str | None = None
+        task_name: str | None = None
+        retried_count: Annotated[int, msgspec.Meta(gt=-_EXACT, lt=_EXACT)] | None = None
+        replacement: None = None
+        replaces: None = None
+        replaced_by: str | None = None
+        what: str | None = None
+        exc_type: str | None = None
+        runtime: float | None = None  # (an integer is read as a float, as fields.as_float does)
+        hostname: str | None = None
+        dispatcher_id: str | None = None
+        flow_name: str | None = None
+        root_id: msgspec.UnsetType = UNSET
+        periodic: msgspec.UnsetType = UNSET
 
     class LeanLine(msgspec.Struct, gc=False):
-        """One trace line's event, time, node and lean details (a line without them fails to decode)."""
+        """One trace line: its event, time, node and lean details (without a text event and time, or
+        with a node that is not a text, the line fails to decode)."""
 
         event: str
         time: str
         details: LeanDetails = msgspec.field(default_factory=LeanDetails)
-        node: Any = None
+        node: str = "?"
 
     LeanError: Any = msgspec.DecodeError
     """What decoding a line that is not a lean line raises (malformed JSON, a field of the wrong type)."""
