@@ -7,6 +7,11 @@ from typing import Final
 
 __all__ = ["DurationSketch"]
 
+_GAMMA: Final = 1.02
+_LOG_GAMMA: Final = math.log(_GAMMA)
+_ZERO: Final = 1e-6  # a microsecond: below what a trace timestamp can tell apart
+_ceil, _log = math.ceil, math.log
+
 
 class DurationSketch:
     """Quantiles of a stream of durations in bounded memory, within 1% of the true value.
@@ -19,9 +24,7 @@ class DurationSketch:
 
     __slots__ = ("_buckets", "_zero", "count", "max", "total")
 
-    GAMMA: Final = 1.02
-    _LOG_GAMMA: Final = math.log(GAMMA)
-    _ZERO: Final = 1e-6  # a microsecond: below what a trace timestamp can tell apart
+    GAMMA: Final = _GAMMA
 
     def __init__(self) -> None:
         self._buckets: dict[int, int] = {}
@@ -33,13 +36,15 @@ class DurationSketch:
     def add(self, seconds: float) -> None:
         """Count one duration (negative ones, from clock skew between hosts, count as zero)."""
         self.count += 1
-        if seconds <= self._ZERO:
+        if seconds <= _ZERO:
             self._zero += 1
             return
         self.total += seconds
-        self.max = max(self.max, seconds)
-        index = math.ceil(math.log(seconds) / self._LOG_GAMMA)
-        self._buckets[index] = self._buckets.get(index, 0) + 1
+        if seconds > self.max:
+            self.max = seconds
+        index = _ceil(_log(seconds) / _LOG_GAMMA)
+        buckets = self._buckets
+        buckets[index] = buckets.get(index, 0) + 1
 
     def merge(self, other: DurationSketch) -> None:
         """Add every duration ``other`` counted (a sketch of another part of the same input)."""

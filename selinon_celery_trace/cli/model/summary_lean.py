@@ -103,8 +103,10 @@ def add_lean(summary: Summary, ts: float, line: LeanLine) -> bool:
         if kind is _END and summary.periodic.waiting:
             return False  # beat's sends awaiting their ends read the ends whole
     key = (event, line.node, details.queue)
-    counts = summary.counts
-    counts[key] = counts.get(key, 0) + 1
+    cell = summary.counts.get(key)
+    if cell is None:
+        cell = summary.counts[key] = [0]
+    cell[0] += 1
     last = summary.last_ts
     if last is None:
         summary.first_ts = summary.last_ts = ts

@@ -47,6 +47,27 @@ __all__ = ["Part", "PartResult", "put_together"]
 _HANDED_BACK: Final = frozenset(WORKER_EVENTS) | {BEAT_START, BEAT_LATE}
 _FLOW_STATE: Final = frozenset({FLOW_START, FLOW_END, FLOW_FAILURE})
 
+_FLOW_ROUTE: Final = "flow"
+
+
+class _LeanRoutes(dict[str, "bool | str | None"]):
+    """How :meth:`Part.add_lean` routes an event, by name: None a task's (by its id), ``_FLOW_ROUTE`` a
+    flow's, True folded here, False handed back."""
+
+    def __missing__(self, event: str) -> bool | str | None:
+        if event.startswith("TASK_"):
+            route: bool | str | None = None
+        elif event in _FLOW_STATE:
+            route = _FLOW_ROUTE
+        else:
+            route = event not in _HANDED_BACK
+        if len(self) < 256:  # (names from the input: a bounded memo)
+            self[event] = route
+        return route
+
+
+_LEAN_ROUTES: Final = _LeanRoutes()
+
 Failure = tuple[str, str, str, float, "str | None"]
 
 
@@ -119,14 +140,15 @@ class Part:
         """Fold a line decoded lean here as :meth:`add` would its record; False, folding nothing, when
         its record is needed: to hand it back, or because the summary needs it (``add`` it then)."""
         event, details = line.event, line.details
-        if event[:5] == "TASK_":
+        route = _LEAN_ROUTES[event]
+        if route is None:  # a task's event
             task_id = details.task_id
             if not task_id:
                 return False
             here = self._tasks.get(task_id)
             if here is None:  # (a lean line is no replacement and no beat send: reading/lean.py)
                 here = self._tasks[task_id] = event == TASK_SCHEDULE and not details.retried_count
-        elif event in _FLOW_STATE:
+        elif route is _FLOW_ROUTE:
             flow_id = details.dispatcher_id
             if not flow_id:
                 return False
@@ -134,7 +156,7 @@ class Part:
             if here is None:
                 here = self._flows[flow_id] = event == FLOW_START
         else:
-            here = event not in _HANDED_BACK
+            here = route is True
         return here and add_lean(self.summary, ts, line)
 
     def result(self, malformed: Malformed) -> PartResult:

@@ -113,7 +113,8 @@ class EventCounts:
     def __init__(self) -> None:
         self.first_ts: float | None = None
         self.last_ts: float | None = None
-        self.counts: dict[tuple[str, str, str | None], int] = {}  # events by (name, host, queue)
+        # Events by (name, host, queue), each count in a list of one (one lookup to add to it).
+        self.counts: dict[tuple[str, str, str | None], list[int]] = {}
 
     def count(self, ts: float, event: str, node: str, queue: str | None) -> None:
         """Count an event: its time, and its name on its host and queue."""
@@ -125,14 +126,16 @@ class EventCounts:
         elif ts < self.first_ts:  # type: ignore[operator]
             self.first_ts = ts
         key = (event, node, queue)
-        counts = self.counts
-        counts[key] = counts.get(key, 0) + 1
+        cell = self.counts.get(key)
+        if cell is None:
+            cell = self.counts[key] = [0]
+        cell[0] += 1
 
     def merge_counts(self, other: EventCounts) -> None:
         """Add the events ``other`` counted (another part of the same input)."""
         counts = self.counts
-        for key, number in other.counts.items():
-            counts[key] = counts.get(key, 0) + number
+        for key, (number,) in other.counts.items():
+            counts.setdefault(key, [0])[0] += number
         if other.first_ts is not None and other.last_ts is not None:
             self.first_ts = min(other.first_ts, other.first_ts if self.first_ts is None else self.first_ts)
             self.last_ts = max(other.last_ts, other.last_ts if self.last_ts is None else self.last_ts)
@@ -140,13 +143,13 @@ class EventCounts:
     @property
     def events(self) -> int:
         """How many events were counted."""
-        return sum(self.counts.values())
+        return sum(number for (number,) in self.counts.values())
 
     @property
     def by_event(self) -> Counter[str]:
         """Events by name."""
         table: Counter[str] = Counter()
-        for (event, _, _), number in self.counts.items():
+        for (event, _, _), (number,) in self.counts.items():
             table[event] += number
         return table
 
@@ -162,7 +165,7 @@ class EventCounts:
 
     def _places(self, position: int) -> dict[str, PlaceTally]:
         table: dict[str, PlaceTally] = {}
-        for key, number in self.counts.items():
+        for key, (number,) in self.counts.items():
             place = key[position]
             if place or position == 1:  # every host; a queue as as_str reads it: a non-empty text
                 counted = tally(table, str(place), PlaceTally)
