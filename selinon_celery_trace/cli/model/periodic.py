@@ -136,16 +136,17 @@ class Periodic:
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {}
         self.starts: list[BeatStart] = []
-        self._pending: OrderedDict[str, str] = OrderedDict()  # task id -> entry name
+        # Task id -> entry name, of the tasks beat sent that wait for their end (non-empty: ``waiting``).
+        self.pending: OrderedDict[str, str] = OrderedDict()
 
     @property
     def waiting(self) -> bool:
         """Whether tasks beat sent still wait for their end (their ends are then worth folding)."""
-        return bool(self._pending)
+        return bool(self.pending)
 
     def waiting_ids(self) -> list[str]:
         """The ids of the tasks beat sent that wait for their end."""
-        return list(self._pending)
+        return list(self.pending)
 
     def add(self, record: Record) -> None:
         """Fold one record (those of no beat entry cost a dictionary lookup)."""
@@ -169,14 +170,14 @@ class Periodic:
                 entry.late += 1
                 entry.latest_late = as_float(details, "late")
             return
-        if not self._pending:
+        if not self.pending:
             return
         task_id = as_str(details, "task_id")
         if task_id is None or event == TASK_RETRY:
             return
         outcome = ATTEMPT_OUTCOME.get(event) or FATE_OUTCOME.get(event)
         if outcome is not None:
-            name = self._pending.pop(task_id, None)
+            name = self.pending.pop(task_id, None)
             if name is not None:
                 self.entries[name].outcomes[outcome] += 1
 
@@ -200,15 +201,15 @@ class Periodic:
         entry.send(ts)
         task_id = as_str(details, "task_id")
         if task_id is not None:
-            self._pending[task_id] = name
-            if len(self._pending) > _PENDING_LIMIT:
-                self._pending.popitem(last=False)
+            self.pending[task_id] = name
+            if len(self.pending) > _PENDING_LIMIT:
+                self.pending.popitem(last=False)
 
     def finish(self, end: float | None) -> None:
         """At the end of the input: the runs still without an end, and the due times since the last send."""
-        for name in self._pending.values():
+        for name in self.pending.values():
             self.entries[name].outcomes["no end"] += 1
-        self._pending.clear()
+        self.pending.clear()
         if end is not None:
             for entry in self.entries.values():
                 entry.close(end)

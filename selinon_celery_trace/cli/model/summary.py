@@ -157,11 +157,11 @@ class Summary(EventCounts):
                     self._discarded.clear()
                     self.not_joinable = True
                 self._discarded[key] = None
-            elif self._discarded.pop(key, False) is None:
+            elif self._discarded and self._discarded.pop(key, False) is None:
                 return
             opened = self.open_attempts.pop(key, None)
         name = name or (opened[1] if opened else UNNAMED)
-        tally = _tally(self.tasks, name, TaskTally)
+        tally = self.tasks.get(name) or _tally(self.tasks, name, TaskTally)
         tally.runs += 1
         outcome = ATTEMPT_OUTCOME[event]
         if replaced:

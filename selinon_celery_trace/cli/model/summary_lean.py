@@ -100,7 +100,7 @@ def add_lean(summary: Summary, ts: float, line: LeanLine) -> bool:
         task_id, name = details.task_id, details.task_name
         if not task_id or not name or name in MAPPING_TASKS:
             return False
-        if kind is _END and summary.periodic.waiting:
+        if kind is _END and summary.periodic.pending:
             return False  # beat's sends awaiting their ends read the ends whole
     key = (event, line.node, details.queue)
     cell = summary.counts.get(key)

@@ -145,16 +145,13 @@ class Part:
             task_id = details.task_id
             if not task_id:
                 return False
-            here = self._tasks.get(task_id)
-            if here is None:  # (a lean line is no replacement and no beat send: reading/lean.py)
-                here = self._tasks[task_id] = event == TASK_SCHEDULE and not details.retried_count
+            # Its first event here decides (a lean line is no replacement and no beat send: lean.py).
+            here = self._tasks.setdefault(task_id, event == TASK_SCHEDULE and not details.retried_count)
         elif route is _FLOW_ROUTE:
             flow_id = details.dispatcher_id
             if not flow_id:
                 return False
-            here = self._flows.get(flow_id)
-            if here is None:
-                here = self._flows[flow_id] = event == FLOW_START
+            here = self._flows.setdefault(flow_id, event == FLOW_START)
         else:
             here = route is True
         return here and add_lean(self.summary, ts, line)
