@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
@@ -51,7 +52,7 @@ def lean_pass(path: Path, malformed: Malformed | None = None) -> Summary:
         str(path),
         malformed,
         summary.add,
-        lambda ts, line: add_lean(summary, ts, line),
+        partial(add_lean, summary, None),
     )
     return summary
 

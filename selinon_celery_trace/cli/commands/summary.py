@@ -61,7 +61,7 @@ def summary_command(
         result = Summary(top=top)
         if len(files) == 1 and scope.everything:  # each line decoded lean where that is enough
             name = STDIN_LABEL if files[0] == STDIN else files[0]
-            add_lean_line = partial(add_lean, result)
+            add_lean_line = partial(add_lean, result, None)
             fold_lines(batches(files[0], malformed), name, malformed, result.add, add_lean_line)
         else:
             result.add_all(scope.apply(merged(files, malformed)))

@@ -28,6 +28,7 @@ from ..reading.event_names import (
     TASK_END,
     TASK_FAILURE,
     TASK_RETRY,
+    TASK_SCHEDULE,
     TASK_START,
     WORKER_EVENTS,
 )
@@ -36,7 +37,7 @@ from ..reading.lean import LeanLine
 from ..reading.lines import Malformed, Record, parse_line, timestamp
 from .summary import UNNAMED, Summary
 
-__all__ = ["add_lean", "fold_lines"]
+__all__ = ["FLOW_STATE", "HANDED_BACK", "Routes", "add_lean", "fold_lines"]
 
 
 def fold_lines(
@@ -82,14 +83,62 @@ _LEAN_KINDS: Final[dict[str, str | None]] = {
     **dict.fromkeys(WORKER_EVENTS, None),
 }
 
+HANDED_BACK: Final = frozenset(WORKER_EVENTS) | {BEAT_START, BEAT_LATE}
+"""The events a part of the input folded apart hands back (summary_parts.py), whatever their ids."""
+FLOW_STATE: Final = frozenset({FLOW_START, FLOW_END, FLOW_FAILURE})
+"""The flow events a part folds only for flows that began in it (a task's: every ``TASK_*``)."""
+_BY_TASK, _BY_FLOW = "task", "flow"
 
-def add_lean(summary: Summary, ts: float, line: LeanLine) -> bool:
+
+class _Table(dict[str, tuple["str | None", "str | bool"]]):
+    """An event name's kind (above) and its route in a part: by its task's id, by its flow's id, or
+    folded there (True) or handed back (False) whatever its ids. Memoised per name."""
+
+    def __missing__(self, event: str) -> tuple[str | None, str | bool]:
+        if event.startswith("TASK_"):
+            route: str | bool = _BY_TASK
+        elif event in FLOW_STATE:
+            route = _BY_FLOW
+        else:
+            route = event not in HANDED_BACK
+        entry = (_LEAN_KINDS.get(event, _COUNTS_ONLY), route)
+        if len(self) < 256:  # (names from the input: a bounded memo)
+            self[event] = entry
+        return entry
+
+
+_TABLE: Final = _Table()
+
+Routes = tuple[dict[str, bool], dict[str, bool]]
+"""A part's routes (summary_parts.py): whether it folds a task's, a flow's events (by id)."""
+
+
+def add_lean(summary: Summary, routes: Routes | None, ts: float, line: LeanLine) -> bool:
     """Fold a line decoded lean (reading/lean.py) at time ``ts`` into ``summary``, as
     :meth:`.summary.Summary.add` folds its record; False, folding nothing, when that needs more than the
-    lean fields: fold its record then. (The decoding took only values of the writer's own types.)"""
-    # This runs once per line: what Summary.count and add do is written out inline.
+    lean fields: fold its record then. (The decoding took only values of the writer's own types.)
+
+    With ``routes`` (not None), ``summary`` is a part's (summary_parts.py): a task's or flow's event is folded
+    only when its story began in the part (its first event there was its first publish, its start),
+    as ``Part.add`` routes a record; False hands it back.
+    """
+    # This runs once per line: what Summary.count, add and Part.add do is written out inline.
     event, details = line.event, line.details
-    kind = _LEAN_KINDS.get(event, _COUNTS_ONLY)
+    kind, route = _TABLE[event]
+    if routes is not None:
+        if route is _BY_TASK:
+            task_id = details.task_id
+            # Its first event here decides (a lean line is no replacement and no beat send: lean.py).
+            if not task_id or not routes[0].setdefault(
+                task_id, event == TASK_SCHEDULE and not details.retried_count
+            ):
+                return False
+        elif route is _BY_FLOW:
+            flow_id = details.dispatcher_id
+            if not flow_id or not routes[1].setdefault(flow_id, event == FLOW_START):
+                return False
+        elif not route:
+            return False
     if kind is None:
         return False
     if kind is _FLOW:

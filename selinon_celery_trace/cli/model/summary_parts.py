@@ -23,50 +23,22 @@ does it when a summary had to forget awaited results, or a part met beat's send 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from functools import partial
+from typing import Any
 
 from ..reading.event_names import (
-    BEAT_LATE,
-    BEAT_START,
-    FLOW_END,
-    FLOW_FAILURE,
     FLOW_START,
     TASK_SCHEDULE,
-    WORKER_EVENTS,
 )
 from ..reading.fields import as_str
 from ..reading.lean import LeanLine
 from ..reading.lines import Malformed, Record
 from .summary import Summary
-from .summary_lean import add_lean
+from .summary_lean import FLOW_STATE, HANDED_BACK, add_lean
 
 __all__ = ["Part", "PartResult", "put_together"]
-
-_HANDED_BACK: Final = frozenset(WORKER_EVENTS) | {BEAT_START, BEAT_LATE}
-_FLOW_STATE: Final = frozenset({FLOW_START, FLOW_END, FLOW_FAILURE})
-
-_FLOW_ROUTE: Final = "flow"
-
-
-class _LeanRoutes(dict[str, "bool | str | None"]):
-    """How :meth:`Part.add_lean` routes an event, by name: None a task's (by its id), ``_FLOW_ROUTE`` a
-    flow's, True folded here, False handed back."""
-
-    def __missing__(self, event: str) -> bool | str | None:
-        if event.startswith("TASK_"):
-            route: bool | str | None = None
-        elif event in _FLOW_STATE:
-            route = _FLOW_ROUTE
-        else:
-            route = event not in _HANDED_BACK
-        if len(self) < 256:  # (names from the input: a bounded memo)
-            self[event] = route
-        return route
-
-
-_LEAN_ROUTES: Final = _LeanRoutes()
 
 Failure = tuple[str, str, str, float, "str | None"]
 
@@ -101,6 +73,11 @@ class Part:
         self.summary.failure_log = self.log  # type: ignore[assignment]
         self._tasks: dict[str, bool] = {}  # task id -> folded here (True) or handed back (False)
         self._flows: dict[str, bool] = {}
+        # Fold a line decoded lean here as add() would its record; False, folding nothing, when its
+        # record is needed: to hand it back, or because the summary needs it (add it then).
+        self.add_lean: Callable[[float, LeanLine], bool] = partial(
+            add_lean, self.summary, (self._tasks, self._flows)
+        )
 
     def add_all(self, records: Iterable[Record]) -> Part:
         """Fold or hand back every record of ``records``, in order."""
@@ -124,37 +101,17 @@ class Part:
                 # Beat's send of a task folded here (an id used again): beat's sends are folded
                 # in order, elsewhere, and this task's story would be split: no parts then.
                 self.summary.not_joinable = True
-        elif event in _FLOW_STATE:
+        elif event in FLOW_STATE:
             flow_id = as_str(details, "dispatcher_id")
             here = True if flow_id is None else self._flows.get(flow_id)
             if here is None:
                 here = self._flows[flow_id] = event == FLOW_START  # type: ignore[index]
         else:
-            here = event not in _HANDED_BACK
+            here = event not in HANDED_BACK
         if here:
             self.summary.add(record)
         else:
             self.log.append(record)
-
-    def add_lean(self, ts: float, line: LeanLine) -> bool:
-        """Fold a line decoded lean here as :meth:`add` would its record; False, folding nothing, when
-        its record is needed: to hand it back, or because the summary needs it (``add`` it then)."""
-        event, details = line.event, line.details
-        route = _LEAN_ROUTES[event]
-        if route is None:  # a task's event
-            task_id = details.task_id
-            if not task_id:
-                return False
-            # Its first event here decides (a lean line is no replacement and no beat send: lean.py).
-            here = self._tasks.setdefault(task_id, event == TASK_SCHEDULE and not details.retried_count)
-        elif route is _FLOW_ROUTE:
-            flow_id = details.dispatcher_id
-            if not flow_id:
-                return False
-            here = self._flows.setdefault(flow_id, event == FLOW_START)
-        else:
-            here = route is True
-        return here and add_lean(self.summary, ts, line)
 
     def result(self, malformed: Malformed) -> PartResult:
         """What to send back to the process putting the parts together."""
