@@ -135,6 +135,8 @@ ODD_LINES = [
     ),
     json.dumps({"event": "TASK_SCHEDULE", "time": "2026-12-06T10:00:37.1234567+00:00", "details": {}}),
     json.dumps({"event": "TASK_SCHEDULE", "time": "2026-12-06T10:00:38", "details": {}, "node": "h"}),
+    json.dumps({"event": "TASK_SCHEDULE", "time": "2026-12-06T11:00:09+01:00", "details": {}, "node": "h"}),
+    json.dumps({"event": "TASK_SCHEDULE", "time": "2026-12-06T09:59:59.5-00:30", "details": {}, "node": "h"}),
     json.dumps({"event": "TASK_SCHEDULE", "time": "not a time", "details": {}}),
     json.dumps({"event": 5, "time": "2026-12-06T10:00:38+00:00", "details": {}}),
     json.dumps({"event": "TASK_SCHEDULE", "details": {}}),

@@ -12,6 +12,7 @@ as the one of ``add`` on every record, only sooner (tests/cli/test_cli_lean.py h
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import Final
 
 from ..reading import lean
@@ -33,9 +34,13 @@ from ..reading.event_names import (
     WORKER_EVENTS,
 )
 from ..reading.fields import MAPPING_TASKS
+from ..reading.files import parsed
 from ..reading.lean import LeanLine
-from ..reading.lines import Malformed, Record, parse_line, timestamp
+from ..reading.lines import Malformed, Record, parse_line
 from .summary import UNNAMED, Summary
+
+_fromisoformat: Final = datetime.fromisoformat
+_UTC: Final = timezone.utc
 
 __all__ = ["FLOW_STATE", "HANDED_BACK", "Routes", "add_lean", "fold_lines"]
 
@@ -45,23 +50,29 @@ def fold_lines(
     name: str,
     malformed: Malformed,
     add: Callable[[Record], object],
-    add_lean_line: Callable[[float, LeanLine], bool],
+    add_lean_line: Callable[[datetime, LeanLine], bool],
 ) -> None:
     """Fold the lines of the file ``name`` in order, in ``batches`` as :func:`.files.batches` gives them:
     with ``add_lean_line`` (:func:`add_lean` of a summary, or a part's) each line decoded lean that it
     takes, with ``add`` the record of any other; the lines that are no trace events (blank ones apart)
     are counted in ``malformed``, as :func:`.files.read` counts them."""
     decode, lean_error = lean.DECODE, lean.LeanError
+    if decode is None:  # no msgspec: every line parsed whole
+        for before, lines in batches:
+            for record in parsed(enumerate(lines, before + 1), name, malformed):
+                add(record)
+        return
     for before, lines in batches:
         for index, line in enumerate(lines, before + 1):
-            if decode is not None and line.isascii():
+            if line.isascii():
                 try:
                     item = decode(line)
-                except lean_error:
+                    moment = _fromisoformat(item.time)
+                except (lean_error, ValueError):
                     pass
                 else:
-                    ts = timestamp(item.time)
-                    if ts is not None and add_lean_line(ts, item):
+                    # A UTC time (the writer's) as it is; any other is read as lines.timestamp reads it.
+                    if moment.tzinfo is _UTC and add_lean_line(moment, item):
                         continue
             result = parse_line(line)
             if isinstance(result, Record):
@@ -109,12 +120,15 @@ class _Table(dict[str, tuple["str | None", "str | bool"]]):
 
 _TABLE: Final = _Table()
 
+_UNREAD: Final = float("nan")  # the time of an end that end_attempt does not read
+
 Routes = tuple[dict[str, bool], dict[str, bool]]
 """A part's routes (summary_parts.py): whether it folds a task's, a flow's events (by id)."""
 
 
-def add_lean(summary: Summary, routes: Routes | None, ts: float, line: LeanLine) -> bool:
-    """Fold a line decoded lean (reading/lean.py) at time ``ts`` into ``summary``, as
+def add_lean(summary: Summary, routes: Routes | None, moment: datetime, line: LeanLine) -> bool:
+    """Fold a line decoded lean (reading/lean.py), its time read as ``moment`` (aware, UTC), into
+    ``summary``, as
     :meth:`.summary.Summary.add` folds its record; False, folding nothing, when that needs more than the
     lean fields: fold its record then. (The decoding took only values of the writer's own types.)
 
@@ -156,24 +170,28 @@ def add_lean(summary: Summary, routes: Routes | None, ts: float, line: LeanLine)
     if cell is None:
         cell = summary.counts[key] = [0]
     cell[0] += 1
-    last = summary.last_ts
+    last = summary.last_moment
     if last is None:
-        summary.first_ts = summary.last_ts = ts
-    elif ts > last:
-        summary.last_ts = ts
-    elif ts < summary.first_ts:  # type: ignore[operator]
-        summary.first_ts = ts
+        summary.first_moment = summary.last_moment = moment
+    elif moment > last:
+        summary.last_moment = moment
+    elif moment < summary.first_moment:  # type: ignore[operator]
+        summary.first_moment = moment
     if kind is _COUNTS_ONLY:
         return True
     if kind is _FLOW:
-        summary.flow_event(ts, event, flow_id, details.flow_name or UNNAMED, details.what)
+        summary.flow_event(moment.timestamp(), event, flow_id, details.flow_name or UNNAMED, details.what)
     elif kind is _START:
+        ts = moment.timestamp()
         summary.open_attempts[task_id, details.retried_count, None] = (ts, name)  # type: ignore[index, assignment]
         worker = details.hostname
         if worker:
             summary.workers.task_run(worker, ts)
     else:
+        runtime = details.runtime
+        # The end's time counts only for a duration without runtime and for a failure (end_attempt).
+        ts = moment.timestamp() if runtime is None or event == TASK_FAILURE else _UNREAD
         key = (task_id, details.retried_count, None)  # type: ignore[assignment]
         replaced = details.replaced_by is not None
-        summary.end_attempt(ts, event, key, name, replaced, details, details.runtime)  # type: ignore[arg-type]
+        summary.end_attempt(ts, event, key, name, replaced, details, runtime)  # type: ignore[arg-type]
     return True

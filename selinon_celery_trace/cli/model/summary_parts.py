@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -75,7 +76,7 @@ class Part:
         self._flows: dict[str, bool] = {}
         # Fold a line decoded lean here as add() would its record; False, folding nothing, when its
         # record is needed: to hand it back, or because the summary needs it (add it then).
-        self.add_lean: Callable[[float, LeanLine], bool] = partial(
+        self.add_lean: Callable[[datetime, LeanLine], bool] = partial(
             add_lean, self.summary, (self._tasks, self._flows)
         )
 

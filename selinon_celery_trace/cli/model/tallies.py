@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Final, TypeVar
 
 from ..reading.event_names import TASK_FAILURE, TASK_RETRY, TASK_START
@@ -25,6 +26,15 @@ __all__ = [
 ]
 
 _Tally = TypeVar("_Tally")
+_Time = TypeVar("_Time", float, datetime)
+
+
+def _least(one: _Time | None, other: _Time | None) -> _Time | None:
+    return other if one is None else one if other is None else min(one, other)
+
+
+def _most(one: _Time | None, other: _Time | None) -> _Time | None:
+    return other if one is None else one if other is None else max(one, other)
 
 
 def tally(table: dict[str, _Tally], key: str, new: Callable[[], _Tally]) -> _Tally:
@@ -108,37 +118,56 @@ class PlaceTally:
 
 
 class EventCounts:
-    """Events counted by name, host and queue, and the first and last event's time."""
+    """Events counted by name, host and queue, and the first and last event's time.
+
+    The times are kept as POSIX seconds (:meth:`count`) or, for lines decoded lean, as the aware UTC
+    datetimes they were read as (``first_moment``, ``last_moment``: the seconds are worked out once, at
+    the end, not per line); ``first_ts`` and ``last_ts`` say the earliest and latest of both.
+    """
 
     def __init__(self) -> None:
-        self.first_ts: float | None = None
-        self.last_ts: float | None = None
+        self._first: float | None = None
+        self._last: float | None = None
+        self.first_moment: datetime | None = None
+        self.last_moment: datetime | None = None
         # Events by (name, host, queue), each count in a list of one (one lookup to add to it).
         self.counts: dict[tuple[str, str, str | None], list[int]] = {}
 
     def count(self, ts: float, event: str, node: str, queue: str | None) -> None:
         """Count an event: its time, and its name on its host and queue."""
-        last = self.last_ts
+        last = self._last
         if last is None:
-            self.first_ts = self.last_ts = ts
+            self._first = self._last = ts
         elif ts > last:
-            self.last_ts = ts
-        elif ts < self.first_ts:  # type: ignore[operator]
-            self.first_ts = ts
+            self._last = ts
+        elif ts < self._first:  # type: ignore[operator]
+            self._first = ts
         key = (event, node, queue)
         cell = self.counts.get(key)
         if cell is None:
             cell = self.counts[key] = [0]
         cell[0] += 1
 
+    @property
+    def first_ts(self) -> float | None:
+        """The earliest event's time (POSIX seconds), None before any."""
+        moment = None if self.first_moment is None else self.first_moment.timestamp()
+        return _least(self._first, moment)
+
+    @property
+    def last_ts(self) -> float | None:
+        """The latest event's time (POSIX seconds), None before any."""
+        moment = None if self.last_moment is None else self.last_moment.timestamp()
+        return _most(self._last, moment)
+
     def merge_counts(self, other: EventCounts) -> None:
         """Add the events ``other`` counted (another part of the same input)."""
         counts = self.counts
         for key, (number,) in other.counts.items():
             counts.setdefault(key, [0])[0] += number
-        if other.first_ts is not None and other.last_ts is not None:
-            self.first_ts = min(other.first_ts, other.first_ts if self.first_ts is None else self.first_ts)
-            self.last_ts = max(other.last_ts, other.last_ts if self.last_ts is None else self.last_ts)
+        self._first, self._last = _least(self._first, other._first), _most(self._last, other._last)
+        self.first_moment = _least(self.first_moment, other.first_moment)
+        self.last_moment = _most(self.last_moment, other.last_moment)
 
     @property
     def events(self) -> int:
