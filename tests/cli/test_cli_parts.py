@@ -326,3 +326,22 @@ def test_children_end_when_the_command_is_killed(tmp_path: Path) -> None:
     while running() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert running() == []
+
+
+def test_a_parts_ids_cross_processes_whole() -> None:
+    """A part's result is pickled with its ids packed in one text: any ids come back as they were,
+    a newline or an empty id included."""
+    import pickle
+
+    from selinon_celery_trace.cli.model.summary_parts import PartResult
+
+    for ids in [
+        frozenset(),
+        frozenset({"a"}),
+        frozenset({"a", "b\nc"}),
+        frozenset({""}),
+        frozenset({"", "x"}),
+    ]:
+        result = PartResult(Summary(), [], ids, frozenset({"f-1", "f-2"}), Malformed())
+        back = pickle.loads(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
+        assert (back.tasks, back.flows) == (ids, frozenset({"f-1", "f-2"}))

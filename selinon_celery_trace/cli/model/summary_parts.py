@@ -64,6 +64,34 @@ class PartResult:
     flows: frozenset[str]  # the flow ids it folded itself
     malformed: Malformed
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Sent between processes: the ids as one text each (pickled in one piece, not one by one).
+        return PartResult._unpacked, (
+            self.summary,
+            self.log,
+            _packed(self.tasks),
+            _packed(self.flows),
+            self.malformed,
+        )
+
+    @staticmethod
+    def _unpacked(
+        summary: Summary, log: list[Record | Failure], tasks: Any, flows: Any, malformed: Malformed
+    ) -> PartResult:
+        return PartResult(summary, log, _unpacked_ids(tasks), _unpacked_ids(flows), malformed)
+
+
+def _packed(ids: frozenset[str]) -> str | frozenset[str]:
+    """``ids`` as one text, one per line (as they are when one holds a newline)."""
+    text = "\n".join(ids)
+    return text if ids and text.count("\n") == len(ids) - 1 else ids
+
+
+def _unpacked_ids(packed: str | frozenset[str]) -> frozenset[str]:
+    if isinstance(packed, frozenset):
+        return packed
+    return frozenset(packed.split("\n"))
+
 
 class Part:
     """A later part of an input, folded apart: its own tasks and flows folded, the rest logged."""
