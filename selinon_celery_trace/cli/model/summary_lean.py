@@ -120,7 +120,7 @@ class _Table(dict[str, tuple["str | None", "str | bool"]]):
 
 _TABLE: Final = _Table()
 
-_UNREAD: Final = float("nan")  # the time of an end that end_attempt does not read
+_UNREAD: Final = float("nan")  # the time of an event that is not read (see where it is passed)
 
 Routes = tuple[dict[str, bool], dict[str, bool]]
 """A part's routes (summary_parts.py): whether it folds a task's, a flow's events (by id)."""
@@ -180,7 +180,8 @@ def add_lean(summary: Summary, routes: Routes | None, moment: datetime, line: Le
     if kind is _COUNTS_ONLY:
         return True
     if kind is _FLOW:
-        summary.flow_event(moment.timestamp(), event, flow_id, details.flow_name or UNNAMED, details.what)
+        ts = moment.timestamp() if event != DISPATCHER_WAKEUP else _UNREAD  # (flow_event reads no wake-up's)
+        summary.flow_event(ts, event, flow_id, details.flow_name or UNNAMED, details.what)
     elif kind is _START:
         ts = moment.timestamp()
         summary.open_attempts[task_id, details.retried_count, None] = (ts, name)  # type: ignore[index, assignment]
