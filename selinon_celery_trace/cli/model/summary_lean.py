@@ -1,12 +1,13 @@
 """``summary``'s fold of raw trace lines: decoded lean (reading/lean.py) where that is enough.
 
-:func:`fold_lines` folds the numbered lines of one file into a :class:`.summary.Summary` (or a part of
-one, :class:`.summary_parts.Part`): each line decoded lean is folded by :func:`add_lean`, which does what
-:meth:`.summary.Summary.add` does with its record for the events that need no more than the lean fields
-in their usual form (a task's start and end, a flow's events, the events only counted). Anything else
-(a canvas task, beat's sends and the ends they await, workers' events, a fate, a value of an unusual
-type, a line that does not decode lean) is parsed whole and folded by ``add``: the result is the same
-as the one of ``add`` on every record, only sooner (tests/cli/test_cli_lean.py holds both to it).
+:func:`fold_lines` folds the lines of one file into a :class:`.summary.Summary` (or a part of one,
+:class:`.summary_parts.Part`): each line decoded lean, with a UTC time, is folded by :func:`add_lean`,
+which does what :meth:`.summary.Summary.add` does with its record (and, for a part, what
+``Part.add`` does to route it) for the events that need no more than the lean fields: a task's start
+and end, a flow's events, the events only counted. Anything else (a line that did not decode lean,
+workers' events, fates, beat's ends, a discarded result, a map's name) is parsed whole and folded by
+``add``: the result is the one of ``add`` on every record, only sooner (tests/cli/test_cli_lean.py
+holds both to it).
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ from ..reading.lean import LeanLine
 from ..reading.lines import Malformed, Record, parse_line
 from .summary import UNNAMED, Summary
 
+__all__ = ["FLOW_STATE", "HANDED_BACK", "Routes", "add_lean", "fold_lines"]
+
 _fromisoformat: Final = datetime.fromisoformat
 _UTC: Final = timezone.utc
-
-__all__ = ["FLOW_STATE", "HANDED_BACK", "Routes", "add_lean", "fold_lines"]
 
 
 def fold_lines(
@@ -128,13 +129,12 @@ Routes = tuple[dict[str, bool], dict[str, bool]]
 
 def add_lean(summary: Summary, routes: Routes | None, moment: datetime, line: LeanLine) -> bool:
     """Fold a line decoded lean (reading/lean.py), its time read as ``moment`` (aware, UTC), into
-    ``summary``, as
-    :meth:`.summary.Summary.add` folds its record; False, folding nothing, when that needs more than the
-    lean fields: fold its record then. (The decoding took only values of the writer's own types.)
+    ``summary`` as :meth:`.summary.Summary.add` folds its record; False, folding nothing, when that
+    needs more than the lean fields: fold its record then.
 
-    With ``routes`` (not None), ``summary`` is a part's (summary_parts.py): a task's or flow's event is folded
-    only when its story began in the part (its first event there was its first publish, its start),
-    as ``Part.add`` routes a record; False hands it back.
+    With ``routes`` (not None), ``summary`` is a part's (summary_parts.py): a task's or flow's event
+    is folded only when its story began in the part (its first event there was its first publish, its
+    start), as ``Part.add`` routes a record; False hands it back.
     """
     # This runs once per line: what Summary.count, add and Part.add do is written out inline.
     event, details = line.event, line.details

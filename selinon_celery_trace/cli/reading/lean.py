@@ -1,12 +1,13 @@
 """Trace lines decoded lean: only the fields ``summary`` folds, with msgspec (the ``fast`` extra).
 
 Parsing a whole line into dictionaries costs more than folding it: most of a line (a task's
-arguments, a traceback, the host and pid) is never read by ``summary``'s counts. msgspec decodes a
-line into a :class:`LeanLine` that keeps the few fields the fold reads, skipping the rest without
-building it, about twice as fast as a full parse. What the lean fields cannot tell exactly (a value
-of an unusual type, a canvas task, a beat send, a line that is not plain ASCII, whose skipped fields
-msgspec does not check as strictly as a full parse) the reader folds from the full record instead
-(:meth:`.model.summary.Summary.add_lean` says which), so the result is the same with or without it.
+arguments, a traceback, the pid) is never read by ``summary``'s counts. msgspec decodes a line into a
+:class:`LeanLine` that keeps the few fields the fold reads, each in the type our writer gives it, and
+skips the rest without building it: about twice as fast as a full parse. A line with a value of
+another type, or with the fields of a replacement, a canvas task or a beat send, fails to decode
+lean; the reader then folds its full record (as it does for what the lean fields cannot tell, such as
+a line that is not plain ASCII, whose skipped fields msgspec checks less strictly than a full parse:
+``model/summary_lean.py`` says which), so the result is the same with or without msgspec.
 
 :data:`DECODE` is ``None`` when msgspec is not installed: the readers then parse every line whole.
 """
