@@ -10,6 +10,7 @@ and on the command run without msgspec installed.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,14 @@ from hypothesis import strategies as st
 
 from selinon_celery_trace.cli import cli
 from selinon_celery_trace.cli.model.summary import Summary
-from selinon_celery_trace.cli.reading import lean
-from selinon_celery_trace.cli.reading.files import read
-from selinon_celery_trace.cli.reading.lines import Malformed
+from selinon_celery_trace.cli.model.summary_lean import add_lean, fold_lines
+from selinon_celery_trace.cli.reading import lean, parts
+from selinon_celery_trace.cli.reading.files import batches, read
+from selinon_celery_trace.cli.reading.lines import Malformed, timestamp
+from selinon_celery_trace.cli.reading.scope import Scope
 
 from .parts_check import in_parts, lean_pass, line_starts, printed
+from .test_cli_parts import _benchmark_trace
 
 pytestmark = pytest.mark.skipif(lean.DECODE is None, reason="the lean decoder needs msgspec (test extra)")
 
@@ -38,6 +42,12 @@ def _line(event: str, second: int, details: Any, node: Any = "host-a", **top: An
         record["node"] = node
     record.update(top)
     return json.dumps(record)
+
+
+def _at(when: str) -> float:
+    moment = timestamp(when)
+    assert moment is not None
+    return moment
 
 
 def _both(path: Path) -> tuple[str, str]:
@@ -267,3 +277,41 @@ def test_the_command_prints_the_same_without_msgspec(tmp_path: Path, monkeypatch
     assert with_msgspec.exit_code == without.exit_code == 0, without.output
     assert "shop.price" in with_msgspec.output
     assert with_msgspec.output == without.output
+
+
+def test_odd_lines_in_a_time_window_fold_as_their_full_records(tmp_path: Path) -> None:
+    """``--since`` / ``--until`` with the lean fold: the events in the window, as the full parse
+    folds the records the window passes (lines out of it, in any time form, left out alike)."""
+    path = tmp_path / "odd.jsonl"
+    path.write_text("\n".join(ODD_LINES) + "\n")
+    scope = Scope(since=_at("2026-12-06T10:00:05+00:00"), until=_at("2026-12-06T10:00:30+00:00"))
+    skipped = Malformed()
+    full = Summary().add_all(scope.apply(read(str(path), skipped))).finish()
+    lean_skipped, summary = Malformed(), Summary()
+    lines = batches(str(path), lean_skipped)
+    fold_lines(lines, str(path), lean_skipped, summary.add, partial(add_lean, summary, None), scope.in_window)
+    assert printed(summary.finish()) == printed(full)
+    assert lean_skipped.report() == skipped.report()
+    assert printed(full) != printed(Summary().add_all(read(str(path), Malformed())).finish())
+
+
+def test_a_windowed_summary_in_parts_prints_what_one_full_pass_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``summary --since --until`` on a file of eight parts, lean: the output of one pass parsing every
+    line whole (msgspec hidden), skipped-line report included."""
+    clean = tmp_path / "clean.jsonl"
+    _benchmark_trace(clean, 6000)
+    path = tmp_path / "trace.jsonl"
+    lines = clean.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([*lines[:4000], b"celery@host-a ready.\n", *lines[4000:]]))
+    monkeypatch.setattr(parts, "PART_BYTES", path.stat().st_size // 8)
+    window = ["--since", "2026-11-28T00:00:05", "--until", "2026-11-28T00:00:12"]
+    outputs = [CliRunner().invoke(cli, ["summary", "-j2", *window, str(path)], env=ENV)]
+    monkeypatch.setattr(lean, "DECODE", None)
+    outputs.append(CliRunner().invoke(cli, ["summary", "-j1", *window, str(path)], env=ENV))
+    whole = CliRunner().invoke(cli, ["summary", "-j1", str(path)], env=ENV)
+    assert [result.exit_code for result in outputs] == [0, 0]
+    assert outputs[0].output == outputs[1].output != whole.output
+    assert outputs[0].stderr == outputs[1].stderr
+    assert "skipped 1 malformed line (first at line 4001)" in outputs[0].stderr

@@ -59,10 +59,11 @@ def summary_command(
         result = summary_in_parts(files[0], scope, top, jobs, malformed)
     if result is None:
         result = Summary(top=top)
-        if len(files) == 1 and scope.everything:  # each line decoded lean where that is enough
+        if len(files) == 1 and scope.by_time_only:  # each line decoded lean where that is enough
             name = STDIN_LABEL if files[0] == STDIN else files[0]
             add_lean_line = partial(add_lean, result, None)
-            fold_lines(batches(files[0], malformed), name, malformed, result.add, add_lean_line)
+            window = None if scope.everything else scope.in_window
+            fold_lines(batches(files[0], malformed), name, malformed, result.add, add_lean_line, window)
         else:
             result.add_all(scope.apply(merged(files, malformed)))
     result.finish()

@@ -25,8 +25,10 @@ __all__ = ["summary_in_parts"]
 def _fold(path: str, fd: int, top: int, scope: Scope, span: Span) -> PartResult:
     """Fold one part of ``path`` (in a child; the file read through ``fd``)."""
     malformed, part = Malformed(), Part(top)
-    if scope.everything:
-        fold_lines(batches(path, malformed, span=span, fd=fd), path, malformed, part.add, part.add_lean)
+    if scope.by_time_only:  # each line decoded lean where that is enough
+        window = None if scope.everything else scope.in_window
+        lines = batches(path, malformed, span=span, fd=fd)
+        fold_lines(lines, path, malformed, part.add, part.add_lean, window)
     else:
         part.add_all(scope.apply(read(path, malformed, span=span, fd=fd)))
     return part.result(malformed)

@@ -52,16 +52,19 @@ def fold_lines(
     malformed: Malformed,
     add: Callable[[Record], object],
     add_lean_line: Callable[[datetime, LeanLine], bool],
+    in_window: Callable[[float], bool] | None = None,
 ) -> None:
     """Fold the lines of the file ``name`` in order, in ``batches`` as :func:`.files.batches` gives them:
     with ``add_lean_line`` (:func:`add_lean` of a summary, or a part's) each line decoded lean that it
     takes, with ``add`` the record of any other; the lines that are no trace events (blank ones apart)
-    are counted in ``malformed``, as :func:`.files.read` counts them."""
+    are counted in ``malformed``, as :func:`.files.read` counts them. With ``in_window``, only the
+    events whose time (POSIX seconds) it accepts are folded (``--since`` / ``--until``)."""
     decode, lean_error = lean.DECODE, lean.LeanError
     if decode is None:  # no msgspec: every line parsed whole
         for before, lines in batches:
             for record in parsed(enumerate(lines, before + 1), name, malformed):
-                add(record)
+                if in_window is None or in_window(record.ts):
+                    add(record)
         return
     for before, lines in batches:
         for index, line in enumerate(lines, before + 1):
@@ -73,11 +76,15 @@ def fold_lines(
                     pass
                 else:
                     # A UTC time (the writer's) as it is; any other is read as lines.timestamp reads it.
-                    if moment.tzinfo is _UTC and add_lean_line(moment, item):
-                        continue
+                    if moment.tzinfo is _UTC:
+                        if in_window is not None and not in_window(moment.timestamp()):
+                            continue  # an event, out of the window
+                        if add_lean_line(moment, item):
+                            continue
             result = parse_line(line)
             if isinstance(result, Record):
-                add(result)
+                if in_window is None or in_window(result.ts):
+                    add(result)
             else:
                 malformed.note_line(name, index, line, result)
 

@@ -35,12 +35,19 @@ class Scope:
         """True when no filter was given (every event is in scope)."""
         return self.since is None and self.until is None and not self.tasks and not self.queues
 
+    @property
+    def by_time_only(self) -> bool:
+        """True when no ``--task`` or ``--queue`` filter was given (whether an event is in scope is
+        then a matter of its time: :meth:`in_window`)."""
+        return not self.tasks and not self.queues
+
+    def in_window(self, ts: float) -> bool:
+        """Whether the time ``ts`` is within ``--since`` and ``--until`` (both included)."""
+        return (self.since is None or ts >= self.since) and (self.until is None or ts <= self.until)
+
     def __call__(self, record: Record) -> bool:
         """Whether ``record`` is in scope."""
-        ts = record.ts
-        if (self.since is not None and ts < self.since) or (self.until is not None and ts > self.until):
-            return False
-        return self._filter(record)
+        return self.in_window(record.ts) and self._filter(record)
 
     def apply(self, records: Iterable[Record]) -> Iterator[Record]:
         """The records in scope, in the order given."""
