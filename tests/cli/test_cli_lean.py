@@ -30,8 +30,6 @@ from selinon_celery_trace.cli.reading.scope import Scope
 from .parts_check import in_parts, lean_pass, line_starts, printed
 from .test_cli_parts import _benchmark_trace
 
-pytestmark = pytest.mark.skipif(lean.DECODE is None, reason="the lean decoder needs msgspec (test extra)")
-
 ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
 TIME = "2026-12-06T10:00:{:02d}.{:06d}+00:00"
 
@@ -163,6 +161,7 @@ ODD_LINES = [
 def test_odd_lines_fold_as_their_full_records(tmp_path: Path) -> None:
     """Each unusual form is folded (or skipped) as the full parse folds it, including invalid UTF-8
     in a field the lean decoder skips and a last line cut short."""
+    assert lean.DECODE is not None, "msgspec (the test extra) is missing: the lean fold would go untested"
     path = tmp_path / "odd.jsonl"
     data = "\n".join(ODD_LINES).encode() + b"\n"
     data += (

@@ -128,7 +128,7 @@ class _Table(dict[str, tuple["str | None", "str | bool"]]):
 
 _TABLE: Final = _Table()
 
-_UNREAD: Final = float("nan")  # the time of an event that is not read (see where it is passed)
+_UNREAD: Final = float("nan")  # the time of an end that end_attempt does not read (see add_lean)
 
 Routes = tuple[dict[str, bool], dict[str, bool]]
 """A part's routes (summary_parts.py): whether it folds a task's, a flow's events (by id)."""
@@ -143,7 +143,8 @@ def add_lean(summary: Summary, routes: Routes | None, moment: datetime, line: Le
     is folded only when its story began in the part (its first event there was its first publish, its
     start), as ``Part.add`` routes a record; False hands it back.
     """
-    # This runs once per line: what Summary.count, add and Part.add do is written out inline.
+    # This runs once per line: what EventCounts.count, Summary.add and Part.add do is written out inline
+    # (the counting with the line's datetime instead of its seconds: tallies.EventCounts).
     event, details = line.event, line.details
     kind, route = _TABLE[event]
     if routes is not None:
@@ -187,8 +188,7 @@ def add_lean(summary: Summary, routes: Routes | None, moment: datetime, line: Le
     if kind is _COUNTS_ONLY:
         return True
     if kind is _FLOW:
-        ts = moment.timestamp() if event != DISPATCHER_WAKEUP else _UNREAD  # (flow_event reads no wake-up's)
-        summary.flow_event(ts, event, flow_id, details.flow_name or UNNAMED, details.what)
+        summary.flow_event(moment.timestamp(), event, flow_id, details.flow_name or UNNAMED, details.what)
     elif kind is _START:
         ts = moment.timestamp()
         summary.open_attempts[task_id, details.retried_count, None] = (ts, name)  # type: ignore[index, assignment]

@@ -95,14 +95,7 @@ class Workers:
 
     def task_run(self, name: str, ts: float) -> None:
         """Count a task start on the worker ``name`` at ``ts``."""
-        worker = self.workers.get(name)
-        if worker is None:
-            worker = self._worker(name, ts)
-        elif ts > worker.last_seen:  # type: ignore[operator] # (set with first_seen by _worker)
-            worker.last_seen = ts
-        elif ts < worker.first_seen:  # type: ignore[operator]
-            worker.first_seen = ts
-        worker.task_runs += 1
+        self._worker(name, ts).task_runs += 1
 
     def add(self, record: Record) -> None:
         """Fold a worker's lifecycle event or a task start naming its worker (the caller picks those)."""
